@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// Device buffers, their texel views, and host transfers.
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat::vk {
+
+/// Bytes of device memory held by all live buffers of the process (to check that memory stays
+/// bounded across frames and input sizes).
+uint64_t live_buffer_bytes();
+
+/// A storage buffer that shaders also read through R32F and RGBA32F texel views. On devices
+/// whose device-local memory is host-visible (lavapipe, integrated GPUs) it stays mapped and
+/// transfers are memcpy; elsewhere transfers go through a staging buffer.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Context& ctx, VkDeviceSize bytes);
+  ~Buffer() { release(); }
+  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+  Buffer& operator=(Buffer&& o) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  explicit operator bool() const { return buffer_ != VK_NULL_HANDLE; }
+  VkBuffer handle() const { return buffer_; }
+  VkDeviceSize size() const { return size_; }
+  /// Host pointer when the memory is host-visible, else nullptr.
+  void* mapped() const { return mapped_; }
+  /// Texel views over the whole buffer (capped at the device's texel-buffer limit).
+  VkBufferView view_r32f() const { return view_r_; }
+  VkBufferView view_rgba32f() const { return view_rgba_; }
+
+  void upload(std::span<const float> data, VkDeviceSize offset_bytes = 0);
+  void download(std::span<float> data, VkDeviceSize offset_bytes = 0) const;
+
+ private:
+  void release();
+  void copy_via_staging(bool to_device, void* host, VkDeviceSize bytes, VkDeviceSize offset) const;
+
+  const Context* ctx_ = nullptr;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  VkBufferView view_r_ = VK_NULL_HANDLE;
+  VkBufferView view_rgba_ = VK_NULL_HANDLE;
+  VkDeviceSize size_ = 0;
+  void* mapped_ = nullptr;
+};
+
+/// A buffer that is reused across calls and only grows: asking for at most what it already
+/// holds returns the same buffer, so memory stays bounded by the largest request.
+class GrowingBuffer {
+ public:
+  /// Returns true when the buffer was reallocated (views and descriptor sets must be rewritten).
+  bool reserve(const Context& ctx, VkDeviceSize bytes);
+  Buffer& get() { return buffer_; }
+  const Buffer& get() const { return buffer_; }
+
+ private:
+  Buffer buffer_;
+};
+
+}  // namespace overfeat::vk

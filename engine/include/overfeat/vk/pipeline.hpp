@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// Compute pipelines built from the embedded SPIR-V, descriptor sets, and command recording.
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "overfeat/shader_registry.hpp"
+#include "overfeat/vk/buffer.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat::vk {
+
+/// What a pipeline is made of. Shaders declare `local_size_{x,y,z}_id = 0, 1, 2`; layer settings
+/// that never change (kernel, stride, padding, activation) are specialization constants 3, 4, ...
+/// and shapes that change with every input size are push constants, so one pipeline serves every
+/// input size.
+struct PipelineDesc {
+  ShaderId shader{};
+  std::vector<VkDescriptorType> bindings;  ///< binding i has type bindings[i]
+  uint32_t push_bytes = 0;
+  std::array<uint32_t, 3> local_size{64, 1, 1};
+  std::vector<int32_t> constants;  ///< specialization constants 3, 4, ...
+};
+
+class ComputePipeline {
+ public:
+  ComputePipeline() = default;
+  ComputePipeline(const Context& ctx, const PipelineDesc& desc);
+  ~ComputePipeline();
+  ComputePipeline(ComputePipeline&& o) noexcept { *this = std::move(o); }
+  ComputePipeline& operator=(ComputePipeline&& o) noexcept;
+  ComputePipeline(const ComputePipeline&) = delete;
+  ComputePipeline& operator=(const ComputePipeline&) = delete;
+
+  VkPipeline pipeline() const { return pipeline_; }
+  VkPipelineLayout layout() const { return layout_; }
+  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  const PipelineDesc& desc() const { return desc_; }
+
+ private:
+  void release();
+  const Context* ctx_ = nullptr;
+  PipelineDesc desc_;
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout layout_ = VK_NULL_HANDLE;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;
+};
+
+/// One resource bound to a shader: a texel view read through samplerBuffer, or a storage buffer.
+struct Resource {
+  const Buffer* buffer = nullptr;
+  bool rgba = false;  ///< for texel views: RGBA32F instead of R32F
+};
+
+/// Allocates descriptor sets for a plan; everything is freed at once by reset().
+class DescriptorArena {
+ public:
+  explicit DescriptorArena(const Context& ctx) : ctx_(&ctx) {}
+  ~DescriptorArena();
+  DescriptorArena(const DescriptorArena&) = delete;
+  DescriptorArena& operator=(const DescriptorArena&) = delete;
+
+  VkDescriptorSet allocate(const ComputePipeline& pipeline, const std::vector<Resource>& resources);
+  void reset();
+
+ private:
+  void grow();
+  const Context* ctx_;
+  std::vector<VkDescriptorPool> pools_;
+  uint32_t used_in_last_ = 0;
+};
+
+/// Records a whole pass into one command buffer, with a compute barrier between dependent
+/// dispatches and optional timestamps, then submits it once.
+class Recorder {
+ public:
+  Recorder(const Context& ctx, uint32_t max_timestamps);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  void begin();
+  void dispatch(const ComputePipeline& p, VkDescriptorSet set, const void* push, uint32_t push_bytes,
+                uint32_t gx, uint32_t gy, uint32_t gz);
+  /// Makes the writes of earlier dispatches visible to later ones.
+  void barrier();
+  /// Writes a timestamp; returns its index, or -1 when timestamps are unavailable or exhausted.
+  int timestamp();
+  void end();
+  void submit();
+  /// Elapsed milliseconds between timestamps a and b of the last submitted pass.
+  double elapsed_ms(int a, int b) const;
+  bool recorded() const { return recorded_; }
+  void invalidate() { recorded_ = false; }
+
+ private:
+  const Context* ctx_;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkQueryPool queries_ = VK_NULL_HANDLE;
+  uint32_t max_timestamps_ = 0;
+  uint32_t used_timestamps_ = 0;
+  std::vector<uint64_t> ticks_;
+  bool recorded_ = false;
+};
+
+}  // namespace overfeat::vk
