@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+// The layers as Vulkan compute operations. Each op creates (or shares) its pipelines, owns its
+// uploaded parameters, and has a const record() that only records commands, so a whole pass is
+// recorded once and submitted once. Maps live on the device in NC4HW4 layout (4 channels per
+// texel).
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "overfeat/tensor.hpp"
+#include "overfeat/vk/buffer.hpp"
+#include "overfeat/vk/pipeline.hpp"
+#include "overfeat/weights.hpp"
+
+namespace overfeat::ops {
+
+/// A feature map on the device: `c` channels of h x w in NC4HW4 layout.
+struct Blob {
+  const vk::Buffer* buffer = nullptr;
+  int c = 0, h = 0, w = 0;
+  int c4() const { return (c + 3) / 4; }
+  size_t floats() const { return static_cast<size_t>(c4()) * h * w * 4; }
+};
+
+/// Pipelines keyed by their description, shared by every op that needs the same specialization.
+class PipelineLibrary {
+ public:
+  explicit PipelineLibrary(const vk::Context& ctx) : ctx_(&ctx) {}
+  const vk::ComputePipeline& get(const vk::PipelineDesc& desc);
+  const vk::Context& context() const { return *ctx_; }
+  size_t size() const { return pipelines_.size(); }
+
+ private:
+  using Key = std::tuple<int, std::vector<int32_t>, uint32_t, uint32_t, uint32_t>;
+  const vk::Context* ctx_;
+  std::mutex mutex_;
+  std::map<Key, std::unique_ptr<vk::ComputePipeline>> pipelines_;
+};
+
+/// Input normalization: planar RGB 0..255 to NC4HW4 (v - mean) / stddev.
+class Normalize {
+ public:
+  Normalize(PipelineLibrary& lib, float mean, float stddev);
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const vk::Buffer& rgb, int h, int w,
+              const Blob& out) const;
+
+ private:
+  const vk::ComputePipeline* pipeline_;
+  float mean_, inv_std_;
+};
+
+/// Convolution with bias, zero padding, stride and optional fused ReLU.
+class Conv {
+ public:
+  /// Tiled: invocations over output pixels (conv.comp). Streaming: invocations over output
+  /// channels, weights streamed once for a few pixels (fc.comp). Auto picks by pixel count.
+  enum class Variant { Auto, Tiled, Streaming };
+
+  Conv(PipelineLibrary& lib, const ConvWeights& weights, int stride, int pad);
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+              bool relu, Variant variant = Variant::Auto) const;
+  /// Output height/width for an input of h x w (0 when too small).
+  int out_size(int in) const { return in + 2 * pad_ < k_ ? 0 : (in + 2 * pad_ - k_) / stride_ + 1; }
+  int out_channels() const { return out_; }
+  int in_channels() const { return in_; }
+  uint64_t weight_bytes() const { return weights_.size(); }
+  static Variant choose(int out_pixels);
+
+ private:
+  PipelineLibrary* lib_;
+  int out_, in_, k_, stride_, pad_;
+  vk::Buffer weights_;  ///< [OC8][IC4][K][K][8] texels of 4 input channels
+  vk::Buffer bias_;     ///< OC rounded up to 8
+};
+
+/// Max pooling, kernel = stride = k, from pixel offset (dx, dy).
+class MaxPool {
+ public:
+  MaxPool(PipelineLibrary& lib, int k);
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+              int dx, int dy) const;
+  int out_size(int in, int offset) const { return (in - offset) / k_; }
+
+ private:
+  const vk::ComputePipeline* pipeline_;
+  int k_;
+};
+
+/// ReLU as a separate pass (the engine fuses it into Conv except where a caller asked for a
+/// convolution's output before its activation).
+class Relu {
+ public:
+  explicit Relu(PipelineLibrary& lib);
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out) const;
+
+ private:
+  const vk::ComputePipeline* pipeline_;
+};
+
+/// Softmax over channels at every pixel.
+class Softmax {
+ public:
+  explicit Softmax(PipelineLibrary& lib);
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out) const;
+
+ private:
+  const vk::ComputePipeline* pipeline_;
+};
+
+/// Host-side layout conversions between CHW tensors and NC4HW4 device maps.
+std::vector<float> to_nc4hw4(const Tensor& t);
+Tensor from_nc4hw4(const std::vector<float>& data, int c, int h, int w);
+/// Downloads a blob as a CHW tensor.
+Tensor download(const Blob& blob);
+
+/// One-op runs for tests and tools: upload, record, submit, download.
+Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, int stride, int pad,
+                bool relu, Conv::Variant variant = Conv::Variant::Auto);
+Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy);
+Tensor run_relu(PipelineLibrary& lib, const Tensor& in);
+Tensor run_softmax(PipelineLibrary& lib, const Tensor& in);
+/// `rgb` is planar RGB 0..255.
+Tensor run_normalize(PipelineLibrary& lib, const Tensor& rgb, float mean, float stddev);
+
+}  // namespace overfeat::ops

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// Pipeline sharing, layout conversion and the one-op runners used by tests.
+#include <algorithm>
+
+#include "overfeat/error.hpp"
+#include "overfeat/ops.hpp"
+
+namespace overfeat::ops {
+
+const vk::ComputePipeline& PipelineLibrary::get(const vk::PipelineDesc& desc) {
+  std::lock_guard lock(mutex_);
+  Key key{static_cast<int>(desc.shader), desc.constants, desc.local_size[0], desc.local_size[1],
+          desc.local_size[2]};
+  auto it = pipelines_.find(key);
+  if (it == pipelines_.end())
+    it = pipelines_.emplace(key, std::make_unique<vk::ComputePipeline>(*ctx_, desc)).first;
+  return *it->second;
+}
+
+std::vector<float> to_nc4hw4(const Tensor& t) {
+  const size_t npix = static_cast<size_t>(t.h) * t.w;
+  const int c4 = (t.c + 3) / 4;
+  std::vector<float> out(static_cast<size_t>(c4) * npix * 4, 0.0f);
+  for (int c = 0; c < t.c; ++c)
+    for (size_t q = 0; q < npix; ++q) out[((c / 4) * npix + q) * 4 + (c % 4)] = t.data[c * npix + q];
+  return out;
+}
+
+Tensor from_nc4hw4(const std::vector<float>& data, int c, int h, int w) {
+  Tensor t(c, h, w);
+  const size_t npix = static_cast<size_t>(h) * w;
+  for (int ci = 0; ci < c; ++ci)
+    for (size_t q = 0; q < npix; ++q) t.data[ci * npix + q] = data[((ci / 4) * npix + q) * 4 + (ci % 4)];
+  return t;
+}
+
+Tensor download(const Blob& blob) {
+  std::vector<float> raw(blob.floats());
+  blob.buffer->download(raw);
+  return from_nc4hw4(raw, blob.c, blob.h, blob.w);
+}
+
+namespace {
+
+struct OneShot {
+  PipelineLibrary& lib;
+  vk::Recorder rec{lib.context(), 0};
+  vk::DescriptorArena arena{lib.context()};
+  std::vector<std::unique_ptr<vk::Buffer>> buffers;
+
+  explicit OneShot(PipelineLibrary& l) : lib(l) { rec.begin(); }
+  Blob upload(const Tensor& t) {
+    auto data = to_nc4hw4(t);
+    buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), data.size() * 4));
+    buffers.back()->upload(data);
+    return {buffers.back().get(), t.c, t.h, t.w};
+  }
+  Blob output(int c, int h, int w) {
+    if (h <= 0 || w <= 0) throw Error("one-op run: input too small for this op");
+    Blob b{nullptr, c, h, w};
+    buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), b.floats() * 4));
+    b.buffer = buffers.back().get();
+    return b;
+  }
+  Tensor finish(const Blob& out) {
+    rec.end();
+    rec.submit();
+    return download(out);
+  }
+};
+
+}  // namespace
+
+Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, int stride, int pad,
+                bool relu, Conv::Variant variant) {
+  OneShot run(lib);
+  Conv op(lib, w, stride, pad);
+  Blob src = run.upload(in);
+  Blob dst = run.output(w.out, op.out_size(in.h), op.out_size(in.w));
+  op.record(run.rec, run.arena, src, dst, relu, variant);
+  return run.finish(dst);
+}
+
+Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy) {
+  OneShot run(lib);
+  MaxPool op(lib, k);
+  Blob src = run.upload(in);
+  Blob dst = run.output(in.c, op.out_size(in.h, dy), op.out_size(in.w, dx));
+  op.record(run.rec, run.arena, src, dst, dx, dy);
+  return run.finish(dst);
+}
+
+Tensor run_relu(PipelineLibrary& lib, const Tensor& in) {
+  OneShot run(lib);
+  Relu op(lib);
+  Blob src = run.upload(in);
+  Blob dst = run.output(in.c, in.h, in.w);
+  op.record(run.rec, run.arena, src, dst);
+  return run.finish(dst);
+}
+
+Tensor run_softmax(PipelineLibrary& lib, const Tensor& in) {
+  OneShot run(lib);
+  Softmax op(lib);
+  Blob src = run.upload(in);
+  Blob dst = run.output(in.c, in.h, in.w);
+  op.record(run.rec, run.arena, src, dst);
+  return run.finish(dst);
+}
+
+Tensor run_normalize(PipelineLibrary& lib, const Tensor& rgb, float mean, float stddev) {
+  if (rgb.c != 3) throw Error("run_normalize: expected 3 channels");
+  OneShot run(lib);
+  Normalize op(lib, mean, stddev);
+  run.buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), rgb.size() * 4));
+  run.buffers.back()->upload(rgb.data);
+  const vk::Buffer& src = *run.buffers.back();
+  Blob dst = run.output(4, rgb.h, rgb.w);
+  op.record(run.rec, run.arena, src, rgb.h, rgb.w, dst);
+  Tensor t = run.finish(dst);
+  t.c = 3;
+  t.data.resize(static_cast<size_t>(3) * rgb.h * rgb.w);
+  return t;
+}
+
+}  // namespace overfeat::ops

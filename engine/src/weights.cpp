@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+#include "overfeat/weights.hpp"
+
+#include <bit>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "overfeat/error.hpp"
+
+namespace overfeat {
+
+std::filesystem::path official_weight_path(const std::filesystem::path& dir, int net_index) {
+  return dir / ("net_weight_" + std::to_string(net_index));
+}
+
+namespace {
+
+std::vector<ConvWeights> shapes_of(const NetSpec& spec) {
+  std::vector<ConvWeights> convs;
+  int c = spec.input_channels;
+  for (const Module& m : spec.modules)
+    if (m.kind == ModuleKind::Conv) {
+      ConvWeights cw;
+      cw.out = m.out_channels;
+      cw.in = c;
+      cw.k = m.kernel;
+      convs.push_back(cw);
+      c = m.out_channels;
+    }
+  return convs;
+}
+
+std::string describe_bytes(unsigned long long b) {
+  return std::to_string(b) + " bytes";
+}
+
+}  // namespace
+
+Weights load_weights(const std::filesystem::path& file, const NetSpec& spec) {
+  const unsigned long long expected = static_cast<unsigned long long>(spec.parameter_count()) * 4;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    throw WeightFileError("Weight file " + file.string() + " does not exist (expected " +
+                          describe_bytes(expected) + " for the " + spec.name +
+                          " network). Put the official files net_weight_0 and net_weight_1 in "
+                          "a folder and pass it with -d, or run `overfeat weights` for help.");
+  const unsigned long long actual = std::filesystem::file_size(file, ec);
+  if (ec)
+    throw WeightFileError("Cannot read the size of weight file " + file.string() + ": " +
+                          ec.message());
+  if (actual != expected)
+    throw WeightFileError("Weight file " + file.string() + " has the wrong size: expected " +
+                          describe_bytes(expected) + " for the " + spec.name + " network, found " +
+                          describe_bytes(actual) +
+                          (actual < expected ? " (truncated: download it again)"
+                                             : " (too large: is it the other network's file?)"));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw WeightFileError("Cannot open weight file " + file.string() + " for reading");
+  Weights weights;
+  weights.convs = shapes_of(spec);
+  for (ConvWeights& cw : weights.convs) {
+    cw.w.resize(static_cast<size_t>(cw.out) * cw.in * cw.k * cw.k);
+    cw.b.resize(cw.out);
+    in.read(reinterpret_cast<char*>(cw.w.data()), static_cast<std::streamsize>(cw.w.size() * 4));
+    in.read(reinterpret_cast<char*>(cw.b.data()), static_cast<std::streamsize>(cw.b.size() * 4));
+    if (!in)
+      throw WeightFileError("Weight file " + file.string() + " could not be read completely");
+  }
+  static_assert(std::endian::native == std::endian::little,
+                "the official weight files are little-endian float32");
+  return weights;
+}
+
+void save_weights(const std::filesystem::path& file, const Weights& weights) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error("Cannot write weight file " + file.string());
+  for (const ConvWeights& cw : weights.convs) {
+    out.write(reinterpret_cast<const char*>(cw.w.data()), static_cast<std::streamsize>(cw.w.size() * 4));
+    out.write(reinterpret_cast<const char*>(cw.b.data()), static_cast<std::streamsize>(cw.b.size() * 4));
+  }
+  if (!out) throw Error("Failed writing weight file " + file.string());
+}
+
+Weights random_weights(const NetSpec& spec, unsigned seed) {
+  // mt19937 is specified exactly by the standard; the Box-Muller transform below is ours, so the
+  // values do not depend on the standard library's distributions.
+  std::mt19937 rng(seed);
+  auto uniform = [&] { return (static_cast<double>(rng()) + 0.5) / 4294967296.0; };
+  auto normal = [&] {
+    double u = uniform(), v = uniform();
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
+  };
+  Weights weights;
+  weights.convs = shapes_of(spec);
+  for (ConvWeights& cw : weights.convs) {
+    const double scale = std::sqrt(2.0 / (cw.in * cw.k * cw.k));
+    cw.w.resize(static_cast<size_t>(cw.out) * cw.in * cw.k * cw.k);
+    for (float& v : cw.w) v = static_cast<float>(normal() * scale);
+    cw.b.resize(cw.out);
+    for (float& v : cw.b) v = static_cast<float>(normal() * 0.05);
+  }
+  return weights;
+}
+
+}  // namespace overfeat

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// Every shader against the plain C++ reference over a matrix of shapes, strides, paddings and
+// offsets. Each failure prints all parameters.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "overfeat/reference.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+using testing::relative_error;
+using testing::random_tensor;
+
+ConvWeights random_conv(int out, int in, int k, std::mt19937& rng) {
+  std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(static_cast<float>(in * k * k)));
+  ConvWeights w;
+  w.out = out;
+  w.in = in;
+  w.k = k;
+  w.w.resize(static_cast<size_t>(out) * in * k * k);
+  for (float& v : w.w) v = d(rng);
+  w.b.resize(out);
+  for (float& v : w.b) v = d(rng);
+  return w;
+}
+
+class Ops : public testing::VulkanTest {};
+
+struct ConvCase {
+  int in_c, out_c, h, w, k, stride, pad;
+  bool relu;
+};
+
+TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
+  std::mt19937 rng(1234);
+  const ConvCase cases[] = {
+      {3, 8, 23, 19, 11, 4, 0, true},   {3, 16, 15, 17, 7, 2, 0, false},
+      {5, 9, 9, 11, 3, 1, 1, true},     {8, 12, 7, 6, 5, 1, 0, false},
+      {16, 24, 6, 6, 6, 1, 0, true},    {7, 3, 8, 13, 1, 1, 0, false},
+      {12, 40, 12, 10, 3, 1, 1, true},  {4, 8, 1, 1, 1, 1, 0, false},
+      {9, 17, 10, 9, 2, 2, 2, true},    {32, 64, 5, 5, 5, 1, 0, true},
+      {20, 30, 13, 7, 3, 3, 1, false},  {6, 1000, 2, 3, 1, 1, 0, false},
+  };
+  for (const ConvCase& c : cases)
+    for (auto variant : {ops::Conv::Variant::Tiled, ops::Conv::Variant::Streaming}) {
+      std::ostringstream params;
+      params << "in_c=" << c.in_c << " out_c=" << c.out_c << " h=" << c.h << " w=" << c.w
+             << " k=" << c.k << " stride=" << c.stride << " pad=" << c.pad << " relu=" << c.relu
+             << " variant=" << (variant == ops::Conv::Variant::Tiled ? "tiled" : "streaming");
+      SCOPED_TRACE(params.str());
+      Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
+      ConvWeights w = random_conv(c.out_c, c.in_c, c.k, rng);
+      Tensor want = ref::conv(in, w, c.stride, c.pad, c.relu);
+      Tensor got = ops::run_conv(*lib_, in, w, c.stride, c.pad, c.relu, variant);
+      EXPECT_EQ(testing::shape(got), testing::shape(want));
+      EXPECT_LT(relative_error(got, want), 1e-5);
+    }
+}
+
+TEST_F(Ops, MaxPoolWithOffsetsMatchesReference) {
+  std::mt19937 rng(99);
+  for (int k : {2, 3})
+    for (int dy = 0; dy < k; ++dy)
+      for (int dx = 0; dx < k; ++dx)
+        for (auto [c, h, w] : {std::tuple{5, 11, 13}, std::tuple{96, 17, 17}, std::tuple{8, 6, 9}}) {
+          SCOPED_TRACE("k=" + std::to_string(k) + " dx=" + std::to_string(dx) + " dy=" +
+                       std::to_string(dy) + " c=" + std::to_string(c) + " h=" + std::to_string(h) +
+                       " w=" + std::to_string(w));
+          Tensor in = random_tensor(c, h, w, rng);
+          Tensor want = ref::maxpool(in, k, dx, dy);
+          Tensor got = ops::run_maxpool(*lib_, in, k, dx, dy);
+          EXPECT_EQ(testing::shape(got), testing::shape(want));
+          EXPECT_EQ(relative_error(got, want), 0.0);
+        }
+}
+
+TEST_F(Ops, ReluSoftmaxNormalizeMatchReference) {
+  std::mt19937 rng(7);
+  for (auto [c, h, w] : {std::tuple{1000, 1, 1}, std::tuple{7, 3, 5}, std::tuple{21, 2, 2}}) {
+    SCOPED_TRACE("c=" + std::to_string(c) + " h=" + std::to_string(h) + " w=" + std::to_string(w));
+    Tensor in = random_tensor(c, h, w, rng, -8, 8);
+    EXPECT_EQ(relative_error(ops::run_relu(*lib_, in), ref::relu(in)), 0.0);
+    EXPECT_LT(relative_error(ops::run_softmax(*lib_, in), ref::softmax(in)), 1e-6);
+  }
+  Tensor rgb = random_tensor(3, 9, 14, rng, 0, 255);
+  EXPECT_LT(relative_error(ops::run_normalize(*lib_, rgb, 118.380948f, 61.896913f),
+                           ref::normalize(rgb, 118.380948f, 61.896913f)),
+            1e-6);
+}
+
+}  // namespace
+}  // namespace overfeat
