@@ -45,17 +45,28 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
       {9, 17, 10, 9, 2, 2, 2, true},    {32, 64, 5, 5, 5, 1, 0, true},
       {20, 30, 13, 7, 3, 3, 1, false},  {6, 1000, 2, 3, 1, 1, 0, false},
   };
+  struct Run {
+    ops::Conv::Variant variant;
+    ops::Conv::TileShape tile;
+  };
+  const Run runs[] = {{ops::Conv::Variant::Streaming, {}},
+                      {ops::Conv::Variant::Tiled, {8, 1}},
+                      {ops::Conv::Variant::Tiled, {4, 1}},
+                      {ops::Conv::Variant::Tiled, {4, 3}},
+                      {ops::Conv::Variant::Tiled, {8, 2}}};
   for (const ConvCase& c : cases)
-    for (auto variant : {ops::Conv::Variant::Tiled, ops::Conv::Variant::Streaming}) {
+    for (const Run& run : runs) {
+      const auto variant = run.variant;
       std::ostringstream params;
       params << "in_c=" << c.in_c << " out_c=" << c.out_c << " h=" << c.h << " w=" << c.w
              << " k=" << c.k << " stride=" << c.stride << " pad=" << c.pad << " relu=" << c.relu
-             << " variant=" << (variant == ops::Conv::Variant::Tiled ? "tiled" : "streaming");
+             << " variant=" << (variant == ops::Conv::Variant::Tiled ? "tiled" : "streaming")
+             << " tile=" << run.tile.ocb << "x" << run.tile.pix;
       SCOPED_TRACE(params.str());
       Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
       ConvWeights w = random_conv(c.out_c, c.in_c, c.k, rng);
       Tensor want = ref::conv(in, w, c.stride, c.pad, c.relu);
-      Tensor got = ops::run_conv(*lib_, in, w, c.stride, c.pad, c.relu, variant);
+      Tensor got = ops::run_conv(*lib_, in, w, c.stride, c.pad, c.relu, variant, run.tile);
       EXPECT_EQ(testing::shape(got), testing::shape(want));
       EXPECT_LT(relative_error(got, want), 1e-5);
     }

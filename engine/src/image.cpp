@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <system_error>
@@ -88,6 +89,14 @@ constexpr const char* kPpmHint =
   fail("PPM input stream: " + problem + kPpmHint);
 }
 
+// Garbage streams put arbitrary bytes into messages; keep those printable.
+std::string describe_byte(int ch) {
+  if (ch > ' ' && ch < 127) return std::string("'") + static_cast<char>(ch) + "'";
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", ch & 0xff);
+  return std::string("byte ") + hex;
+}
+
 // Skips whitespace and '#' comments (a comment runs to the end of its line).
 void skip_space_and_comments(std::istream& in) {
   for (int ch = in.peek(); ch != std::char_traits<char>::eof(); ch = in.peek()) {
@@ -106,8 +115,7 @@ int read_header_number(std::istream& in, const char* field, long long max) {
   int ch = in.peek();
   if (ch == std::char_traits<char>::eof()) ppm_fail(std::string("header ends before the ") + field);
   if (ch < '0' || ch > '9')
-    ppm_fail(std::string("header has '") + static_cast<char>(ch) + "' where the " + field +
-             " should be");
+    ppm_fail("header has " + describe_byte(ch) + " where the " + field + " should be");
   long long value = 0;
   for (ch = in.peek(); ch >= '0' && ch <= '9'; ch = in.peek()) {
     value = value * 10 + (in.get() - '0');
@@ -268,7 +276,8 @@ Tensor filter_vertical(const Tensor& in, const Filter& f, int out_h) {
 
 Tensor to_quantum(const Tensor& rgb) {
   Tensor q = rgb;
-  for (float& v : q.data) v = static_cast<float>(std::clamp(v, 0.0f, 255.0f) * 257.0);
+  // NaN becomes black rather than undefined behaviour in the integer conversions downstream.
+  for (float& v : q.data) v = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 255.0f) * 257.0f;
   return q;
 }
 
@@ -277,8 +286,12 @@ Tensor to_quantum(const Tensor& rgb) {
 Tensor load_rgb(const std::filesystem::path& file) {
   std::error_code ec;
   const auto status = std::filesystem::status(file, ec);
-  if (!std::filesystem::exists(status))
+  if (!std::filesystem::exists(status)) {
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      fail("cannot access image file '" + file.string() + "': " + ec.message() +
+           "; check the path and its permissions");
     fail("image file '" + file.string() + "' does not exist; check the path");
+  }
   if (std::filesystem::is_directory(status))
     fail("'" + file.string() + "' is a directory, not an image file; name an image inside it");
   cv::Mat bgr;
@@ -295,8 +308,7 @@ Tensor load_rgb(const std::filesystem::path& file) {
          "permissions or convert it to PNG or JPEG");
   if (bgr.depth() != CV_8U || bgr.channels() != 3)
     fail("image '" + file.string() +
-         "' decoded to an unexpected pixel format; convert it to an "
-         "8-bit RGB PNG or JPEG");
+         "' decoded to an unexpected pixel format; convert it to an 8-bit RGB PNG or JPEG");
   return from_bgr_mat(bgr);
 }
 
@@ -339,8 +351,8 @@ bool read_ppm(std::istream& in, Tensor& out) {
     ppm_fail("image size " + dims(h, w) + " is too large");
   if (maxval != 255)
     ppm_fail("maxval is " + std::to_string(maxval) +
-             " but only 8-bit data (maxval 255) is "
-             "supported; add `-depth 8` to the convert command");
+             " but only 8-bit data (maxval 255) is supported; add `-depth 8` to the convert "
+             "command");
   read_raster_delimiter(in);
   std::vector<uint8_t> bytes;
   read_raster(in, w, h, bytes);
@@ -366,7 +378,8 @@ Tensor resize_like_imagemagick(const Tensor& rgb, int out_h, int out_w) {
     const double x_factor = static_cast<double>(out_w) / rgb.w;
     const double y_factor = static_cast<double>(out_h) / rgb.h;
     const Filter f = choose_filter(x_factor, y_factor);
-    // ImageMagick runs the enlarging (or least shrinking) direction first.
+    // ImageMagick filters the direction with the larger factor first (vertical on a tie); the
+    // order matters because the intermediate image is clamped and rounded.
     if (x_factor > y_factor)
       q = filter_vertical(filter_horizontal(q, f, out_w), f, out_h);
     else

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Convolution: weight packing and the choice between the tiled and the streaming shader.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
 #include "overfeat/error.hpp"
 #include "overfeat/ops.hpp"
 
@@ -47,6 +51,17 @@ Conv::Conv(PipelineLibrary& lib, const ConvWeights& w, int stride, int pad)
                             " weight texels exceed this device's texel-buffer limit");
 }
 
+Conv::TileShape Conv::tile_shape() {
+  static const TileShape shape = [] {
+    TileShape t;
+    if (const char* e = std::getenv("OVERFEAT_CONV_TILE")) std::sscanf(e, "%dx%d", &t.ocb, &t.pix);
+    if (t.ocb != 4 && t.ocb != 8) t.ocb = 8;
+    t.pix = std::clamp(t.pix, 1, 8);
+    return t;
+  }();
+  return shape;
+}
+
 Conv::Variant Conv::choose(int out_pixels) {
   return out_pixels <= 4 ? Variant::Streaming : Variant::Tiled;
 }
@@ -67,12 +82,15 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   ConvPush push{in.w, in.h, in.c4(), out.w, out.h, 0};
   if (variant == Variant::Tiled) {
     d.shader = ShaderId::conv;
-    d.constants = {k_, k_, stride_, pad_, relu ? 1 : 0, 1};
+    const TileShape t = tile_;
+    d.constants = {k_, k_, stride_, pad_, relu ? 1 : 0, t.ocb, t.pix};
     push.oc = out.c4();
     const auto& p = lib_->get(d);
     VkDescriptorSet set =
         arena.allocate(p, {{in.buffer, true}, {&weights_, true}, {&bias_, true}, {out.buffer}});
-    rec.dispatch(p, set, &push, sizeof(push), (npix + kLocal - 1) / kLocal, (out_ + 7) / 8, 1);
+    const int per_group = static_cast<int>(kLocal) * t.pix;
+    rec.dispatch(p, set, &push, sizeof(push), (npix + per_group - 1) / per_group,
+                 (out_ + t.ocb - 1) / t.ocb, 1);
   } else {
     const int pix = npix >= 4 ? 4 : npix >= 2 ? 2 : 1;
     d.shader = ShaderId::fc;

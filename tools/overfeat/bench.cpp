@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// `overfeat bench`: per-image and per-layer times of both official nets at chosen input sizes,
+// next to PyTorch on the CPU (bench/pytorch_reference.py: traced and frozen, 2 threads) on the
+// same layers with random weights, printed as a ratio. Weights are random unless --weights
+// names a folder with the official files: speed does not depend on their values.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "common.hpp"
+#include "overfeat/error.hpp"
+#include "overfeat/weights.hpp"
+
+namespace overfeat::cli {
+namespace {
+
+struct Size {
+  int h = 0, w = 0;
+};
+
+Size parse_size(const std::string& s) {
+  Size z;
+  char x = 0;
+  std::istringstream in(s);
+  if (!(in >> z.h >> x >> z.w) || (x != 'x' && x != 'X') || z.h <= 0 || z.w <= 0)
+    throw Error("--size takes HxW, for example 461x569 (got '" + s + "')");
+  return z;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::filesystem::path find_torch_script() {
+  for (std::filesystem::path dir : {std::filesystem::path(OVERFEAT_SOURCE_BENCH_DIR),
+                                    std::filesystem::path(OVERFEAT_INSTALL_BENCH_DIR)}) {
+    auto p = dir / "pytorch_reference.py";
+    if (std::filesystem::exists(p)) return p;
+  }
+  return {};
+}
+
+// Runs the PyTorch reference; returns null JSON (with a note on stderr) when it cannot.
+nlohmann::json run_torch(const std::string& net, const std::vector<Size>& sizes, int threads) {
+  auto script = find_torch_script();
+  if (script.empty()) {
+    std::cerr << "(PyTorch comparison skipped: bench/pytorch_reference.py not found)\n";
+    return nullptr;
+  }
+  std::string cmd = "/usr/bin/python3 '" + script.string() + "' --json --net " + net +
+                    " --threads " + std::to_string(threads);
+  for (const Size& s : sizes) cmd += " --size " + std::to_string(s.h) + "x" + std::to_string(s.w);
+  cmd += " 2>/dev/null";
+  std::string out;
+  if (FILE* pipe = popen(cmd.c_str(), "r")) {
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+    if (pclose(pipe) != 0) out.clear();
+  }
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const std::exception&) {
+    std::cerr << "(PyTorch comparison skipped: `" << cmd
+              << "` failed; install python3-torch to compare)\n";
+    return nullptr;
+  }
+}
+
+struct StageStat {
+  std::string name;
+  std::vector<double> ms;
+  uint64_t weight_bytes = 0;
+};
+
+// Groups engine stages the way the PyTorch script does: a conv with its ReLU and the pool after.
+std::string group_of(const std::string& stage, std::string& current) {
+  if (stage.rfind("conv", 0) == 0) current = stage;
+  if (stage == "normalize") return "normalize";
+  return current.empty() ? stage : current;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  std::string which = "both", device, weights_dir;
+  std::vector<std::string> size_args;
+  int repeat = 10, warmup = 2, threads = 2;
+  bool no_torch = false, json_out = false;
+  CLI::App app{"Times both OverFeat nets per image and per layer, next to PyTorch on the CPU."};
+  app.add_option("--net", which, "fast, accurate or both")->check(CLI::IsMember({"fast", "accurate", "both"}));
+  app.add_option("--size", size_args, "Input size HxW (repeatable); default: fast 231x231 and "
+                 "461x569, accurate 221x221 and 461x569");
+  app.add_option("--repeat", repeat, "Timed runs per size")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
+  app.add_option("--weights", weights_dir, "Folder with the official weights (default: random)");
+  app.add_option("--torch-threads", threads, "Threads for PyTorch")->check(CLI::PositiveNumber);
+  app.add_flag("--no-torch", no_torch, "Skip the PyTorch comparison");
+  app.add_flag("--json", json_out, "Print JSON");
+  app.add_option("--device", device, "Vulkan device index or name");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto ctx = open_context(device, false);
+  nlohmann::json report = {{"device", ctx->capability_line()}, {"runs", nlohmann::json::array()}};
+  if (!json_out) std::cout << "Device: " << ctx->capability_line() << "\n";
+
+  for (int net_index : {0, 1}) {
+    if ((which == "fast" && net_index != 0) || (which == "accurate" && net_index != 1)) continue;
+    std::vector<Size> sizes;
+    for (const auto& s : size_args) sizes.push_back(parse_size(s));
+    if (sizes.empty()) sizes = net_index == 0 ? std::vector<Size>{{231, 231}, {461, 569}}
+                                              : std::vector<Size>{{221, 221}, {461, 569}};
+    NetSpec spec = NetSpec::official(net_index);
+    std::unique_ptr<Network> net;
+    if (!weights_dir.empty()) {
+      net = load_official(*ctx, weights_dir, net_index);
+    } else {
+      Weights w = random_weights(spec, 1);
+      net = std::make_unique<Network>(*ctx, spec, w);
+    }
+    nlohmann::json torch = no_torch ? nlohmann::json(nullptr) : run_torch(spec.name, sizes, threads);
+
+    for (size_t si = 0; si < sizes.size(); ++si) {
+      const Size sz = sizes[si];
+      Tensor rgb(3, sz.h, sz.w);
+      std::mt19937 rng(5);
+      std::uniform_real_distribution<float> d(0, 255);
+      for (float& v : rgb.data) v = d(rng);
+      const int last = spec.num_layers();
+      std::vector<double> wall, gpu;
+      std::map<std::string, StageStat> stages;
+      std::vector<std::string> order;
+      for (int r = 0; r < warmup + repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        ForwardResult res = net->forward(rgb, {last});
+        auto t1 = std::chrono::steady_clock::now();
+        if (r < warmup) continue;
+        wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        gpu.push_back(res.gpu_ms);
+        std::map<std::string, double> per_group;
+        std::string current;
+        for (const auto& s : res.stages) {
+          std::string g = group_of(s.name, current);
+          if (!per_group.count(g) && std::find(order.begin(), order.end(), g) == order.end())
+            order.push_back(g);
+          per_group[g] += s.ms;
+        }
+        for (auto& [g, ms] : per_group) stages[g].ms.push_back(ms);
+      }
+      // Weight bytes per conv stage, for the achieved read rate of the "full" layers.
+      int conv_i = 0, in_c = spec.input_channels;
+      for (const Module& m : spec.modules)
+        if (m.kind == ModuleKind::Conv) {
+          stages[m.name].weight_bytes = 4ull * m.out_channels * in_c * m.kernel * m.kernel;
+          in_c = m.out_channels;
+          ++conv_i;
+        }
+      const nlohmann::json* tres = nullptr;
+      if (torch.is_object())
+        for (const auto& r : torch["results"])
+          if (r["size"][0] == sz.h && r["size"][1] == sz.w) tres = &r;
+      auto torch_stage = [&](const std::string& name) -> double {
+        if (!tres) return 0;
+        for (const auto& s : (*tres)["stages"])
+          if (s["name"] == name) return s["ms"].get<double>();
+        return 0;
+      };
+      const double torch_total = tres ? (*tres)["total_ms"].get<double>() : 0;
+      nlohmann::json run = {{"net", spec.name}, {"size", {sz.h, sz.w}},
+                            {"wall_ms", median(wall)}, {"gpu_ms", median(gpu)},
+                            {"torch_ms", torch_total}, {"stages", nlohmann::json::array()}};
+      if (!json_out) {
+        std::cout << "\n" << spec.name << " net, " << sz.h << "x" << sz.w << ": "
+                  << std::fixed << std::setprecision(1) << median(wall) << " ms per image (GPU "
+                  << median(gpu) << " ms)";
+        if (torch_total > 0)
+          std::cout << "; PyTorch CPU " << torch_total << " ms (" << (*tres)["threads"].get<int>()
+                    << " threads): ratio " << std::setprecision(2) << median(wall) / torch_total << "x";
+        std::cout << "\n  " << std::left << std::setw(10) << "stage" << std::right << std::setw(10)
+                  << "ms" << std::setw(14) << "weights GB/s" << std::setw(12) << "torch ms"
+                  << std::setw(9) << "ratio" << "\n";
+      }
+      for (const auto& g : order) {
+        const StageStat& st = stages[g];
+        const double ms = median(st.ms);
+        const double gbs = st.weight_bytes && ms > 0 ? st.weight_bytes / (ms * 1e6) : 0;
+        const double tms = torch_stage(g);
+        run["stages"].push_back({{"name", g}, {"ms", ms}, {"weight_gb_s", gbs}, {"torch_ms", tms}});
+        if (!json_out) {
+          std::cout << "  " << std::left << std::setw(10) << g << std::right << std::fixed
+                    << std::setprecision(2) << std::setw(10) << ms << std::setw(14);
+          if (gbs > 0) std::cout << std::setprecision(1) << gbs; else std::cout << "-";
+          std::cout << std::setw(12);
+          if (tms > 0) std::cout << std::setprecision(2) << tms << std::setw(9) << std::setprecision(1) << ms / tms << "x";
+          else std::cout << "-" << std::setw(9) << "-";
+          std::cout << "\n";
+        }
+      }
+      report["runs"].push_back(run);
+    }
+  }
+  if (json_out) std::cout << report.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace overfeat::cli

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+// Shared by the `overfeat` subcommands: where weights live, opening a device, output helpers.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "overfeat/network.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat::cli {
+
+/// The folder searched for net_weight_0/1 when -d is not given: $OVERFEAT_WEIGHTS, else
+/// $XDG_DATA_HOME/overfeat-studio/weights (default ~/.local/share/overfeat-studio/weights).
+std::filesystem::path default_weights_dir();
+
+/// Opens the Vulkan device the user chose (--device or OVERFEAT_DEVICE).
+std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose);
+
+/// Loads the official net `net_index` from `dir` onto the device.
+std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesystem::path& dir,
+                                       int net_index);
+
+/// Formats a float the way the release printed it (std::cout's default: %g, 6 digits).
+std::string release_float(float v);
+
+int run_release(int argc, char** argv);
+int run_bench(int argc, char** argv);
+int run_devices(int argc, char** argv);
+
+}  // namespace overfeat::cli

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// `overfeat`: a drop-in for the original release's command, plus subcommands.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "common.hpp"
+#include "overfeat/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace overfeat;
+  try {
+    const std::string sub = argc > 1 ? argv[1] : "";
+    if (sub == "bench") return cli::run_bench(argc - 1, argv + 1);
+    if (sub == "devices" || sub == "--list-devices") return cli::run_devices(argc - 1, argv + 1);
+    return cli::run_release(argc, argv);
+  } catch (const VulkanUnavailable& e) {
+    std::cerr << "overfeat: " << e.what() << "\n";
+    return 3;
+  } catch (const WeightFileError& e) {
+    std::cerr << "overfeat: " << e.what() << "\n";
+    return 4;
+  } catch (const ImageError& e) {
+    std::cerr << "overfeat: " << e.what() << "\n";
+    return 5;
+  } catch (const std::exception& e) {
+    std::cerr << "overfeat: " << e.what() << "\n";
+    return 1;
+  }
+}
