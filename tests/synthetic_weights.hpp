@@ -14,7 +14,8 @@ namespace overfeat::testing {
 
 /// A folder holding net_weight_0 and net_weight_1 made by random_weights(spec, 1000 + index).
 inline std::filesystem::path synthetic_weights_dir() {
-  const std::filesystem::path dir = std::filesystem::path(OVERFEAT_TEST_WORK_DIR) / "synthetic-weights";
+  const std::filesystem::path dir =
+      std::filesystem::path(OVERFEAT_TEST_WORK_DIR) / "synthetic-weights";
   std::filesystem::create_directories(dir);
   for (int net = 0; net < 2; ++net) {
     const NetSpec spec = NetSpec::official(net);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The `overfeat` command: the release's output formats, the PPM stream, JSON, and bad input.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -26,7 +26,8 @@ struct Result {
 };
 
 Result run(const std::string& args, const std::string& stdin_file = "") {
-  const fs::path err = fs::path(OVERFEAT_TEST_WORK_DIR) / ("cli-stderr-" + std::to_string(::getpid()));
+  const fs::path err =
+      fs::path(OVERFEAT_TEST_WORK_DIR) / ("cli-stderr-" + std::to_string(::getpid()));
   std::string cmd = std::string(OVERFEAT_BIN) + " " + args + " 2>'" + err.string() + "'";
   if (!stdin_file.empty()) cmd += " <'" + stdin_file + "'";
   Result r;
@@ -49,13 +50,15 @@ Tensor test_image(int h, int w, unsigned seed) {
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x)
-        t.at(c, y, x) = std::clamp(128 + 100 * std::sin(0.05f * (x + 2 * y) + c) + noise(rng), 0.0f, 255.0f);
+        t.at(c, y, x) =
+            std::clamp(128 + 100 * std::sin(0.05f * (x + 2 * y) + c) + noise(rng), 0.0f, 255.0f);
   for (float& v : t.data) v = std::round(v);
   return t;
 }
 
 std::string ppm_bytes(const Tensor& t) {
-  std::string s = "P6\n# made by test_cli\n" + std::to_string(t.w) + " " + std::to_string(t.h) + "\n255\n";
+  std::string s =
+      "P6\n# made by test_cli\n" + std::to_string(t.w) + " " + std::to_string(t.h) + "\n255\n";
   for (int y = 0; y < t.h; ++y)
     for (int x = 0; x < t.w; ++x)
       for (int c = 0; c < 3; ++c) s += static_cast<char>(static_cast<unsigned char>(t.at(c, y, x)));
@@ -169,7 +172,8 @@ TEST_F(Cli, BadInputGivesClearMessagesAndKeepsOtherResults) {
   EXPECT_EQ(s.code, 5);
   EXPECT_NE(s.err.find("too small"), std::string::npos) << s.err;
 
-  const fs::path truncated = write_file("truncated.ppm", ppm_bytes(test_image(231, 231, 8)).substr(0, 5000));
+  const fs::path truncated =
+      write_file("truncated.ppm", ppm_bytes(test_image(231, 231, 8)).substr(0, 5000));
   Result t = run(d() + "-p", truncated.string());
   EXPECT_NE(t.code, 0);
   EXPECT_FALSE(t.err.empty());

@@ -136,7 +136,8 @@ TEST_F(NetworkVsReference, OfficialNetsOnSyntheticFilesAtEveryReleaseLayer) {
 }
 
 TEST_F(NetworkVsReference, SoftmaxSumsToOneAndTooSmallInputIsRefused) {
-  const NetSpec spec = NetSpec::parse("tiny", "conv:8:5:2 relu pool:2 pad:1 conv:16:3:1 relu conv:10:1:1");
+  const NetSpec spec =
+      NetSpec::parse("tiny", "conv:8:5:2 relu pool:2 pad:1 conv:16:3:1 relu conv:10:1:1");
   const Weights weights = random_weights(spec, 4);
   Network net(*ctx_, spec, weights);
   ForwardResult r = net.forward(random_image(spec.window + 6, spec.window + 10, 3), {}, true);
@@ -151,17 +152,21 @@ TEST_F(NetworkVsReference, SoftmaxSumsToOneAndTooSmallInputIsRefused) {
 }
 
 TEST_F(NetworkVsReference, MemoryStaysBoundedAcrossFramesAndSizes) {
-  const NetSpec spec = NetSpec::parse("small", "conv:16:7:2 relu pool:3 pad:1 conv:32:3:1 relu pool:2 conv:64:3:1 relu conv:10:1:1");
+  const NetSpec spec = NetSpec::parse(
+      "small",
+      "conv:16:7:2 relu pool:3 pad:1 conv:32:3:1 relu pool:2 conv:64:3:1 relu conv:10:1:1");
   const Weights weights = random_weights(spec, 9);
   Network net(*ctx_, spec, weights);
   const int sizes[][2] = {{80, 80}, {120, 96}, {64, 150}, {101, 77}, {80, 80}};
   // Every (size, request) combination once; after that nothing may grow.
   for (auto [h, w] : sizes)
-    for (bool softmax : {false, true}) net.forward(random_image(h, w, 1), {1, spec.num_layers()}, softmax);
+    for (bool softmax : {false, true})
+      net.forward(random_image(h, w, 1), {1, spec.num_layers()}, softmax);
   const uint64_t activations = net.activation_bytes();
   const uint64_t live = vk::live_buffer_bytes();
   for (int frame = 0; frame < 30; ++frame)
-    for (auto [h, w] : sizes) net.forward(random_image(h, w, frame), {1, spec.num_layers()}, frame % 2);
+    for (auto [h, w] : sizes)
+      net.forward(random_image(h, w, frame), {1, spec.num_layers()}, frame % 2);
   EXPECT_EQ(net.activation_bytes(), activations);
   EXPECT_EQ(vk::live_buffer_bytes(), live);
 }

@@ -12,8 +12,8 @@
 namespace overfeat {
 namespace {
 
-using testing::relative_error;
 using testing::random_tensor;
+using testing::relative_error;
 
 ConvWeights random_conv(int out, int in, int k, std::mt19937& rng) {
   std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(static_cast<float>(in * k * k)));
@@ -38,12 +38,12 @@ struct ConvCase {
 TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
   std::mt19937 rng(1234);
   const ConvCase cases[] = {
-      {3, 8, 23, 19, 11, 4, 0, true},   {3, 16, 15, 17, 7, 2, 0, false},
-      {5, 9, 9, 11, 3, 1, 1, true},     {8, 12, 7, 6, 5, 1, 0, false},
-      {16, 24, 6, 6, 6, 1, 0, true},    {7, 3, 8, 13, 1, 1, 0, false},
-      {12, 40, 12, 10, 3, 1, 1, true},  {4, 8, 1, 1, 1, 1, 0, false},
-      {9, 17, 10, 9, 2, 2, 2, true},    {32, 64, 5, 5, 5, 1, 0, true},
-      {20, 30, 13, 7, 3, 3, 1, false},  {6, 1000, 2, 3, 1, 1, 0, false},
+      {3, 8, 23, 19, 11, 4, 0, true},  {3, 16, 15, 17, 7, 2, 0, false},
+      {5, 9, 9, 11, 3, 1, 1, true},    {8, 12, 7, 6, 5, 1, 0, false},
+      {16, 24, 6, 6, 6, 1, 0, true},   {7, 3, 8, 13, 1, 1, 0, false},
+      {12, 40, 12, 10, 3, 1, 1, true}, {4, 8, 1, 1, 1, 1, 0, false},
+      {9, 17, 10, 9, 2, 2, 2, true},   {32, 64, 5, 5, 5, 1, 0, true},
+      {20, 30, 13, 7, 3, 3, 1, false}, {6, 1000, 2, 3, 1, 1, 0, false},
   };
   struct Run {
     ops::Conv::Variant variant;
@@ -77,10 +77,11 @@ TEST_F(Ops, MaxPoolWithOffsetsMatchesReference) {
   for (int k : {2, 3})
     for (int dy = 0; dy < k; ++dy)
       for (int dx = 0; dx < k; ++dx)
-        for (auto [c, h, w] : {std::tuple{5, 11, 13}, std::tuple{96, 17, 17}, std::tuple{8, 6, 9}}) {
-          SCOPED_TRACE("k=" + std::to_string(k) + " dx=" + std::to_string(dx) + " dy=" +
-                       std::to_string(dy) + " c=" + std::to_string(c) + " h=" + std::to_string(h) +
-                       " w=" + std::to_string(w));
+        for (auto [c, h, w] :
+             {std::tuple{5, 11, 13}, std::tuple{96, 17, 17}, std::tuple{8, 6, 9}}) {
+          SCOPED_TRACE("k=" + std::to_string(k) + " dx=" + std::to_string(dx) +
+                       " dy=" + std::to_string(dy) + " c=" + std::to_string(c) +
+                       " h=" + std::to_string(h) + " w=" + std::to_string(w));
           Tensor in = random_tensor(c, h, w, rng);
           Tensor want = ref::maxpool(in, k, dx, dy);
           Tensor got = ops::run_maxpool(*lib_, in, k, dx, dy);

@@ -49,8 +49,7 @@ NetSpec NetSpec::parse(const std::string& name, const std::string& text) {
     Module m;
     auto need = [&](size_t n) {
       if (v.size() != n)
-        throw Error("Network description: '" + token + "' needs " + std::to_string(n) +
-                    " numbers");
+        throw Error("Network description: '" + token + "' needs " + std::to_string(n) + " numbers");
     };
     if (head == "conv") {
       need(3);
@@ -98,7 +97,8 @@ NetSpec NetSpec::parse(const std::string& name, const std::string& text) {
 NetSpec NetSpec::official(int net_index) {
   if (net_index != 0 && net_index != 1)
     throw Error("Official network index must be 0 (fast) or 1 (accurate)");
-  NetSpec spec = parse(net_index == 0 ? "fast" : "accurate", net_index == 0 ? kFastNet : kAccurateNet);
+  NetSpec spec =
+      parse(net_index == 0 ? "fast" : "accurate", net_index == 0 ? kFastNet : kAccurateNet);
   spec.default_feature_layer = net_index == 0 ? 19 : 22;
   return spec;
 }
@@ -123,7 +123,8 @@ void NetSpec::layer_shape(int layer, int in_h, int in_w, int& c, int& h, int& w)
         h += 2 * m.pad;
         w += 2 * m.pad;
         break;
-      case ModuleKind::Relu: break;
+      case ModuleKind::Relu:
+        break;
     }
     if (h <= 0 || w <= 0) {
       h = w = 0;

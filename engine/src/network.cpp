@@ -11,10 +11,10 @@ namespace overfeat {
 struct Network::Stage {
   enum class Kind { Normalize, Conv, Relu, Pool, Softmax } kind;
   std::string name;
-  int conv = -1;       // index into convs_
+  int conv = -1;  // index into convs_
   int pool_k = 0;
-  bool relu = false;   // fused ReLU
-  int in_slot = -1;    // -1: the input buffer
+  bool relu = false;  // fused ReLU
+  int in_slot = -1;   // -1: the input buffer
   int out_slot = 0;
   int c = 0, h = 0, w = 0;  // output shape
 };
@@ -49,8 +49,8 @@ Network::Network(const vk::Context& ctx, NetSpec spec, const Weights& weights)
     if (m.kind == ModuleKind::Conv) {
       if (conv_index >= weights.convs.size())
         throw WeightFileError("The weights hold fewer convolutions than the network " + spec_.name);
-      convs_.push_back(std::make_unique<ops::Conv>(*lib_, weights.convs[conv_index++], m.stride,
-                                                   pending_pad));
+      convs_.push_back(
+          std::make_unique<ops::Conv>(*lib_, weights.convs[conv_index++], m.stride, pending_pad));
       pending_pad = 0;
     }
   }
@@ -76,7 +76,8 @@ Network::Plan& Network::plan_for(int h, int w, const std::set<int>& layers, bool
   // Only conv layers captured before their ReLU change the stage structure.
   std::set<int> unfused;
   for (int l : layers)
-    if (l >= 1 && l <= spec_.num_layers() && spec_.modules[l - 1].kind == ModuleKind::Conv) unfused.insert(l);
+    if (l >= 1 && l <= spec_.num_layers() && spec_.modules[l - 1].kind == ModuleKind::Conv)
+      unfused.insert(l);
   for (size_t i = 0; i < plans_.size(); ++i) {
     Plan& p = *plans_[i];
     if (p.h == h && p.w == w && p.layers == unfused && p.softmax == softmax) {
@@ -190,10 +191,18 @@ void Network::build(Plan& plan) {
       case Stage::Kind::Normalize:
         normalize_->record(rec, *plan.arena, input_.get(), s.h, s.w, {out.buffer, 4, s.h, s.w});
         break;
-      case Stage::Kind::Conv: convs_[s.conv]->record(rec, *plan.arena, in, out, s.relu); break;
-      case Stage::Kind::Relu: relu_->record(rec, *plan.arena, in, out); break;
-      case Stage::Kind::Pool: pools_.at(s.pool_k)->record(rec, *plan.arena, in, out, 0, 0); break;
-      case Stage::Kind::Softmax: softmax_->record(rec, *plan.arena, in, out); break;
+      case Stage::Kind::Conv:
+        convs_[s.conv]->record(rec, *plan.arena, in, out, s.relu);
+        break;
+      case Stage::Kind::Relu:
+        relu_->record(rec, *plan.arena, in, out);
+        break;
+      case Stage::Kind::Pool:
+        pools_.at(s.pool_k)->record(rec, *plan.arena, in, out, 0, 0);
+        break;
+      case Stage::Kind::Softmax:
+        softmax_->record(rec, *plan.arena, in, out);
+        break;
     }
     rec.barrier();
     plan.stamps.push_back(rec.timestamp());
@@ -215,7 +224,8 @@ ForwardResult Network::forward(const Tensor& rgb, const std::set<int>& layers, b
 
   ForwardResult result;
   for (size_t i = 0; i < plan.stages.size(); ++i)
-    result.stages.push_back({plan.stages[i].name, plan.recorder->elapsed_ms(plan.stamps[i], plan.stamps[i + 1])});
+    result.stages.push_back(
+        {plan.stages[i].name, plan.recorder->elapsed_ms(plan.stamps[i], plan.stamps[i + 1])});
   result.gpu_ms = plan.recorder->elapsed_ms(plan.stamps.front(), plan.stamps.back());
 
   auto fetch = [&](int stage) {
@@ -227,7 +237,8 @@ ForwardResult Network::forward(const Tensor& rgb, const std::set<int>& layers, b
   if (softmax) wanted.insert(-1);
   for (int l : wanted) {
     int base = l, pads = 0;
-    while (base > 0 && spec_.modules[base - 1].kind == ModuleKind::Pad) pads += spec_.modules[--base].pad;
+    while (base > 0 && spec_.modules[base - 1].kind == ModuleKind::Pad)
+      pads += spec_.modules[--base].pad;
     Tensor t = fetch(plan.layer_stage.at(base));
     if (base == 0) {  // the normalize stage writes a fourth, zero channel
       t.c = spec_.input_channels;

@@ -16,7 +16,9 @@ Tensor normalize(const Tensor& in, float mean, float stddev) {
 
 Tensor conv(const Tensor& in, const ConvWeights& wt, int stride, int pad_px, bool relu_after) {
   const Tensor src = pad_px ? pad(in, pad_px) : in;
-  if (src.c != wt.in) throw Error("ref::conv: input has " + std::to_string(src.c) + " channels, weights expect " + std::to_string(wt.in));
+  if (src.c != wt.in)
+    throw Error("ref::conv: input has " + std::to_string(src.c) + " channels, weights expect " +
+                std::to_string(wt.in));
   const int oh = src.h < wt.k ? 0 : (src.h - wt.k) / stride + 1;
   const int ow = src.w < wt.k ? 0 : (src.w - wt.k) / stride + 1;
   Tensor out(wt.out, oh, ow);
@@ -28,7 +30,8 @@ Tensor conv(const Tensor& in, const ConvWeights& wt, int stride, int pad_px, boo
         for (int kx = 0; kx < wt.k; ++kx) {
           const float w = wt.w[((static_cast<size_t>(o) * wt.in + i) * wt.k + ky) * wt.k + kx];
           for (int y = 0; y < oh; ++y) {
-            const float* row = &src.data[(static_cast<size_t>(i) * src.h + y * stride + ky) * src.w + kx];
+            const float* row =
+                &src.data[(static_cast<size_t>(i) * src.h + y * stride + ky) * src.w + kx];
             float* orow = dst + static_cast<size_t>(y) * ow;
             for (int x = 0; x < ow; ++x) orow[x] += w * row[x * stride];
           }
@@ -59,7 +62,8 @@ Tensor maxpool(const Tensor& in, int k, int dx, int dy) {
       for (int x = 0; x < ow; ++x) {
         float m = in.at(c, y * k + dy, x * k + dx);
         for (int ky = 0; ky < k; ++ky)
-          for (int kx = 0; kx < k; ++kx) m = std::max(m, in.at(c, y * k + dy + ky, x * k + dx + kx));
+          for (int kx = 0; kx < k; ++kx)
+            m = std::max(m, in.at(c, y * k + dy + ky, x * k + dx + kx));
         out.at(c, y, x) = m;
       }
   return out;
@@ -74,7 +78,8 @@ Tensor softmax(const Tensor& in) {
     double s = 0;
     for (int c = 0; c < in.c; ++c) s += std::exp(static_cast<double>(in.data[c * npix + q] - m));
     for (int c = 0; c < in.c; ++c)
-      out.data[c * npix + q] = static_cast<float>(std::exp(static_cast<double>(in.data[c * npix + q] - m)) / s);
+      out.data[c * npix + q] =
+          static_cast<float>(std::exp(static_cast<double>(in.data[c * npix + q] - m)) / s);
   }
   return out;
 }
@@ -89,9 +94,15 @@ std::vector<Tensor> forward_all(const NetSpec& spec, const Weights& weights, con
       case ModuleKind::Conv:
         outs.push_back(conv(x, weights.convs.at(conv_index++), m.stride, 0, false));
         break;
-      case ModuleKind::Relu: outs.push_back(relu(x)); break;
-      case ModuleKind::MaxPool: outs.push_back(maxpool(x, m.kernel)); break;
-      case ModuleKind::Pad: outs.push_back(pad(x, m.pad)); break;
+      case ModuleKind::Relu:
+        outs.push_back(relu(x));
+        break;
+      case ModuleKind::MaxPool:
+        outs.push_back(maxpool(x, m.kernel));
+        break;
+      case ModuleKind::Pad:
+        outs.push_back(pad(x, m.pad));
+        break;
     }
     if (outs.back().h <= 0 || outs.back().w <= 0)
       throw Error("ref::forward_all: input too small for layer " + m.name);

@@ -76,8 +76,10 @@ void save_weights(const std::filesystem::path& file, const Weights& weights) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   if (!out) throw Error("Cannot write weight file " + file.string());
   for (const ConvWeights& cw : weights.convs) {
-    out.write(reinterpret_cast<const char*>(cw.w.data()), static_cast<std::streamsize>(cw.w.size() * 4));
-    out.write(reinterpret_cast<const char*>(cw.b.data()), static_cast<std::streamsize>(cw.b.size() * 4));
+    out.write(reinterpret_cast<const char*>(cw.w.data()),
+              static_cast<std::streamsize>(cw.w.size() * 4));
+    out.write(reinterpret_cast<const char*>(cw.b.data()),
+              static_cast<std::streamsize>(cw.b.size() * 4));
   }
   if (!out) throw Error("Failed writing weight file " + file.string());
 }

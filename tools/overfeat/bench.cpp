@@ -99,8 +99,10 @@ int run_bench(int argc, char** argv) {
   int repeat = 10, warmup = 2, threads = 2;
   bool no_torch = false, json_out = false;
   CLI::App app{"Times both OverFeat nets per image and per layer, next to PyTorch on the CPU."};
-  app.add_option("--net", which, "fast, accurate or both")->check(CLI::IsMember({"fast", "accurate", "both"}));
-  app.add_option("--size", size_args, "Input size HxW (repeatable); default: fast 231x231 and "
+  app.add_option("--net", which, "fast, accurate or both")
+      ->check(CLI::IsMember({"fast", "accurate", "both"}));
+  app.add_option("--size", size_args,
+                 "Input size HxW (repeatable); default: fast 231x231 and "
                  "461x569, accurate 221x221 and 461x569");
   app.add_option("--repeat", repeat, "Timed runs per size")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
@@ -122,8 +124,9 @@ int run_bench(int argc, char** argv) {
     if ((which == "fast" && net_index != 0) || (which == "accurate" && net_index != 1)) continue;
     std::vector<Size> sizes;
     for (const auto& s : size_args) sizes.push_back(parse_size(s));
-    if (sizes.empty()) sizes = net_index == 0 ? std::vector<Size>{{231, 231}, {461, 569}}
-                                              : std::vector<Size>{{221, 221}, {461, 569}};
+    if (sizes.empty())
+      sizes = net_index == 0 ? std::vector<Size>{{231, 231}, {461, 569}}
+                             : std::vector<Size>{{221, 221}, {461, 569}};
     NetSpec spec = NetSpec::official(net_index);
     std::unique_ptr<Network> net;
     if (!weights_dir.empty()) {
@@ -132,7 +135,8 @@ int run_bench(int argc, char** argv) {
       Weights w = random_weights(spec, 1);
       net = std::make_unique<Network>(*ctx, spec, w);
     }
-    nlohmann::json torch = no_torch ? nlohmann::json(nullptr) : run_torch(spec.name, sizes, threads);
+    nlohmann::json torch =
+        no_torch ? nlohmann::json(nullptr) : run_torch(spec.name, sizes, threads);
 
     for (size_t si = 0; si < sizes.size(); ++si) {
       const Size sz = sizes[si];
@@ -180,19 +184,22 @@ int run_bench(int argc, char** argv) {
         return 0;
       };
       const double torch_total = tres ? (*tres)["total_ms"].get<double>() : 0;
-      nlohmann::json run = {{"net", spec.name}, {"size", {sz.h, sz.w}},
+      nlohmann::json run = {{"net", spec.name},        {"size", {sz.h, sz.w}},
                             {"wall_ms", median(wall)}, {"gpu_ms", median(gpu)},
                             {"torch_ms", torch_total}, {"stages", nlohmann::json::array()}};
       if (!json_out) {
-        std::cout << "\n" << spec.name << " net, " << sz.h << "x" << sz.w << ": "
-                  << std::fixed << std::setprecision(1) << median(wall) << " ms per image (GPU "
-                  << median(gpu) << " ms)";
+        std::cout << "\n"
+                  << spec.name << " net, " << sz.h << "x" << sz.w << ": " << std::fixed
+                  << std::setprecision(1) << median(wall) << " ms per image (GPU " << median(gpu)
+                  << " ms)";
         if (torch_total > 0)
           std::cout << "; PyTorch CPU " << torch_total << " ms (" << (*tres)["threads"].get<int>()
-                    << " threads): ratio " << std::setprecision(2) << median(wall) / torch_total << "x";
+                    << " threads): ratio " << std::setprecision(2) << median(wall) / torch_total
+                    << "x";
         std::cout << "\n  " << std::left << std::setw(10) << "stage" << std::right << std::setw(10)
                   << "ms" << std::setw(14) << "weights GB/s" << std::setw(12) << "torch ms"
-                  << std::setw(9) << "ratio" << "\n";
+                  << std::setw(9) << "ratio"
+                  << "\n";
       }
       for (const auto& g : order) {
         const StageStat& st = stages[g];
@@ -203,10 +210,16 @@ int run_bench(int argc, char** argv) {
         if (!json_out) {
           std::cout << "  " << std::left << std::setw(10) << g << std::right << std::fixed
                     << std::setprecision(2) << std::setw(10) << ms << std::setw(14);
-          if (gbs > 0) std::cout << std::setprecision(1) << gbs; else std::cout << "-";
+          if (gbs > 0)
+            std::cout << std::setprecision(1) << gbs;
+          else
+            std::cout << "-";
           std::cout << std::setw(12);
-          if (tms > 0) std::cout << std::setprecision(2) << tms << std::setw(9) << std::setprecision(1) << ms / tms << "x";
-          else std::cout << "-" << std::setw(9) << "-";
+          if (tms > 0)
+            std::cout << std::setprecision(2) << tms << std::setw(9) << std::setprecision(1)
+                      << ms / tms << "x";
+          else
+            std::cout << "-" << std::setw(9) << "-";
           std::cout << "\n";
         }
       }

@@ -37,7 +37,8 @@ std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesy
         "No OverFeat weights at " + file.string() + ".\n" +
         "The official files (net_weight_0 for the fast net, net_weight_1 for the accurate net, "
         "from the release's overfeat-weights.tgz, folder data/default) are not shipped with "
-        "OverFeat Studio. Put them in " + default_weights_dir().string() +
+        "OverFeat Studio. Put them in " +
+        default_weights_dir().string() +
         " or pass their folder with -d DIR (or set OVERFEAT_WEIGHTS).");
   Weights weights = load_weights(file, spec);
   return std::make_unique<Network>(ctx, std::move(spec), weights);

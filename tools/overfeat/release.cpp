@@ -48,9 +48,9 @@ class Runner {
     net_ = load_official(*ctx_, dir, o.large ? 1 : 0);
     layer_ = o.layer >= 0 ? o.layer : net_->spec().default_feature_layer;
     if (features() && layer_ > net_->spec().num_layers())
-      throw Error("Layer " + std::to_string(layer_) + " does not exist: the " +
-                  net_->spec().name + " network has layers 0 to " +
-                  std::to_string(net_->spec().num_layers()) + " (-L)");
+      throw Error("Layer " + std::to_string(layer_) + " does not exist: the " + net_->spec().name +
+                  " network has layers 0 to " + std::to_string(net_->spec().num_layers()) +
+                  " (-L)");
   }
   bool features() const { return opt_.features || opt_.layer >= 0; }
 
@@ -61,7 +61,8 @@ class Runner {
       ForwardResult r = net_->forward(rgb, {layer_});
       const Tensor& t = r.layers.at(layer_);
       if (opt_.json)
-        json_.push_back({{"image", label}, {"layer", layer_}, {"shape", {t.c, t.h, t.w}}, {"data", t.data}});
+        json_.push_back(
+            {{"image", label}, {"layer", layer_}, {"shape", {t.c, t.h, t.w}}, {"data", t.data}});
       else
         print_features(t);
       return;
@@ -83,7 +84,8 @@ class Runner {
     nlohmann::json classes = nlohmann::json::array();
     for (const auto& c : top) {
       if (opt_.json)
-        classes.push_back({{"index", c.index}, {"name", names.at(c.index)}, {"probability", c.score}});
+        classes.push_back(
+            {{"index", c.index}, {"name", names.at(c.index)}, {"probability", c.score}});
       else
         std::cout << names.at(c.index) << " " << release_float(c.score) << "\n";
     }
@@ -109,9 +111,12 @@ int run_release(int argc, char** argv) {
   CLI::App app{
       "OverFeat (Vulkan): classify images or print features, compatible with the original "
       "release's `overfeat` command.\nSubcommands: bench, devices."};
-  app.add_option("-n,--n_top_classes", o.ntop, "Number of top classes to print")->check(CLI::PositiveNumber);
-  app.add_flag("-f,--features", o.features, "Print features (layer 19 fast, 22 accurate) instead of classes");
-  app.add_option("-L,--features-layer", o.layer, "Print the output of layer L (release numbering); overrides -f")
+  app.add_option("-n,--n_top_classes", o.ntop, "Number of top classes to print")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("-f,--features", o.features,
+               "Print features (layer 19 fast, 22 accurate) instead of classes");
+  app.add_option("-L,--features-layer", o.layer,
+                 "Print the output of layer L (release numbering); overrides -f")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-l,--large_net", o.large, "Use the accurate (larger, slower) network");
   app.add_option("-d,--data_dir", o.data_dir, "Folder with net_weight_0 / net_weight_1");

@@ -13,21 +13,21 @@ enum class ModuleKind { Conv, Relu, MaxPool, Pad };
 /// normalized input.
 struct Module {
   ModuleKind kind = ModuleKind::Conv;
-  std::string name;   ///< conv1, relu1, pool1, pad3, ...
-  int kernel = 1;     ///< conv: kernel size; pool: kernel = stride
-  int stride = 1;     ///< conv stride
-  int pad = 0;        ///< pad: pixels of zeros on every side
+  std::string name;  ///< conv1, relu1, pool1, pad3, ...
+  int kernel = 1;    ///< conv: kernel size; pool: kernel = stride
+  int stride = 1;    ///< conv stride
+  int pad = 0;       ///< pad: pixels of zeros on every side
   int out_channels = 0;
 };
 
 /// A whole network: its modules and input conventions.
 struct NetSpec {
-  std::string name;              ///< "fast", "accurate", or a trained model's name
-  std::vector<Module> modules;   ///< in release order
+  std::string name;             ///< "fast", "accurate", or a trained model's name
+  std::vector<Module> modules;  ///< in release order
   int input_channels = 3;
-  int window = 231;              ///< smallest input that gives a 1x1 output
+  int window = 231;  ///< smallest input that gives a 1x1 output
   int default_feature_layer = 19;
-  float mean = 118.380948f;      ///< input normalization: (v - mean) / stddev, v in 0..255
+  float mean = 118.380948f;  ///< input normalization: (v - mean) / stddev, v in 0..255
   float stddev = 61.896913f;
 
   /// Parses a compact description, one module per token separated by spaces or newlines:

@@ -58,13 +58,13 @@ class Network {
   NetSpec spec_;
   std::unique_ptr<ops::PipelineLibrary> lib_;
   std::unique_ptr<ops::Normalize> normalize_;
-  std::vector<std::unique_ptr<ops::Conv>> convs_;  // one per conv module, in order
+  std::vector<std::unique_ptr<ops::Conv>> convs_;       // one per conv module, in order
   std::map<int, std::unique_ptr<ops::MaxPool>> pools_;  // by kernel
   std::unique_ptr<ops::Relu> relu_;
   std::unique_ptr<ops::Softmax> softmax_;
   vk::GrowingBuffer input_;
-  std::vector<vk::GrowingBuffer> buffers_;  // one per stage slot
-  uint64_t generation_ = 0;  // bumped whenever a buffer is reallocated
+  std::vector<vk::GrowingBuffer> buffers_;    // one per stage slot
+  uint64_t generation_ = 0;                   // bumped whenever a buffer is reallocated
   std::vector<std::unique_ptr<Plan>> plans_;  // most recently used last
 };
 

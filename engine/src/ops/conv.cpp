@@ -25,7 +25,8 @@ std::vector<float> pack_weights(const ConvWeights& w) {
     for (int i = 0; i < w.in; ++i)
       for (int ky = 0; ky < k; ++ky)
         for (int kx = 0; kx < k; ++kx) {
-          size_t texel = ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * k + ky) * k + kx) * 8 + o % 8);
+          size_t texel =
+              ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * k + ky) * k + kx) * 8 + o % 8);
           packed[texel * 4 + i % 4] = w.w[((static_cast<size_t>(o) * w.in + i) * k + ky) * k + kx];
         }
   return packed;
@@ -35,7 +36,8 @@ std::vector<float> pack_weights(const ConvWeights& w) {
 
 Conv::Conv(PipelineLibrary& lib, const ConvWeights& w, int stride, int pad)
     : lib_(&lib), out_(w.out), in_(w.in), k_(w.k), stride_(stride), pad_(pad) {
-  if (w.w.size() != static_cast<size_t>(w.out) * w.in * w.k * w.k || w.b.size() != static_cast<size_t>(w.out))
+  if (w.w.size() != static_cast<size_t>(w.out) * w.in * w.k * w.k ||
+      w.b.size() != static_cast<size_t>(w.out))
     throw Error("Conv: weight tensor sizes do not match out=" + std::to_string(w.out) +
                 " in=" + std::to_string(w.in) + " k=" + std::to_string(w.k));
   const auto& ctx = lib.context();
@@ -68,7 +70,9 @@ Conv::Variant Conv::choose(int out_pixels) {
 
 void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
                   bool relu, Variant variant) const {
-  if (in.c != in_) throw Error("Conv: input has " + std::to_string(in.c) + " channels, expected " + std::to_string(in_));
+  if (in.c != in_)
+    throw Error("Conv: input has " + std::to_string(in.c) + " channels, expected " +
+                std::to_string(in_));
   if (out.h != out_size(in.h) || out.w != out_size(in.w) || out.c != out_)
     throw Error("Conv: output blob has the wrong shape");
   const int npix = out.h * out.w;

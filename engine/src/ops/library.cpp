@@ -22,7 +22,8 @@ std::vector<float> to_nc4hw4(const Tensor& t) {
   const int c4 = (t.c + 3) / 4;
   std::vector<float> out(static_cast<size_t>(c4) * npix * 4, 0.0f);
   for (int c = 0; c < t.c; ++c)
-    for (size_t q = 0; q < npix; ++q) out[((c / 4) * npix + q) * 4 + (c % 4)] = t.data[c * npix + q];
+    for (size_t q = 0; q < npix; ++q)
+      out[((c / 4) * npix + q) * 4 + (c % 4)] = t.data[c * npix + q];
   return out;
 }
 
@@ -30,7 +31,8 @@ Tensor from_nc4hw4(const std::vector<float>& data, int c, int h, int w) {
   Tensor t(c, h, w);
   const size_t npix = static_cast<size_t>(h) * w;
   for (int ci = 0; ci < c; ++ci)
-    for (size_t q = 0; q < npix; ++q) t.data[ci * npix + q] = data[((ci / 4) * npix + q) * 4 + (ci % 4)];
+    for (size_t q = 0; q < npix; ++q)
+      t.data[ci * npix + q] = data[((ci / 4) * npix + q) * 4 + (ci % 4)];
   return t;
 }
 
@@ -91,22 +93,23 @@ Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy
   return run.finish(dst);
 }
 
-Tensor run_relu(PipelineLibrary& lib, const Tensor& in) {
+// Ops whose output has the input's shape.
+template <typename Op>
+Tensor run_same_shape(PipelineLibrary& lib, const Tensor& in) {
   OneShot run(lib);
-  Relu op(lib);
+  Op op(lib);
   Blob src = run.upload(in);
   Blob dst = run.output(in.c, in.h, in.w);
   op.record(run.rec, run.arena, src, dst);
   return run.finish(dst);
 }
 
+Tensor run_relu(PipelineLibrary& lib, const Tensor& in) {
+  return run_same_shape<Relu>(lib, in);
+}
+
 Tensor run_softmax(PipelineLibrary& lib, const Tensor& in) {
-  OneShot run(lib);
-  Softmax op(lib);
-  Blob src = run.upload(in);
-  Blob dst = run.output(in.c, in.h, in.w);
-  op.record(run.rec, run.arena, src, dst);
-  return run.finish(dst);
+  return run_same_shape<Softmax>(lib, in);
 }
 
 Tensor run_normalize(PipelineLibrary& lib, const Tensor& rgb, float mean, float stddev) {

@@ -10,7 +10,9 @@ constexpr uint32_t kLocal = 64;
 constexpr VkDescriptorType kTexel = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 
-uint32_t groups(size_t n) { return static_cast<uint32_t>((n + kLocal - 1) / kLocal); }
+uint32_t groups(size_t n) {
+  return static_cast<uint32_t>((n + kLocal - 1) / kLocal);
+}
 
 vk::PipelineDesc desc(ShaderId id, uint32_t push_bytes, std::vector<int32_t> constants = {}) {
   vk::PipelineDesc d;
@@ -67,7 +69,8 @@ void MaxPool::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& 
 
 Relu::Relu(PipelineLibrary& lib) : pipeline_(&lib.get(desc(ShaderId::relu, sizeof(CountPush)))) {}
 
-void Relu::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out) const {
+void Relu::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
+                  const Blob& out) const {
   CountPush push{static_cast<int32_t>(in.floats() / 4)};
   VkDescriptorSet set = arena.allocate(*pipeline_, {{in.buffer, true}, {out.buffer}});
   rec.dispatch(*pipeline_, set, &push, sizeof(push), groups(push.n), 1, 1);

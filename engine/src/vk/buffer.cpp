@@ -45,10 +45,10 @@ RawBuffer create_raw(const Context& ctx, VkDeviceSize bytes, bool staging) {
   VkDevice dev = ctx.device();
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = bytes;
-  bci.usage = staging ? (VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT)
-                      : (VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                         VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                         VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+  bci.usage = staging
+                  ? (VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+                  : (VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
   bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   RawBuffer raw;
   check(vkCreateBuffer(dev, &bci, nullptr, &raw.buffer), "vkCreateBuffer");
@@ -82,7 +82,8 @@ void destroy_raw(const Context& ctx, RawBuffer& raw) {
 
 VkBufferView make_view(const Context& ctx, VkBuffer buffer, VkDeviceSize bytes, VkFormat format,
                        VkDeviceSize texel_bytes) {
-  VkDeviceSize max_bytes = static_cast<VkDeviceSize>(ctx.limits().maxTexelBufferElements) * texel_bytes;
+  VkDeviceSize max_bytes =
+      static_cast<VkDeviceSize>(ctx.limits().maxTexelBufferElements) * texel_bytes;
   VkDeviceSize range = std::min(bytes / texel_bytes * texel_bytes, max_bytes);
   if (range == 0) return VK_NULL_HANDLE;
   VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
@@ -97,7 +98,9 @@ VkBufferView make_view(const Context& ctx, VkBuffer buffer, VkDeviceSize bytes, 
 
 }  // namespace
 
-uint64_t live_buffer_bytes() { return g_live_bytes.load(); }
+uint64_t live_buffer_bytes() {
+  return g_live_bytes.load();
+}
 
 Buffer::Buffer(const Context& ctx, VkDeviceSize bytes) : ctx_(&ctx) {
   bytes = std::max<VkDeviceSize>(16, (bytes + 15) / 16 * 16);

@@ -15,26 +15,41 @@ namespace overfeat::vk {
 
 const char* result_name(VkResult r) {
   switch (r) {
-    case VK_SUCCESS: return "VK_SUCCESS";
-    case VK_NOT_READY: return "VK_NOT_READY";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
-    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
-    default: return "VkResult error";
+    case VK_SUCCESS:
+      return "VK_SUCCESS";
+    case VK_NOT_READY:
+      return "VK_NOT_READY";
+    case VK_TIMEOUT:
+      return "VK_TIMEOUT";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+      return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED:
+      return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+      return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+      return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+      return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+      return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+      return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+      return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_OUT_OF_POOL_MEMORY:
+      return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    default:
+      return "VkResult error";
   }
 }
 
 void check(VkResult r, const char* what) {
   if (r == VK_SUCCESS) return;
-  std::string msg = std::string(what) + " failed: " + result_name(r) + " (" + std::to_string(r) + ")";
+  std::string msg =
+      std::string(what) + " failed: " + result_name(r) + " (" + std::to_string(r) + ")";
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
     throw OutOfDeviceMemory(msg +
                             ". The model or input does not fit in this device's memory: try a "
@@ -52,11 +67,16 @@ const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
 std::string type_name(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "cpu";
+    default:
+      return "other";
   }
 }
 
@@ -125,7 +145,8 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   info.fp16 = f16.shaderFloat16;
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
     if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
-      info.device_local_bytes = std::max<uint64_t>(info.device_local_bytes, mem.memoryHeaps[i].size);
+      info.device_local_bytes =
+          std::max<uint64_t>(info.device_local_bytes, mem.memoryHeaps[i].size);
   return info;
 }
 
@@ -189,8 +210,10 @@ Context::Context(const ContextOptions& options) {
   create_device(index);
   std::filesystem::path cache = options.pipeline_cache;
   if (cache.empty()) cache = default_cache_path();
-  if (cache != "-") create_pipeline_cache(cache);
-  else create_pipeline_cache({});
+  if (cache != "-")
+    create_pipeline_cache(cache);
+  else
+    create_pipeline_cache({});
 }
 
 void Context::create_instance() {
@@ -221,7 +244,8 @@ void Context::create_instance() {
                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     ci.pfnUserCallback = &Context::debug_callback;
     ci.pUserData = this;
-    if (create) check(create(instance_, &ci, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+    if (create)
+      check(create(instance_, &ci, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
   }
 }
 
@@ -325,10 +349,11 @@ void Context::save_pipeline_cache() const {
 }
 
 std::string Context::capability_line() const {
-  return info_.name + " (" + info_.type + ", " + (info_.driver.empty() ? "driver ?" : info_.driver) +
-         ", Vulkan " + std::to_string(VK_API_VERSION_MAJOR(info_.api_version)) + "." +
-         std::to_string(VK_API_VERSION_MINOR(info_.api_version)) +
-         ", fp16 " + (info_.fp16 ? "yes" : "no") + ")";
+  return info_.name + " (" + info_.type + ", " +
+         (info_.driver.empty() ? "driver ?" : info_.driver) + ", Vulkan " +
+         std::to_string(VK_API_VERSION_MAJOR(info_.api_version)) + "." +
+         std::to_string(VK_API_VERSION_MINOR(info_.api_version)) + ", fp16 " +
+         (info_.fp16 ? "yes" : "no") + ")";
 }
 
 void Context::submit_and_wait(VkCommandBuffer cmd) const {

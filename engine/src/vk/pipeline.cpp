@@ -22,7 +22,8 @@ ComputePipeline::ComputePipeline(const Context& ctx, const PipelineDesc& desc)
   VkDescriptorSetLayoutCreateInfo sci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   sci.bindingCount = static_cast<uint32_t>(bindings.size());
   sci.pBindings = bindings.data();
-  check(vkCreateDescriptorSetLayout(dev, &sci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+  check(vkCreateDescriptorSetLayout(dev, &sci, nullptr, &set_layout_),
+        "vkCreateDescriptorSetLayout");
 
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, desc.push_bytes};
   VkPipelineLayoutCreateInfo lci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
@@ -86,7 +87,9 @@ void ComputePipeline::release() {
   set_layout_ = VK_NULL_HANDLE;
 }
 
-ComputePipeline::~ComputePipeline() { release(); }
+ComputePipeline::~ComputePipeline() {
+  release();
+}
 
 namespace {
 constexpr uint32_t kSetsPerPool = 64;
@@ -153,7 +156,9 @@ void DescriptorArena::reset() {
   used_in_last_ = 0;
 }
 
-DescriptorArena::~DescriptorArena() { reset(); }
+DescriptorArena::~DescriptorArena() {
+  reset();
+}
 
 Recorder::Recorder(const Context& ctx, uint32_t max_timestamps) : ctx_(&ctx) {
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};

@@ -84,8 +84,8 @@ class Recorder {
   Recorder& operator=(const Recorder&) = delete;
 
   void begin();
-  void dispatch(const ComputePipeline& p, VkDescriptorSet set, const void* push, uint32_t push_bytes,
-                uint32_t gx, uint32_t gy, uint32_t gz);
+  void dispatch(const ComputePipeline& p, VkDescriptorSet set, const void* push,
+                uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
   /// Makes the writes of earlier dispatches visible to later ones.
   void barrier();
   /// Writes a timestamp; returns its index, or -1 when timestamps are unavailable or exhausted.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages OverFeat Studio builds and tests with. Idempotent: packages
+# already present are skipped. `--with-torch` adds PyTorch for `overfeat bench` and training.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ pkg-config
+  libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
+  libopencv-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  imagemagick python3-skimage
+)
+[[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
