@@ -10,16 +10,23 @@ How it measures:
 
 * Every module is put in eval mode, traced with ``torch.jit.trace`` and frozen
   with ``torch.jit.freeze``, all under ``torch.no_grad()``; intra-op threads
-  are set with ``torch.set_num_threads`` (default 2).
+  are set with ``torch.set_num_threads`` (default 2).  The frozen module is
+  then passed through ``torch.jit.optimize_for_inference``, which keeps the
+  convolution weights prepacked in oneDNN's blocked layout.  Without that
+  step (``--plain-freeze``) PyTorch 1.13 reorders every weight tensor on
+  every call, which for OverFeat's large "full" layers (conv6 of the fast net
+  holds 453 MB of weights) costs far more than the arithmetic and makes the
+  reference several times slower than PyTorch can actually run.
 * Whole network: the frozen full network is run ``--warmup`` times, then
   ``--repeat`` timed runs; the median wall time (ms) is reported.
 * Per stage: a stage ``convK`` is that convolution (with its 1-pixel zero
   padding, if any) plus its ReLU plus the max pool that follows it, if any.
-  Each stage is traced and frozen as its own module, fed with the actual
-  intermediate tensor the preceding stages produce, and timed the same way
-  (median).  The sum of the stage medians is reported next to the
-  whole-network median; the difference is an honest measure of what
-  splitting the network costs or saves (cache effects, fusion, overhead).
+  Each stage is traced, frozen and optimized as its own module, fed with the
+  actual intermediate tensor the preceding stages produce, and timed the
+  same way (median).  The sum of the stage medians is reported next to the
+  whole-network median; the difference is what splitting the network costs
+  or saves (per-call overhead, the dense <-> oneDNN layout conversion each
+  stage does at its ends, cache effects).
 
 Run it with Debian's interpreter, which carries python3-torch:
 
@@ -27,12 +34,13 @@ Run it with Debian's interpreter, which carries python3-torch:
 
 With ``--json`` one JSON object is printed on stdout:
 
-    {"torch_version": ..., "threads": ..., "net": ..., "warmup": ...,
-     "repeat": ..., "results": [{"size": [H, W], "total_ms": ...,
+    {"torch_version": ..., "threads": ..., "net": ..., "mode": ...,
+     "warmup": ..., "repeat": ..., "results": [{"size": [H, W], "total_ms": ...,
      "stages_sum_ms": ..., "stages": [{"name": "conv1", "ms": ...,
      "out_shape": [C, H, W]}, ...]}]}
 
-Exit status: 0 on success, 2 on bad arguments or when torch is missing.
+Exit status: 0 on success; 2 on bad arguments, an input too small for the
+network, or when torch cannot be imported.
 """
 
 import argparse
@@ -114,6 +122,9 @@ def parse_args(argv):
                    help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=lambda s: positive_int(s, 0), default=3,
                    help="untimed runs before timing (default 3)")
+    p.add_argument("--plain-freeze", action="store_true",
+                   help="skip torch.jit.optimize_for_inference (weights are "
+                        "then reordered for oneDNN on every call)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p.parse_args(argv)
 
@@ -149,24 +160,33 @@ def build_stages(net):
 
 
 def stage_inputs(stages, x):
-    """The tensor each stage receives, followed by the network's output."""
+    """The tensor each stage receives, followed by the network's output.
+    Raises ValueError when the input is too small for the network."""
     tensors = [x]
-    for stage in stages:
-        tensors.append(stage(tensors[-1]))
+    for i, stage in enumerate(stages):
+        try:
+            out = stage(tensors[-1])
+        except RuntimeError as err:
+            out, why = None, str(err)
+        if out is None or min(out.shape[2:]) < 1:
+            size = "x".join(str(d) for d in x.shape[2:])
+            raise ValueError(f"input {size} is too small: conv{i + 1} has no output"
+                             + (f" ({why})" if out is None else ""))
+        tensors.append(out)
     return tensors
 
 
-def check_shapes(size, tensors):
-    """Fail clearly when the input is too small for the network."""
-    for i, t in enumerate(tensors[1:], start=1):
-        if min(t.shape[2:]) < 1:
-            raise ValueError(f"input {size[0]}x{size[1]} is too small: conv{i} output is empty")
-
-
-def trace_and_freeze(module, example):
-    """torch.jit.trace then torch.jit.freeze an eval-mode module."""
+def compile_module(module, example, prepack):
+    """torch.jit.trace then torch.jit.freeze an eval-mode module; with
+    `prepack`, also torch.jit.optimize_for_inference (prepacked weights)."""
     traced = torch.jit.trace(module.eval(), example, check_trace=False)
-    return torch.jit.freeze(traced)
+    frozen = torch.jit.freeze(traced)
+    return torch.jit.optimize_for_inference(frozen) if prepack else frozen
+
+
+def mode_name(prepack):
+    """How the modules are compiled, for the report."""
+    return "trace+freeze+optimize_for_inference" if prepack else "trace+freeze"
 
 
 def median_ms(fn, x, warmup, repeat):
@@ -186,18 +206,18 @@ def shape_of(tensor):
     return [int(d) for d in tensor.shape[1:]]
 
 
-def measure_size(stages, size, warmup, repeat):
+def measure_size(stages, size, warmup, repeat, prepack):
     """Whole-network and per-stage medians for one input size."""
     x = torch.randn(1, IN_CHANNELS, size[0], size[1])
     tensors = stage_inputs(stages, x)
-    check_shapes(size, tensors)
-    whole = trace_and_freeze(torch.nn.Sequential(*stages), x)
+    whole = compile_module(torch.nn.Sequential(*stages), x, prepack)
     total = median_ms(whole, x, warmup, repeat)
     del whole
     rows = []
     for i, stage in enumerate(stages):
-        frozen = trace_and_freeze(stage, tensors[i])
-        ms = median_ms(frozen, tensors[i], warmup, repeat)
+        compiled = compile_module(stage, tensors[i], prepack)
+        ms = median_ms(compiled, tensors[i], warmup, repeat)
+        del compiled
         rows.append({"name": f"conv{i + 1}", "ms": ms, "out_shape": shape_of(tensors[i + 1])})
     return {"size": list(size), "total_ms": total,
             "stages_sum_ms": sum(r["ms"] for r in rows), "stages": rows}
@@ -207,7 +227,7 @@ def print_table(report):
     """Readable per-size tables."""
     print(f"PyTorch {report['torch_version']} CPU, net {report['net']}, "
           f"{report['threads']} thread(s), median of {report['repeat']} runs "
-          f"after {report['warmup']} warm-up, traced + frozen")
+          f"after {report['warmup']} warm-up, {report['mode']}")
     for res in report["results"]:
         h, w = res["size"]
         print(f"\ninput 3x{h}x{w}")
@@ -225,16 +245,19 @@ def main(argv=None):
     require_torch()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    prepack = not args.plain_freeze
     report = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-              "net": args.net, "warmup": args.warmup, "repeat": args.repeat, "results": []}
+              "net": args.net, "mode": mode_name(prepack), "warmup": args.warmup,
+              "repeat": args.repeat, "results": []}
     with torch.no_grad():
         stages = build_stages(args.net)
         for size in args.size:
             try:
-                report["results"].append(measure_size(stages, size, args.warmup, args.repeat))
-            except (ValueError, RuntimeError) as err:
+                result = measure_size(stages, size, args.warmup, args.repeat, prepack)
+            except ValueError as err:
                 sys.stderr.write(f"error: {err}\n")
                 return 2
+            report["results"].append(result)
     if args.json:
         print(json.dumps(report))
     else:
