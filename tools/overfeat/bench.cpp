@@ -193,7 +193,7 @@ int run_bench(int argc, char** argv) {
                   << std::setprecision(1) << median(wall) << " ms per image (GPU " << median(gpu)
                   << " ms)";
         if (torch_total > 0)
-          std::cout << "; PyTorch CPU " << torch_total << " ms (" << (*tres)["threads"].get<int>()
+          std::cout << "; PyTorch CPU " << torch_total << " ms (" << torch.value("threads", 0)
                     << " threads): ratio " << std::setprecision(2) << median(wall) / torch_total
                     << "x";
         std::cout << "\n  " << std::left << std::setw(10) << "stage" << std::right << std::setw(10)
