@@ -39,6 +39,8 @@ Result run(const std::string& args, const std::string& stdin_file = "") {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream e(err);
   r.err.assign(std::istreambuf_iterator<char>(e), {});
+  // The tests run with OVERFEAT_VALIDATION=1, which the command inherits.
+  EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
   return r;
 }
 
