@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -62,24 +63,32 @@ class Conv {
   Conv(PipelineLibrary& lib, const ConvWeights& weights, int stride, int pad);
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               bool relu, Variant variant = Variant::Auto) const;
-  void set_tile(int ocb, int pix) { tile_ = {ocb, pix}; }
+  /// Fixes the register tile (tests use this to cover every variant); by default it is chosen
+  /// per output size by tile_for().
+  void set_tile(int ocb, int pix) {
+    tile_ = {ocb, pix};
+    tile_fixed_ = true;
+  }
   /// Output height/width for an input of h x w (0 when too small).
   int out_size(int in) const { return in + 2 * pad_ < k_ ? 0 : (in + 2 * pad_ - k_) / stride_ + 1; }
   int out_channels() const { return out_; }
   int in_channels() const { return in_; }
   uint64_t weight_bytes() const { return weights_.size(); }
   static Variant choose(int out_pixels);
-  /// Register tile of the tiled shader: output channels x pixels per invocation (tuned on
-  /// lavapipe; OVERFEAT_CONV_TILE=OCBxPIX overrides it for experiments).
+  /// Register tile of the tiled shader: output channels x pixels per invocation.
   struct TileShape {
     int ocb = 8, pix = 1;
   };
-  static TileShape tile_shape();
+  /// The tile for a map of `out_pixels` (OVERFEAT_CONV_TILE=OCBxPIX overrides, for experiments).
+  static TileShape tile_for(int out_pixels);
+  /// Invocations per work group of the tiled shader (OVERFEAT_CONV_LOCAL overrides).
+  static uint32_t local_size();
 
  private:
   PipelineLibrary* lib_;
   int out_, in_, k_, stride_, pad_;
-  TileShape tile_ = tile_shape();
+  TileShape tile_;
+  bool tile_fixed_ = false;
   vk::Buffer weights_;  ///< [OC8][IC4][K][K][8] texels of 4 input channels
   vk::Buffer bias_;     ///< OC rounded up to 8
 };
@@ -127,7 +136,7 @@ Tensor download(const Blob& blob);
 /// One-op runs for tests and tools: upload, record, submit, download.
 Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, int stride, int pad,
                 bool relu, Conv::Variant variant = Conv::Variant::Auto,
-                Conv::TileShape tile = Conv::tile_shape());
+                std::optional<Conv::TileShape> tile = std::nullopt);
 Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy);
 Tensor run_relu(PipelineLibrary& lib, const Tensor& in);
 Tensor run_softmax(PipelineLibrary& lib, const Tensor& in);
