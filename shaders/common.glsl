@@ -2,8 +2,6 @@
 // Shared declarations. Activations live in NC4HW4 layout: texel (c4 * H + y) * W + x holds
 // channels 4*c4 .. 4*c4+3 at (y, x). Reads go through uniform texel buffers (samplerBuffer),
 // which Mesa's lavapipe compiles to gathers, while plain SSBO reads there become per-lane loops.
-#extension GL_KHR_shader_subgroup_basic : enable
-#extension GL_KHR_shader_subgroup_ballot : enable
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 

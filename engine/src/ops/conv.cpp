@@ -10,7 +10,7 @@
 namespace overfeat::ops {
 namespace {
 
-constexpr uint32_t kLocal = 64;
+constexpr uint32_t kStreamingLocal = 64;  // fc.comp: invocations over output channels
 
 struct ConvPush {
   int32_t iw, ih, ic4, ow, oh, oc;  // oc: OC4 for conv.comp, padded OC for fc.comp
@@ -110,7 +110,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   d.bindings = {VkDescriptorType(tex), VkDescriptorType(tex), VkDescriptorType(tex),
                 VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
   d.push_bytes = sizeof(ConvPush);
-  d.local_size = {kLocal, 1, 1};
+  d.local_size = {kStreamingLocal, 1, 1};
   ConvPush push{in.w, in.h, in.c4(), out.w, out.h, 0};
   if (variant == Variant::Tiled) {
     d.shader = ShaderId::conv;
@@ -133,7 +133,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
     const auto& p = lib_->get(d);
     VkDescriptorSet set =
         arena.allocate(p, {{in.buffer, true}, {&weights_, true}, {&bias_, false}, {out.buffer}});
-    rec.dispatch(p, set, &push, sizeof(push), (push.oc + kLocal - 1) / kLocal,
+    rec.dispatch(p, set, &push, sizeof(push), (push.oc + kStreamingLocal - 1) / kStreamingLocal,
                  (npix + pix - 1) / pix, 1);
   }
 }
