@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
-  libopencv-dev nlohmann-json3-dev libcli11-dev
+  libopencv-dev nlohmann-json3-dev libcli11-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   imagemagick python3-skimage
 )

@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: MIT
+// Model files (docs/model-format.md): save/load round trips, the graph save_model writes, what
+// the loader accepts (Pad nodes, constants, Identity, Dropout, PyTorch exports) and refuses
+// (each with a message naming the file), Model::validate, and the official nets as models.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "overfeat/classes.hpp"
+#include "overfeat/error.hpp"
+#include "overfeat/model.hpp"
+#include "overfeat/reference.hpp"
+#include "synthetic_weights.hpp"
+
+namespace overfeat {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kPython = "/usr/bin/python3";
+
+/// A fresh folder for the running test (ctest runs tests in parallel processes).
+fs::path test_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::path(OVERFEAT_TEST_WORK_DIR) / "model" /
+                       (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Module module(ModuleKind kind, const std::string& name, int kernel, int stride, int pad, int out) {
+  return Module{kind, name, kernel, stride, pad, out};
+}
+
+enum class Boxes { None, Agnostic, PerClass };
+
+/// A small random model: 5 classes, a trunk with a pad, a hand-built regressor head.
+Model small_model(Boxes boxes) {
+  Model m;
+  m.net = NetSpec::parse("tiny test",
+                         "conv:8:5:2 relu pool:2 pad:1 conv:16:3:1 relu pool:2 "
+                         "conv:24:3:1 relu conv:5:1:1");
+  m.net.mean = 100.123456f;
+  m.net.stddev = 0.1f;
+  m.net.default_feature_layer = 10;
+  m.weights = random_weights(m.net, 7);
+  m.classes = {"background", "cat", "hot dog", "crane \"bird\"", "caf\xc3\xa9"};
+  m.background = 0;
+  m.metadata = {{"description", "a test model"}, {"data", "none"}, {"training", "--lr 0.1"}};
+  if (boxes == Boxes::None) return m;
+  // Only used to draw random weights of the head's shapes.
+  NetSpec shapes =
+      NetSpec::parse("r", "conv:12:3:1 relu conv:8:1:1 relu conv:" +
+                              std::to_string(boxes == Boxes::Agnostic ? 4 : 20) + ":1:1");
+  shapes.input_channels = 16;
+  Head head;
+  head.modules = {module(ModuleKind::Conv, "reg_conv1", 3, 1, 0, 12),
+                  module(ModuleKind::Relu, "reg_relu1", 1, 1, 0, 0),
+                  module(ModuleKind::Conv, "reg_conv2", 1, 1, 0, 8),
+                  module(ModuleKind::Relu, "reg_relu2", 1, 1, 0, 0),
+                  module(ModuleKind::Conv, "reg_conv3", 1, 1, 0, shapes.modules[4].out_channels)};
+  head.convs = random_weights(shapes, 11).convs;
+  m.regressor = head;
+  return m;
+}
+
+void expect_same_modules(const std::vector<Module>& a, const std::vector<Module>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("module " + std::to_string(i) + " " + a[i].name);
+    EXPECT_EQ(a[i].kind, b[i].kind);
+    EXPECT_EQ(a[i].name, b[i].name);
+    EXPECT_EQ(a[i].kernel, b[i].kernel);
+    EXPECT_EQ(a[i].stride, b[i].stride);
+    EXPECT_EQ(a[i].pad, b[i].pad);
+    EXPECT_EQ(a[i].out_channels, b[i].out_channels);
+  }
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+void expect_same_convs(const std::vector<ConvWeights>& a, const std::vector<ConvWeights>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].out, b[i].out);
+    EXPECT_EQ(a[i].in, b[i].in);
+    EXPECT_EQ(a[i].k, b[i].k);
+    EXPECT_TRUE(same_bits(a[i].w, b[i].w)) << "weights of conv " << i;
+    EXPECT_TRUE(same_bits(a[i].b, b[i].b)) << "biases of conv " << i;
+  }
+}
+
+void expect_same(const Model& a, const Model& b) {
+  EXPECT_EQ(a.net.name, b.net.name);
+  expect_same_modules(a.net.modules, b.net.modules);
+  EXPECT_EQ(a.net.input_channels, b.net.input_channels);
+  EXPECT_EQ(a.net.window, b.net.window);
+  EXPECT_EQ(a.net.default_feature_layer, b.net.default_feature_layer);
+  EXPECT_EQ(std::memcmp(&a.net.mean, &b.net.mean, sizeof(float)), 0) << a.net.mean;
+  EXPECT_EQ(std::memcmp(&a.net.stddev, &b.net.stddev, sizeof(float)), 0) << a.net.stddev;
+  expect_same_convs(a.weights.convs, b.weights.convs);
+  EXPECT_EQ(a.classes, b.classes);
+  EXPECT_EQ(a.background, b.background);
+  EXPECT_EQ(a.metadata, b.metadata);
+  ASSERT_EQ(a.regressor.has_value(), b.regressor.has_value());
+  if (a.regressor) {
+    expect_same_modules(a.regressor->modules, b.regressor->modules);
+    expect_same_convs(a.regressor->convs, b.regressor->convs);
+  }
+}
+
+onnx::ModelProto read_proto(const fs::path& file) {
+  onnx::ModelProto proto;
+  std::ifstream in(file, std::ios::binary);
+  EXPECT_TRUE(proto.ParseFromIstream(&in)) << file;
+  return proto;
+}
+
+void write_proto(const onnx::ModelProto& proto, const fs::path& file) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  ASSERT_TRUE(proto.SerializeToOstream(&out));
+}
+
+/// The message of the WeightFileError that loading `file` throws ("" if none).
+std::string load_error(const fs::path& file) {
+  try {
+    load_model(file);
+  } catch (const WeightFileError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception type: ") + e.what();
+  }
+  return "";
+}
+
+/// Expects loading to fail with a message naming the file and holding every `parts`.
+void expect_load_error(const fs::path& file, const std::vector<std::string>& parts) {
+  const std::string msg = load_error(file);
+  ASSERT_FALSE(msg.empty()) << "loading " << file << " should fail";
+  EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+  for (const auto& p : parts)
+    EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' in: " << msg;
+}
+
+bool python_has(const std::string& modules) {
+  const std::string cmd = std::string(kPython) + " -c 'import " + modules + "' >/dev/null 2>&1";
+  return fs::exists(kPython) && std::system(cmd.c_str()) == 0;
+}
+
+onnx::NodeProto* node_named(onnx::ModelProto& proto, const std::string& name) {
+  for (auto& n : *proto.mutable_graph()->mutable_node())
+    if (n.name() == name) return &n;
+  ADD_FAILURE() << "no node " << name;
+  return nullptr;
+}
+
+void set_ints(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& v) {
+  for (auto& a : *node->mutable_attribute())
+    if (a.name() == name) {
+      a.clear_ints();
+      for (int64_t x : v) a.add_ints(x);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(ModelFile, RoundTripClassSpecificBoxes) {
+  const fs::path file = test_dir() / "m.onnx";
+  const Model m = small_model(Boxes::PerClass);
+  save_model(m, file);
+  const Model back = load_model(file);
+  expect_same(m, back);
+  EXPECT_FALSE(back.class_agnostic_boxes());
+  EXPECT_EQ(back.regressor->out_channels(), 20);
+}
+
+TEST(ModelFile, RoundTripClassAgnosticBoxes) {
+  const fs::path file = test_dir() / "m.onnx";
+  const Model m = small_model(Boxes::Agnostic);
+  save_model(m, file);
+  const Model back = load_model(file);
+  expect_same(m, back);
+  EXPECT_TRUE(back.class_agnostic_boxes());
+}
+
+TEST(ModelFile, RoundTripWithoutRegressorAndDefaults) {
+  const fs::path file = test_dir() / "m.onnx";
+  Model m = small_model(Boxes::None);
+  m.background = -1;
+  m.metadata.clear();
+  save_model(m, file);
+  const Model back = load_model(file);
+  expect_same(m, back);
+  EXPECT_FALSE(back.regressor);
+  EXPECT_FALSE(back.class_agnostic_boxes());
+}
+
+TEST(ModelFile, SavedGraphLayout) {
+  const fs::path file = test_dir() / "m.onnx";
+  save_model(small_model(Boxes::PerClass), file);
+  const onnx::ModelProto p = read_proto(file);
+  EXPECT_EQ(p.ir_version(), 7);
+  ASSERT_EQ(p.opset_import_size(), 1);
+  EXPECT_EQ(p.opset_import(0).version(), 13);
+  const auto& g = p.graph();
+  ASSERT_EQ(g.input_size(), 1);
+  EXPECT_EQ(g.input(0).name(), "image");
+  std::vector<std::string> names, outputs;
+  for (const auto& n : g.node()) names.push_back(n.name());
+  for (const auto& o : g.output()) outputs.push_back(o.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1", "relu1", "pool1", "conv2", "relu2", "pool2",
+                                             "conv3", "relu3", "conv4", "reg_conv1", "reg_relu1",
+                                             "reg_conv2", "reg_relu2", "reg_conv3"}));
+  EXPECT_EQ(outputs, (std::vector<std::string>{"class_scores", "boxes"}));
+  EXPECT_EQ(g.node(3).input(1), "conv2.weight");
+  EXPECT_EQ(g.node(3).input(2), "conv2.bias");
+  bool pads_folded = false;
+  for (const auto& a : g.node(3).attribute())
+    if (a.name() == "pads") pads_folded = a.ints_size() == 4 && a.ints(0) == 1 && a.ints(3) == 1;
+  EXPECT_TRUE(pads_folded) << "pad:1 must be folded into conv2's pads";
+  EXPECT_EQ(g.initializer_size(), 14);
+  std::map<std::string, std::string> props;
+  for (const auto& kv : p.metadata_props()) props[kv.key()] = kv.value();
+  EXPECT_EQ(props,
+            (std::map<std::string, std::string>{
+                {"overfeat.format", "1"},
+                {"overfeat.name", "tiny test"},
+                {"overfeat.classes",
+                 "[\"background\",\"cat\",\"hot dog\",\"crane \\\"bird\\\"\",\"caf\xc3\xa9\"]"},
+                {"overfeat.background", "0"},
+                {"overfeat.mean", "100.12346"},  // the shortest text that reads back as the float
+                {"overfeat.stddev", "0.1"},
+                {"overfeat.box_encoding", "window-relative-xyxy-pixels"},
+                {"overfeat.feature_layer", "10"},
+                {"overfeat.meta.description", "a test model"},
+                {"overfeat.meta.data", "none"},
+                {"overfeat.meta.training", "--lr 0.1"}}));
+}
+
+TEST(ModelFile, PythonOnnxCheckerAcceptsSavedModel) {
+  if (!python_has("onnx")) GTEST_SKIP() << kPython << " cannot import onnx (python3-onnx)";
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  const std::string cmd = std::string(kPython) +
+                          " -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
+                          "full_check=True)' " +
+                          (dir / "m.onnx").string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the loader accepts beyond save_model's own graphs
+
+TEST(ModelFile, AcceptsPadNodeConstantsIdentityAndDropout) {
+  const fs::path dir = test_dir();
+  const Model m = small_model(Boxes::PerClass);
+  save_model(m, dir / "m.onnx");
+  onnx::ModelProto p = read_proto(dir / "m.onnx");
+  auto* g = p.mutable_graph();
+  // conv2 loses its pads; a Pad node (pads an int64 initializer, value a Constant node) feeds it.
+  onnx::NodeProto* conv2 = node_named(p, "conv2");
+  set_ints(conv2, "pads", {0, 0, 0, 0});
+  conv2->set_input(0, "padded");
+  auto* pads = g->add_initializer();
+  pads->set_name("pad_amounts");
+  pads->set_data_type(onnx::TensorProto::INT64);
+  pads->add_dims(8);
+  for (int64_t v : {0, 0, 1, 1, 0, 0, 1, 1}) pads->add_int64_data(v);
+  onnx::NodeProto zero;
+  zero.set_op_type("Constant");
+  zero.add_output("zero");
+  auto* value = zero.add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  value->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+  value->mutable_t()->add_float_data(0.0f);
+  onnx::NodeProto pad;
+  pad.set_op_type("Pad");
+  pad.set_name("my_pad");
+  pad.add_input("pool1");
+  pad.add_input("pad_amounts");
+  pad.add_input("zero");
+  pad.add_output("padded");
+  // relu3 -> Identity -> Dropout -> conv4
+  onnx::NodeProto identity, dropout;
+  identity.set_op_type("Identity");
+  identity.add_input("relu3");
+  identity.add_output("same");
+  dropout.set_op_type("Dropout");
+  dropout.add_input("same");
+  dropout.add_output("dropped");
+  dropout.add_output("mask");
+  node_named(p, "conv4")->set_input(0, "dropped");
+  // Nodes must stay topologically sorted: rebuild the list.
+  std::vector<onnx::NodeProto> nodes(g->node().begin(), g->node().end());
+  g->clear_node();
+  for (const auto& n : nodes) {
+    if (n.name() == "conv2") *g->add_node() = zero, *g->add_node() = pad;
+    if (n.name() == "conv4") *g->add_node() = identity, *g->add_node() = dropout;
+    *g->add_node() = n;
+  }
+  write_proto(p, dir / "edited.onnx");
+  expect_same(m, load_model(dir / "edited.onnx"));
+}
+
+TEST(ModelFile, FloatDataInitializersAndOlderOpsets) {
+  const fs::path dir = test_dir();
+  const Model m = small_model(Boxes::Agnostic);
+  save_model(m, dir / "m.onnx");
+  onnx::ModelProto p = read_proto(dir / "m.onnx");
+  for (auto& t : *p.mutable_graph()->mutable_initializer()) {
+    std::vector<float> v(t.raw_data().size() / 4);
+    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+    t.clear_raw_data();
+    for (float x : v) t.add_float_data(x);
+  }
+  for (int opset : {9, 11, 17}) {
+    p.mutable_opset_import(0)->set_version(opset);
+    write_proto(p, dir / "float_data.onnx");
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    expect_same(m, load_model(dir / "float_data.onnx"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the loader refuses
+
+TEST(ModelFileErrors, MissingFile) {
+  expect_load_error(test_dir() / "absent.onnx", {"does not exist"});
+}
+
+TEST(ModelFileErrors, EmptyFile) {
+  const fs::path file = test_dir() / "empty.onnx";
+  std::ofstream(file).close();
+  expect_load_error(file, {"empty"});
+}
+
+TEST(ModelFileErrors, TruncatedFile) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  const auto size = fs::file_size(dir / "m.onnx");
+  fs::copy_file(dir / "m.onnx", dir / "truncated.onnx");
+  fs::resize_file(dir / "truncated.onnx", size / 2);
+  expect_load_error(dir / "truncated.onnx", {"truncated or not an ONNX file"});
+}
+
+TEST(ModelFileErrors, NotOnnx) {
+  const fs::path dir = test_dir();
+  std::ofstream(dir / "text.onnx") << "This is a text file, not a model.\n";
+  expect_load_error(dir / "text.onnx", {"ONNX"});
+  // Raw floats, as in the official weight files.
+  save_weights(dir / "weights.onnx", random_weights(NetSpec::parse("x", "conv:4:3:1"), 1));
+  expect_load_error(dir / "weights.onnx", {"ONNX"});
+  expect_load_error(dir, {"folder"});
+}
+
+TEST(ModelFileErrors, UnsupportedNode) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  onnx::ModelProto p = read_proto(dir / "m.onnx");
+  node_named(p, "relu2")->set_op_type("Sigmoid");
+  write_proto(p, dir / "sigmoid.onnx");
+  expect_load_error(dir / "sigmoid.onnx", {"'relu2'", "Sigmoid", "supports Conv, Relu"});
+  p = read_proto(dir / "m.onnx");
+  node_named(p, "conv4")->set_op_type("Gemm");
+  write_proto(p, dir / "gemm.onnx");
+  expect_load_error(dir / "gemm.onnx", {"'conv4'", "Gemm", "must be convolutions"});
+}
+
+TEST(ModelFileErrors, ShapesThatDoNotChain) {
+  const fs::path dir = test_dir();
+  Model m = small_model(Boxes::PerClass);
+  save_model(m, dir / "m.onnx");
+  // conv3 given weights for 8 input channels while conv2 outputs 16.
+  onnx::ModelProto p = read_proto(dir / "m.onnx");
+  for (auto& t : *p.mutable_graph()->mutable_initializer())
+    if (t.name() == "conv3.weight") {
+      t.set_dims(1, 8);
+      t.mutable_raw_data()->resize(t.raw_data().size() / 2);
+    }
+  write_proto(p, dir / "channels.onnx");
+  expect_load_error(dir / "channels.onnx", {"'conv3'", "8 input channels", "has 16"});
+  // A bias of the wrong length.
+  p = read_proto(dir / "m.onnx");
+  for (auto& t : *p.mutable_graph()->mutable_initializer())
+    if (t.name() == "reg_conv2.bias") t.set_dims(0, 3), t.mutable_raw_data()->resize(12);
+  write_proto(p, dir / "bias.onnx");
+  expect_load_error(dir / "bias.onnx", {"'reg_conv2'", "bias"});
+  // Weight data shorter than its shape.
+  p = read_proto(dir / "m.onnx");
+  p.mutable_graph()->mutable_initializer(0)->mutable_raw_data()->resize(40);
+  write_proto(p, dir / "short.onnx");
+  expect_load_error(dir / "short.onnx", {"'conv1'", "does not match its shape"});
+  // Overlapping pooling.
+  p = read_proto(dir / "m.onnx");
+  set_ints(node_named(p, "pool1"), "strides", {1, 1});
+  write_proto(p, dir / "pool.onnx");
+  expect_load_error(dir / "pool.onnx", {"'pool1'", "kernel = stride"});
+  // A class list one short of the classifier's outputs (caught by validate).
+  m.classes.pop_back();
+  p = read_proto(dir / "m.onnx");
+  for (auto& kv : *p.mutable_metadata_props())
+    if (kv.key() == "overfeat.classes") kv.set_value(nlohmann::json(m.classes).dump());
+  write_proto(p, dir / "classes.onnx");
+  expect_load_error(dir / "classes.onnx", {"4 class names for 5 classifier outputs"});
+}
+
+TEST(ModelFileErrors, GraphThatIsNotAChainForkingAtTheLastPool) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  // The regressor branches off at relu3 instead of pool2.
+  onnx::ModelProto p = read_proto(dir / "m.onnx");
+  node_named(p, "reg_conv1")->set_input(0, "relu2");
+  write_proto(p, dir / "fork.onnx");
+  expect_load_error(dir / "fork.onnx", {"forks at value 'relu2'", "last MaxPool"});
+  // An extra graph output.
+  p = read_proto(dir / "m.onnx");
+  p.mutable_graph()->add_output()->set_name("features");
+  write_proto(p, dir / "outputs.onnx");
+  expect_load_error(dir / "outputs.onnx", {"'features'"});
+  // A second graph input.
+  p = read_proto(dir / "m.onnx");
+  p.mutable_graph()->add_input()->set_name("mask");
+  write_proto(p, dir / "inputs.onnx");
+  expect_load_error(dir / "inputs.onnx", {"2 inputs"});
+  // An unsupported opset.
+  p = read_proto(dir / "m.onnx");
+  p.mutable_opset_import(0)->set_version(18);
+  write_proto(p, dir / "opset.onnx");
+  expect_load_error(dir / "opset.onnx", {"opset 18", "opset_version=13"});
+}
+
+TEST(ModelFileErrors, MissingOrBadMetadata) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  for (const std::string key : {"format", "name", "classes", "mean", "stddev", "box_encoding"}) {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    auto* props = p.mutable_metadata_props();
+    for (int i = props->size() - 1; i >= 0; --i)
+      if (props->Get(i).key() == "overfeat." + key) props->DeleteSubrange(i, 1);
+    const fs::path file = dir / ("no_" + key + ".onnx");
+    write_proto(p, file);
+    SCOPED_TRACE(key);
+    expect_load_error(file, {"'overfeat." + key + "'"});
+  }
+  const std::map<std::string, std::pair<std::string, std::string>> bad = {
+      {"format", {"2", "format version '2'"}},
+      {"classes", {"{\"a\": 1}", "JSON array"}},
+      {"mean", {"12abc", "not a number"}},
+      {"background", {"9", "background index 9"}},
+      {"box_encoding", {"center-size", "'center-size'"}},
+      {"feature_layer", {"99", "feature layer 99"}}};
+  for (const auto& [key, v] : bad) {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    for (auto& kv : *p.mutable_metadata_props())
+      if (kv.key() == "overfeat." + key) kv.set_value(v.first);
+    const fs::path file = dir / ("bad_" + key + ".onnx");
+    write_proto(p, file);
+    SCOPED_TRACE(key);
+    expect_load_error(file, {v.second});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model::validate
+
+TEST(ModelValidate, AcceptsConsistentModels) {
+  for (Boxes b : {Boxes::None, Boxes::Agnostic, Boxes::PerClass})
+    EXPECT_NO_THROW(small_model(b).validate());
+}
+
+TEST(ModelValidate, RefusesInconsistentModels) {
+  auto expect_invalid = [](const std::string& what, auto change) {
+    Model m = small_model(Boxes::PerClass);
+    change(m);
+    SCOPED_TRACE(what);
+    EXPECT_THROW(m.validate(), Error);
+    EXPECT_THROW(save_model(m, fs::path(OVERFEAT_TEST_WORK_DIR) / "never-written.onnx"), Error);
+  };
+  expect_invalid("class count", [](Model& m) { m.classes.pop_back(); });
+  expect_invalid("background", [](Model& m) { m.background = 5; });
+  expect_invalid("no pool", [](Model& m) {
+    m.net = NetSpec::parse("n", "conv:8:5:2 relu conv:5:1:1");
+    m.weights = random_weights(m.net, 1);
+  });
+  expect_invalid("no classifier conv", [](Model& m) {
+    m.net = NetSpec::parse("n", "conv:5:5:2 relu pool:2");
+    m.weights = random_weights(m.net, 1);
+    m.regressor.reset();
+  });
+  expect_invalid("missing conv weights", [](Model& m) { m.weights.convs.pop_back(); });
+  expect_invalid("weight shape", [](Model& m) { m.weights.convs[1].w.pop_back(); });
+  expect_invalid("pad before a pool", [](Model& m) {
+    m.net.modules.insert(m.net.modules.begin() + 2, module(ModuleKind::Pad, "pad", 1, 1, 1, 0));
+  });
+  expect_invalid("regressor outputs", [](Model& m) {
+    m.regressor->modules.back().out_channels = 8;
+    m.regressor->convs.back().out = 8;
+    m.regressor->convs.back().w.resize(8 * 8);
+    m.regressor->convs.back().b.resize(8);
+  });
+  expect_invalid("regressor map size", [](Model& m) {
+    m.regressor->modules.insert(m.regressor->modules.begin(),
+                                module(ModuleKind::Pad, "reg_pad1", 1, 1, 1, 0));
+  });
+  expect_invalid("regressor input channels", [](Model& m) { m.regressor->convs[0].in = 8; });
+  expect_invalid("stddev", [](Model& m) { m.net.stddev = 0; });
+  expect_invalid("feature layer", [](Model& m) { m.net.default_feature_layer = 99; });
+}
+
+TEST(ModelValidate, HeadGeometry) {
+  const Model m = small_model(Boxes::PerClass);
+  EXPECT_EQ(m.regressor->out_channels(), 20);
+  EXPECT_EQ(m.regressor->reach(), 3);
+  Head h;
+  h.modules = {module(ModuleKind::Conv, "a", 5, 1, 0, 8), module(ModuleKind::Conv, "b", 3, 2, 0, 4),
+               module(ModuleKind::Conv, "c", 1, 1, 0, 4)};
+  EXPECT_EQ(h.reach(), 7);  // from the output: 1, then (1-1)*2+3 = 3, then (3-1)*1+5 = 7
+  EXPECT_EQ(h.out_channels(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The official networks
+
+TEST(OfficialModel, BothNetsFromSyntheticFiles) {
+  const fs::path dir = testing::synthetic_weights_dir();
+  for (int net = 0; net < 2; ++net) {
+    SCOPED_TRACE(net);
+    const Model m = official_model(net, dir);
+    EXPECT_EQ(m.net.name, net == 0 ? "fast" : "accurate");
+    EXPECT_EQ(m.classes.size(), 1000u);
+    EXPECT_EQ(m.classes, official_class_names());
+    EXPECT_EQ(m.background, -1);
+    EXPECT_FALSE(m.regressor);
+    EXPECT_EQ(m.trunk_end(), net == 0 ? 15 : 18);
+    EXPECT_EQ(m.metadata.at("source"), official_weight_path(dir, net).string());
+    EXPECT_EQ(m.weights.convs.size(), net == 0 ? 8u : 9u);
+    // The last floats of the file are the last conv's biases.
+    const auto& bias = m.weights.convs.back().b;
+    std::vector<float> tail(bias.size());
+    std::ifstream in(official_weight_path(dir, net), std::ios::binary);
+    in.seekg(-static_cast<std::streamoff>(tail.size() * sizeof(float)), std::ios::end);
+    in.read(reinterpret_cast<char*>(tail.data()), static_cast<std::streamsize>(tail.size() * 4));
+    EXPECT_TRUE(same_bits(bias, tail));
+  }
+}
+
+TEST(OfficialModel, MissingFolder) {
+  EXPECT_THROW(official_model(0, test_dir() / "nothing-here"), WeightFileError);
+  EXPECT_THROW(official_model(2, test_dir()), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch exports (tools/export/export_example.py)
+
+/// Runs the reference exporter; false (with a skip reason) when torch or onnx is missing.
+bool export_with_torch(const fs::path& dir, const std::string& flags, std::string& why) {
+  if (!python_has("torch, onnx")) {
+    why = std::string(kPython) + " cannot import torch and onnx (python3-torch, python3-onnx)";
+    return false;
+  }
+  const std::string cmd =
+      std::string(kPython) + " " OVERFEAT_SOURCE_DIR "/tools/export/export_example.py --out " +
+      (dir / "m.onnx").string() + " --sample " + (dir / "sample.json").string() + " " + flags +
+      " 2>" + (dir / "stderr.txt").string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return true;
+}
+
+Tensor tensor_from(const nlohmann::json& j) {
+  Tensor t(j["shape"][0], j["shape"][1], j["shape"][2]);
+  EXPECT_EQ(j["data"].size(), t.size());
+  for (size_t i = 0; i < t.size() && i < j["data"].size(); ++i) t.data[i] = j["data"][i];
+  return t;
+}
+
+void expect_near(const Tensor& got, const Tensor& want, const char* what) {
+  ASSERT_EQ(got.c, want.c) << what;
+  ASSERT_EQ(got.h, want.h) << what;
+  ASSERT_EQ(got.w, want.w) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got.data[i], want.data[i], 1e-4f * (1.0f + std::abs(want.data[i])))
+        << what << " at " << i;
+}
+
+/// Runs the model with the reference layers and compares with PyTorch's outputs.
+void expect_matches_torch(const Model& m, const fs::path& sample_file) {
+  std::ifstream in(sample_file);
+  const auto sample = nlohmann::json::parse(in);
+  const auto outs = ref::forward_all(m.net, m.weights, tensor_from(sample["input"]));
+  expect_near(outs.back(), tensor_from(sample["class_scores"]), "class_scores");
+  Tensor x = outs[m.trunk_end() + 1];
+  int pad = 0;
+  size_t conv = 0;
+  for (const Module& mod : m.regressor->modules) {
+    if (mod.kind == ModuleKind::Pad) pad += mod.pad;
+    if (mod.kind == ModuleKind::Relu) x = ref::relu(x);
+    if (mod.kind == ModuleKind::Conv)
+      x = ref::conv(x, m.regressor->convs[conv++], mod.stride, pad, false), pad = 0;
+  }
+  expect_near(x, tensor_from(sample["boxes"]), "boxes");
+}
+
+TEST(PyTorchExport, LoadsWithTheExpectedStructure) {
+  const fs::path dir = test_dir();
+  std::string why;
+  if (!export_with_torch(dir, "--seed 1", why)) GTEST_SKIP() << why;
+  const Model m = load_model(dir / "m.onnx");
+  expect_same_modules(m.net.modules,
+                      NetSpec::parse("",
+                                     "conv:8:5:2 relu pool:2 pad:1 conv:16:3:1 relu pool:2 "
+                                     "conv:24:3:1 relu conv:16:1:1 relu conv:3:1:1")
+                          .modules);
+  EXPECT_EQ(m.net.name, "small-random-1");
+  EXPECT_EQ(m.classes, (std::vector<std::string>{"background", "cat", "dog"}));
+  EXPECT_EQ(m.background, 0);
+  EXPECT_FLOAT_EQ(m.net.mean, 118.380948f);
+  EXPECT_FLOAT_EQ(m.net.stddev, 61.896913f);
+  EXPECT_EQ(m.net.default_feature_layer, m.net.num_layers());
+  ASSERT_TRUE(m.regressor);
+  EXPECT_EQ(m.regressor->out_channels(), 12);
+  EXPECT_EQ(m.regressor->modules.front().name, "reg_conv1");
+  EXPECT_EQ(m.regressor->modules[1].name, "reg_relu1");
+  EXPECT_EQ(m.metadata.at("description"), "Random weights for the tests of the model format");
+  expect_matches_torch(m, dir / "sample.json");
+}
+
+TEST(PyTorchExport, ZeroPad2dConstantSubgraphIsEvaluated) {
+  const fs::path dir = test_dir();
+  std::string why;
+  if (!export_with_torch(dir, "--seed 2 --zero-pad --agnostic", why)) GTEST_SKIP() << why;
+  const Model m = load_model(dir / "m.onnx");
+  ASSERT_EQ(m.net.modules[3].kind, ModuleKind::Pad);
+  EXPECT_EQ(m.net.modules[3].pad, 1);
+  EXPECT_TRUE(m.class_agnostic_boxes());
+  expect_matches_torch(m, dir / "sample.json");
+}
+
+}  // namespace
+}  // namespace overfeat
