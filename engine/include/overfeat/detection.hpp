@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// Post-processing of detection boxes (no GPU): box geometry, the paper's greedy merge
+// ("accumulate instead of suppress", docs/overfeat.md section 5) and plain non-maximum
+// suppression for comparison.
+#pragma once
+#include <vector>
+
+namespace overfeat {
+
+/// Axis-aligned box in image pixels: (x1, y1) top-left, (x2, y2) bottom-right, x2 >= x1.
+struct Box {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+
+  /// x2 - x1, or 0 for an inverted box.
+  float width() const { return x2 > x1 ? x2 - x1 : 0.0f; }
+  /// y2 - y1, or 0 for an inverted box.
+  float height() const { return y2 > y1 ? y2 - y1 : 0.0f; }
+  /// width() * height().
+  float area() const { return width() * height(); }
+  /// Horizontal centre.
+  float cx() const { return 0.5f * (x1 + x2); }
+  /// Vertical centre.
+  float cy() const { return 0.5f * (y1 + y2); }
+};
+
+/// Area of the intersection of two boxes (0 when they are disjoint or only touch).
+float intersection_area(const Box& a, const Box& b);
+
+/// Intersection over union in [0, 1]. When the union is empty (both boxes have zero area) it is
+/// 1 for identical boxes and 0 otherwise, so it is never NaN.
+float iou(const Box& a, const Box& b);
+
+/// A scored box of one class. `votes` counts the raw boxes merged into it; `scale` is the scale
+/// index it came from (-1 when merged from several).
+struct Detection {
+  int cls = 0;
+  float score = 0;
+  Box box;
+  int votes = 1;
+  int scale = -1;
+};
+
+/// The paper's match score between two boxes of one class: lower is a better match.
+/// Defined as center_distance / sqrt(mean of the two areas) + (1 - IoU): 0 for identical boxes,
+/// >= 1 for disjoint ones. Symmetric. When both boxes have zero area the first term is 0 for
+/// coincident centres and +infinity otherwise (never NaN).
+float match_score(const Box& a, const Box& b);
+
+/// Options of greedy_merge.
+struct MergeOptions {
+  /// Merge pairs whose match_score <= threshold. The default 0.8 merges two equal boxes shifted
+  /// along one axis by up to about a third of their side (score r + 2r/(1+r) for a shift r of
+  /// the side), i.e. while their IoU stays above about 0.5, the PASCAL criterion for "the same
+  /// object"; concentric boxes merge while their IoU is at least 0.2. Below 1 only overlapping
+  /// boxes can merge.
+  float threshold = 0.8f;
+  /// Keep the best N after merging (0 = all).
+  int max_output = 0;
+};
+
+/// Merges two detections of one class as greedy_merge does: the box is the score-weighted
+/// average of the two boxes (weights max(score, 0); the plain average when the weights are
+/// equal or both zero), the score and the votes are summed, and the scale is kept when both
+/// share it, else -1. The class is a's.
+Detection merge_detections(const Detection& a, const Detection& b);
+
+/// The paper's greedy merge ("accumulate instead of suppress"): repeatedly merge the
+/// best-matching pair of same-class boxes while its score <= threshold; the merged box is the
+/// score-weighted average of the two boxes' coordinates (equal to the plain average when scores
+/// are equal), its score the sum of both, votes summed (see merge_detections). With non-negative
+/// scores a merged box is thus the score-weighted mean of all the raw boxes it holds.
+/// Ties between equally good pairs go to the pair of earliest boxes (input order, merged boxes
+/// after all inputs in the order they were made), so the result is deterministic. Returns boxes
+/// ranked by score, descending (ties by class, then coordinates). About O(n^2) per class in
+/// the worst case, with memory for the pairs that qualify. Throws Error on a non-finite score
+/// or coordinate or an inverted box (x2 < x1 or y2 < y1).
+std::vector<Detection> greedy_merge(std::vector<Detection> boxes, const MergeOptions& opts);
+
+/// Standard non-maximum suppression per class (for comparison): keep the best, drop same-class
+/// boxes with IoU > iou_threshold, repeat. Ranked by score (ties in input order); max_output
+/// keeps the best N (0 = all). Throws Error on a non-finite score or coordinate or an inverted
+/// box.
+std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float iou_threshold = 0.5f,
+                                           int max_output = 0);
+
+}  // namespace overfeat

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+#include "overfeat/detection.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <queue>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "overfeat/error.hpp"
+
+namespace overfeat {
+
+float intersection_area(const Box& a, const Box& b) {
+  const float w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
+  const float h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
+  return (w > 0 && h > 0) ? w * h : 0.0f;
+}
+
+namespace {
+
+bool same_box(const Box& a, const Box& b) {
+  return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2;
+}
+
+}  // namespace
+
+float iou(const Box& a, const Box& b) {
+  const float inter = intersection_area(a, b);
+  const float uni = a.area() + b.area() - inter;
+  if (!(uni > 0)) return same_box(a, b) ? 1.0f : 0.0f;
+  return std::min(1.0f, inter / uni);
+}
+
+float match_score(const Box& a, const Box& b) {
+  const float dx = a.cx() - b.cx();
+  const float dy = a.cy() - b.cy();
+  const float dist = std::sqrt(dx * dx + dy * dy);
+  const float mean_area = 0.5f * (a.area() + b.area());
+  float centre = 0;
+  if (mean_area > 0) {
+    centre = dist / std::sqrt(mean_area);
+  } else if (dist > 0) {
+    centre = std::numeric_limits<float>::infinity();
+  }
+  return centre + (1.0f - iou(a, b));
+}
+
+namespace {
+
+float weighted(float a, float wa, float b, float wb) {
+  return (wa * a + wb * b) / (wa + wb);
+}
+
+Box merge_boxes(const Box& a, float wa, const Box& b, float wb) {
+  if (wa == wb || !(wa + wb > 0)) {
+    return {0.5f * (a.x1 + b.x1), 0.5f * (a.y1 + b.y1), 0.5f * (a.x2 + b.x2), 0.5f * (a.y2 + b.y2)};
+  }
+  return {weighted(a.x1, wa, b.x1, wb), weighted(a.y1, wa, b.y1, wb), weighted(a.x2, wa, b.x2, wb),
+          weighted(a.y2, wa, b.y2, wb)};
+}
+
+}  // namespace
+
+Detection merge_detections(const Detection& a, const Detection& b) {
+  Detection m;
+  m.cls = a.cls;
+  m.score = a.score + b.score;
+  m.box = merge_boxes(a.box, std::max(a.score, 0.0f), b.box, std::max(b.score, 0.0f));
+  m.votes = a.votes + b.votes;
+  m.scale = a.scale == b.scale ? a.scale : -1;
+  return m;
+}
+
+namespace {
+
+void check_boxes(const std::vector<Detection>& boxes, const char* who) {
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    const Detection& d = boxes[i];
+    const Box& b = d.box;
+    if (!std::isfinite(d.score) || !std::isfinite(b.x1) || !std::isfinite(b.y1) ||
+        !std::isfinite(b.x2) || !std::isfinite(b.y2)) {
+      throw Error(std::string(who) + ": detection " + std::to_string(i) +
+                  " has a non-finite score or coordinate");
+    }
+    if (b.x2 < b.x1 || b.y2 < b.y1) {
+      throw Error(std::string(who) + ": detection " + std::to_string(i) +
+                  " has an inverted box (x2 < x1 or y2 < y1)");
+    }
+  }
+}
+
+/// Full order on detections: score descending, then class, coordinates, votes, scale.
+bool ranks_before(const Detection& a, const Detection& b) {
+  if (a.score != b.score) return a.score > b.score;
+  return std::tie(a.cls, a.box.x1, a.box.y1, a.box.x2, a.box.y2, b.votes, a.scale) <
+         std::tie(b.cls, b.box.x1, b.box.y1, b.box.x2, b.box.y2, a.votes, b.scale);
+}
+
+/// True unless the boxes are strictly separated along x or y (touching counts as overlapping,
+/// so identical zero-area boxes qualify).
+bool may_overlap(const Box& a, const Box& b) {
+  return a.x1 <= b.x2 && b.x1 <= a.x2 && a.y1 <= b.y2 && b.y1 <= a.y2;
+}
+
+/// A qualifying partner of a box: an older box (created before it) and their match score.
+struct Partner {
+  float score;
+  uint32_t other;
+  bool operator>(const Partner& r) const {
+    return std::tie(score, other) > std::tie(r.score, r.other);
+  }
+};
+
+/// The best remaining pair of one box: (partner a < owner b) and its match score.
+struct Candidate {
+  float score;
+  uint32_t a, b;
+};
+
+struct WorseCandidate {
+  bool operator()(const Candidate& l, const Candidate& r) const {
+    return std::tie(l.score, l.a, l.b) > std::tie(r.score, r.a, r.b);
+  }
+};
+
+/// Greedy merge of the boxes of one class. Every qualifying pair is kept once, in the partner
+/// list (a min-heap) of its newer box; a global min-heap holds one entry per box, the head of
+/// its list. An entry whose partner has died since is advanced lazily when it comes to the top,
+/// so an entry with both boxes alive at the top is the best pair (ties: smallest indices).
+class ClassMerger {
+ public:
+  ClassMerger(std::vector<Detection> boxes, float threshold)
+      : nodes_(std::move(boxes)),
+        alive_(nodes_.size(), 1),
+        partners_(nodes_.size()),
+        threshold_(threshold) {}
+
+  void run() {
+    if (threshold_ < 1) {
+      seed_overlapping();
+    } else {
+      seed_near();
+    }
+    for (uint32_t i = 0; i < nodes_.size(); ++i) start(i);
+    while (!heap_.empty()) {
+      const Candidate c = heap_.top();
+      heap_.pop();
+      if (!alive_[c.b]) continue;
+      if (alive_[c.a]) {
+        merge(c.a, c.b);
+      } else {
+        push_head(c.b);  // the partner died since: on to the next alive one
+      }
+    }
+  }
+
+  void append_alive(std::vector<Detection>& out) const {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (alive_[i]) out.push_back(nodes_[i]);
+    }
+  }
+
+ private:
+  /// Records the pair when it qualifies, in the list of the newer box.
+  void consider(uint32_t a, uint32_t b) {
+    if (a > b) std::swap(a, b);
+    const Box& ba = nodes_[a].box;
+    const Box& bb = nodes_[b].box;
+    // Below 1 only overlapping boxes can qualify (disjoint ones score >= 1): a cheap reject.
+    if (threshold_ < 1 && !may_overlap(ba, bb)) return;
+    const float s = match_score(ba, bb);
+    if (s <= threshold_) partners_[b].push_back({s, a});
+  }
+
+  /// Turns the list of a new box i into a min-heap and pushes its head.
+  void start(uint32_t i) {
+    std::make_heap(partners_[i].begin(), partners_[i].end(), std::greater<>());
+    push_head(i);
+  }
+
+  /// Drops the head of box i's list.
+  void advance(uint32_t i) {
+    std::vector<Partner>& list = partners_[i];
+    std::pop_heap(list.begin(), list.end(), std::greater<>());
+    list.pop_back();
+  }
+
+  /// Pushes the best alive partner of box i, if any, dropping dead ones.
+  void push_head(uint32_t i) {
+    const std::vector<Partner>& list = partners_[i];
+    while (!list.empty() && !alive_[list.front().other]) advance(i);
+    if (!list.empty()) heap_.push({list.front().score, list.front().other, i});
+  }
+
+  std::vector<uint32_t> order_by(auto key) const {
+    std::vector<uint32_t> order(nodes_.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t l, uint32_t r) { return key(l) < key(r); });
+    return order;
+  }
+
+  // threshold < 1: only overlapping pairs qualify; sweep over boxes sorted by x1.
+  void seed_overlapping() {
+    const auto order = order_by([&](uint32_t i) { return nodes_[i].box.x1; });
+    for (size_t p = 0; p < order.size(); ++p) {
+      const float right = nodes_[order[p]].box.x2;
+      for (size_t q = p + 1; q < order.size() && nodes_[order[q]].box.x1 <= right; ++q) {
+        consider(order[p], order[q]);
+      }
+    }
+  }
+
+  // threshold >= 1: a qualifying pair has centre distance <= threshold * sqrt(mean area) <=
+  // threshold * sqrt((area_i + max area) / 2); sweep over boxes sorted by cx.
+  void seed_near() {
+    const auto order = order_by([&](uint32_t i) { return nodes_[i].box.cx(); });
+    double max_area = 0;
+    for (const Detection& d : nodes_) max_area = std::max(max_area, double(d.box.area()));
+    for (size_t p = 0; p < order.size(); ++p) {
+      const Box& b = nodes_[order[p]].box;
+      // Slack so that float rounding in match_score can never drop a qualifying pair.
+      const double bound =
+          double(threshold_) * std::sqrt(0.5 * (b.area() + max_area)) * 1.001 + 1e-3;
+      for (size_t q = p + 1;
+           q < order.size() && double(nodes_[order[q]].box.cx()) - b.cx() <= bound; ++q) {
+        consider(order[p], order[q]);
+      }
+    }
+  }
+
+  void kill(uint32_t i) {
+    alive_[i] = 0;
+    std::vector<Partner>().swap(partners_[i]);
+  }
+
+  void merge(uint32_t a, uint32_t b) {
+    const auto k = static_cast<uint32_t>(nodes_.size());
+    nodes_.push_back(merge_detections(nodes_[a], nodes_[b]));
+    kill(a);
+    kill(b);
+    alive_.push_back(1);
+    partners_.emplace_back();
+    for (uint32_t m = 0; m < k; ++m) {
+      if (alive_[m]) consider(m, k);
+    }
+    start(k);
+  }
+
+  std::vector<Detection> nodes_;
+  std::vector<char> alive_;
+  std::vector<std::vector<Partner>> partners_;  ///< per box: qualifying older boxes, a min-heap
+  float threshold_;
+  std::priority_queue<Candidate, std::vector<Candidate>, WorseCandidate> heap_;
+};
+
+void rank_and_truncate(std::vector<Detection>& out, int max_output) {
+  std::sort(out.begin(), out.end(), ranks_before);
+  if (max_output > 0 && out.size() > size_t(max_output)) out.resize(size_t(max_output));
+}
+
+}  // namespace
+
+std::vector<Detection> greedy_merge(std::vector<Detection> boxes, const MergeOptions& opts) {
+  check_boxes(boxes, "greedy_merge");
+  std::map<int, std::vector<Detection>> by_class;
+  for (Detection& d : boxes) by_class[d.cls].push_back(d);
+  std::vector<Detection> out;
+  for (auto& [cls, group] : by_class) {
+    ClassMerger merger(std::move(group), opts.threshold);
+    merger.run();
+    merger.append_alive(out);
+  }
+  rank_and_truncate(out, opts.max_output);
+  return out;
+}
+
+std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float iou_threshold,
+                                           int max_output) {
+  check_boxes(boxes, "non_max_suppression");
+  std::stable_sort(boxes.begin(), boxes.end(),
+                   [](const Detection& a, const Detection& b) { return a.score > b.score; });
+  std::map<int, std::vector<Box>> kept;
+  std::vector<Detection> out;
+  for (const Detection& d : boxes) {
+    if (max_output > 0 && out.size() >= size_t(max_output)) break;
+    std::vector<Box>& same = kept[d.cls];
+    const bool suppressed = std::any_of(
+        same.begin(), same.end(), [&](const Box& k) { return iou(k, d.box) > iou_threshold; });
+    if (suppressed) continue;
+    same.push_back(d.box);
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace overfeat
