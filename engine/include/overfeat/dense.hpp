@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// Dense multi-scale evaluation (paper, section 3.3 / docs: overfeat.md section 4): the network
+// runs on whole images at several sizes, the last max pooling is applied at every pixel offset
+// (fine stride), each head runs on every pooled map, and the outputs are interleaved into maps
+// whose cells know the input window they saw, in original image coordinates.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "overfeat/detection.hpp"
+#include "overfeat/model.hpp"
+#include "overfeat/tensor.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat {
+
+/// An input size fed to the network (the image is resized to exactly this).
+struct InputSize {
+  int h = 0, w = 0;
+  bool operator==(const InputSize&) const = default;
+};
+
+/// The paper's six input sizes (docs: overfeat.md section 4) for the accurate net, and for the
+/// fast net the sizes that give the same classifier maps (1x1 ... 7x10 coarse, 3x3 ... 21x30
+/// fine): 247x247, 279x311, 311x375, 375x439, 407x471, 439x535.
+std::vector<InputSize> paper_sizes(const NetSpec& net);
+
+/// Input sizes for an image of img_h x img_w from a scale list: "paper" (the paper's six sizes'
+/// smaller sides, aspect kept), "paper-exact" (the table's sizes as they are), "window" (one
+/// window-sized square), or a comma-separated list where N makes the smaller side N (aspect
+/// kept) and HxW is an exact size. Sizes below the network's window are raised to it. Throws
+/// Error on a malformed list.
+std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net, int img_h,
+                                    int img_w);
+
+/// Geometry of a network's output maps at one input size.
+struct MapGeometry {
+  int h = 0, w = 0;                    ///< map size (fine: interleaved)
+  int stride = 0;                      ///< input pixels between neighbouring cells
+  int window = 0;                      ///< input window of a cell (square)
+  int offsets = 1;                     ///< k: offsets per axis of the last pooling (1 when coarse)
+  int pre_pool_h = 0, pre_pool_w = 0;  ///< the last pooling's input map
+};
+/// Output map geometry of `model` for an input of h x w, fine (offset pooling) or coarse.
+/// h or w is 0 when the input is too small.
+MapGeometry map_geometry(const Model& model, int h, int w, bool fine);
+
+/// The outputs of one scale (and one mirror) of a dense evaluation.
+struct ScaleMap {
+  int scale = 0;                 ///< index into the evaluated sizes
+  bool flipped = false;          ///< evaluated on the mirror image (maps stay in mirrored order)
+  InputSize input;               ///< size fed to the network
+  int image_h = 0, image_w = 0;  ///< original image size
+  int background = -1;           ///< the model's background class, or -1
+  MapGeometry geometry;
+  Tensor probs;  ///< classes x h x w softmax probabilities
+  Tensor boxes;  ///< 4 (agnostic) or 4 * classes channels x h x w, window-relative input pixels;
+                 ///< empty without a regressor or when boxes were not asked for
+
+  /// The input window of cell (y, x) in original image coordinates (unmirrored).
+  Box window_box(int y, int x) const;
+  /// The regressed box of class `cls` at cell (y, x) in original image coordinates; the window
+  /// itself when the model has no regressor.
+  Box box(int cls, int y, int x) const;
+  /// Per class, the spatial maximum of the probability map.
+  std::vector<float> class_max() const;
+  /// The probability map of class `cls` in image order (a flipped map mirrored back), 1 x h x w.
+  Tensor class_map(int cls) const;
+  /// Where class_map()'s cells lie on the original image: the center of cell (0, 0)'s window and
+  /// the spacing between cell centers, in image pixels.
+  void cell_centers(double& x0, double& y0, double& step_x, double& step_y) const;
+};
+
+/// Time spent in each part of an evaluation (wall clock, milliseconds).
+struct DenseTimings {
+  double prepare_ms = 0;  ///< resizing and mirroring on the host
+  double network_ms = 0;  ///< upload, GPU passes and downloads
+  double gpu_ms = 0;      ///< GPU time of the passes (timestamps)
+  double collect_ms = 0;  ///< interleaving offsets on the host
+};
+
+struct DenseOptions {
+  bool fine = true;   ///< offset pooling (k x k finer stride) or coarse
+  bool flip = false;  ///< also evaluate the mirror image at every scale
+  bool boxes = true;  ///< run the regressor head (when the model has one)
+};
+
+struct DenseResult {
+  std::vector<ScaleMap> maps;  ///< scale-major, unflipped before flipped
+  DenseTimings timings;
+};
+
+/// Runs a model densely on a Vulkan device. Command buffers are recorded once per input size
+/// (and options) and reused; device memory is grow-only per stage, bounded by the largest
+/// input seen.
+class DenseEvaluator {
+ public:
+  /// Uploads the weights; `model` must outlive the evaluator.
+  DenseEvaluator(const vk::Context& ctx, const Model& model);
+  ~DenseEvaluator();
+  DenseEvaluator(const DenseEvaluator&) = delete;
+  DenseEvaluator& operator=(const DenseEvaluator&) = delete;
+
+  const Model& model() const { return *model_; }
+  /// Evaluates `rgb` (CHW, 0..255) resized to each of `sizes`.
+  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
+                       const DenseOptions& options = {});
+  /// Evaluates an input exactly as given (no resizing); `image_h/w` and `flipped` only set the
+  /// geometry that maps cells back to the original image.
+  ScaleMap evaluate_input(const Tensor& input, const DenseOptions& options, int image_h,
+                          int image_w, bool flipped, double* gpu_ms = nullptr,
+                          double* collect_ms = nullptr);
+  /// Device memory held for activations and outputs (weights excluded).
+  uint64_t activation_bytes() const;
+  uint64_t weight_bytes() const;
+
+ private:
+  struct Impl;
+  const Model* model_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Classification by the paper's rule: per map, each class's spatial maximum, averaged over
+/// all maps (scales and flips).
+std::vector<float> classify(const DenseResult& result);
+
+/// Classification over 10 views (4 corners and the center, each mirrored) of window-sized crops
+/// of the image resized to smaller side 256 (AlexNet style), averaged.
+std::vector<float> classify_ten_views(DenseEvaluator& evaluator, const Tensor& rgb);
+
+/// Raw boxes for the greedy merge (paper, section 4.3): for each map, its top `top_classes`
+/// classes by spatial maximum (the background class excluded); for each, the box regressed at
+/// every cell whose probability is at least `min_confidence`, scored by that probability.
+std::vector<Detection> raw_detections(const DenseResult& result, int top_classes,
+                                      float min_confidence);
+
+}  // namespace overfeat

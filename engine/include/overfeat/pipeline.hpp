@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The paper's inference end to end, as the command line and the app run it: choose a model,
+// evaluate densely at several scales, classify, regress boxes and merge them.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "overfeat/dense.hpp"
+#include "overfeat/detection.hpp"
+#include "overfeat/model.hpp"
+
+namespace overfeat {
+
+/// Where models come from. `choice` is "fast" or "accurate" (the official weights in
+/// `weights_dir`), a path to a model file, or empty for the default: $OVERFEAT_MODEL, else the
+/// bundled model when installed, else the official fast net. Throws WeightFileError with what to
+/// do when nothing loads.
+Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir);
+/// The bundled model's path when present (next to the sources or installed), else empty.
+std::filesystem::path bundled_model_path();
+
+/// Everything a detection run can tune; the defaults are the command line's.
+struct DetectOptions {
+  std::string scales = "paper";  ///< see parse_scales
+  DenseOptions dense;            ///< fine stride, flips
+  int top_classes = 5;           ///< per scale, classes whose boxes enter the merge
+  float min_confidence = 0.02f;  ///< raw boxes below this window confidence are dropped
+  enum class Merge { Greedy, Nms } merge = Merge::Greedy;
+  float merge_threshold = 0.8f;  ///< greedy: match score; nms: IoU
+  int max_detections = 20;       ///< after merging (0 = all)
+};
+
+/// Timings of one detection, wall clock, milliseconds.
+struct DetectTimings {
+  DenseTimings dense;
+  double merge_ms = 0;
+  double total_ms = 0;
+};
+
+struct DetectResult {
+  DenseResult dense;               ///< the per-scale maps (heat maps, raw boxes)
+  std::vector<float> class_probs;  ///< the paper's classification (mean of spatial maxima)
+  std::vector<Detection> raw;      ///< boxes before merging
+  std::vector<Detection> merged;   ///< final, ranked by accumulated score
+  DetectTimings timings;
+};
+
+/// Runs the whole method on one image (RGB, CHW, 0..255).
+DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOptions& options);
+
+}  // namespace overfeat

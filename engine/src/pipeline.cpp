@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+#include "overfeat/pipeline.hpp"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "overfeat/error.hpp"
+
+#ifndef OVERFEAT_SOURCE_MODEL
+#define OVERFEAT_SOURCE_MODEL ""
+#endif
+#ifndef OVERFEAT_INSTALLED_MODEL
+#define OVERFEAT_INSTALLED_MODEL ""
+#endif
+
+namespace overfeat {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+}  // namespace
+
+std::filesystem::path bundled_model_path() {
+  std::error_code ec;
+  for (const char* p : {OVERFEAT_INSTALLED_MODEL, OVERFEAT_SOURCE_MODEL})
+    if (*p && std::filesystem::exists(p, ec)) return p;
+  return {};
+}
+
+Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir) {
+  std::string c = choice;
+  if (c.empty())
+    if (const char* e = std::getenv("OVERFEAT_MODEL"); e && *e) c = e;
+  if (c == "fast" || c == "accurate") return official_model(c == "fast" ? 0 : 1, weights_dir);
+  if (!c.empty()) return load_model(c);
+  if (auto bundled = bundled_model_path(); !bundled.empty()) return load_model(bundled);
+  std::error_code ec;
+  if (std::filesystem::exists(official_weight_path(weights_dir, 0), ec))
+    return official_model(0, weights_dir);
+  throw WeightFileError(
+      "No model to run: the bundled model is not installed and there are no official weights "
+      "in " +
+      weights_dir.string() +
+      ". Pass a model file with --model FILE.onnx, or put the official net_weight_0 / "
+      "net_weight_1 there (or name their folder with -d DIR / OVERFEAT_WEIGHTS) and use "
+      "--model fast or --model accurate.");
+}
+
+DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOptions& options) {
+  const auto t0 = Clock::now();
+  DetectResult r;
+  const auto sizes = parse_scales(options.scales, evaluator.model().net, rgb.h, rgb.w);
+  r.dense = evaluator.evaluate(rgb, sizes, options.dense);
+  const auto t1 = Clock::now();
+  r.class_probs = classify(r.dense);
+  r.raw = raw_detections(r.dense, options.top_classes, options.min_confidence);
+  if (options.merge == DetectOptions::Merge::Greedy)
+    r.merged = greedy_merge(r.raw, {options.merge_threshold, options.max_detections});
+  else
+    r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
+  r.timings.dense = r.dense.timings;
+  r.timings.merge_ms = ms_since(t1);
+  r.timings.total_ms = ms_since(t0);
+  return r;
+}
+
+}  // namespace overfeat

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+// Dense evaluation: map geometry against the paper's table, fine stride against brute force
+// (the network run on explicitly shifted crops), heads against the C++ reference, box
+// geometry, scale lists, classification rules and bounded memory.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+
+#include "overfeat/dense.hpp"
+#include "overfeat/error.hpp"
+#include "overfeat/image.hpp"
+#include "overfeat/model.hpp"
+#include "overfeat/pipeline.hpp"
+#include "overfeat/reference.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+using testing::random_tensor;
+using testing::relative_error;
+
+// The accurate net's structure (kernels, strides, pools, pads) with few channels, so tests run
+// it at the paper's sizes in a moment.
+const char* kNarrowAccurate =
+    "conv:8:7:2 relu pool:3 conv:8:7:1 relu pool:2 pad:1 conv:8:3:1 relu pad:1 conv:8:3:1 relu "
+    "pad:1 conv:12:3:1 relu pad:1 conv:12:3:1 relu pool:3 conv:16:5:1 relu conv:16:1:1 relu "
+    "conv:10:1:1";
+const char* kNarrowFast =
+    "conv:8:11:4 relu pool:2 conv:8:5:1 relu pool:2 pad:1 conv:8:3:1 relu pad:1 conv:8:3:1 relu "
+    "pad:1 conv:12:3:1 relu pool:2 conv:16:6:1 relu conv:16:1:1 relu conv:10:1:1";
+
+Head regressor_head(int in_channels, int reach, int outputs, unsigned seed) {
+  const NetSpec spec =
+      NetSpec::parse("reg", "conv:12:" + std::to_string(reach) +
+                                ":1 relu conv:8:1:1 relu conv:" + std::to_string(outputs) + ":1:1");
+  NetSpec shaped = spec;
+  shaped.input_channels = in_channels;
+  Head h;
+  h.modules = spec.modules;
+  h.convs = random_weights(shaped, seed).convs;
+  return h;
+}
+
+Model make_model(const std::string& name, const std::string& text, bool regressor,
+                 bool agnostic = false, unsigned seed = 7) {
+  Model m;
+  m.net = NetSpec::parse(name, text);
+  m.weights = random_weights(m.net, seed);
+  int c = 0;
+  for (const Module& mod : m.net.modules)
+    if (mod.kind == ModuleKind::Conv) c = mod.out_channels;
+  for (int i = 0; i < c; ++i) m.classes.push_back("class" + std::to_string(i));
+  if (regressor) {
+    const int t = m.trunk_end();
+    int pc, ph, pw;
+    m.net.layer_shape(t + 1, m.net.window, m.net.window, pc, ph, pw);
+    m.regressor = regressor_head(pc, ph, agnostic ? 4 : 4 * c, seed + 1);
+  }
+  m.validate();
+  return m;
+}
+
+// Host reference of one offset's heads: pool the pre-pool map at (dx, dy), then run the
+// classifier (softmax) or the regressor chain.
+Tensor reference_chain(const std::vector<Module>& mods, int first, int last,
+                       const std::vector<ConvWeights>& convs, size_t conv0, Tensor x) {
+  int pad = 0;
+  size_t ci = conv0;
+  for (int i = first; i < last; ++i) {
+    const Module& m = mods[i];
+    if (m.kind == ModuleKind::Pad) pad += m.pad;
+    if (m.kind == ModuleKind::Relu) x = ref::relu(x);
+    if (m.kind == ModuleKind::MaxPool) x = ref::maxpool(x, m.kernel);
+    if (m.kind == ModuleKind::Conv) {
+      x = ref::conv(x, convs[ci++], m.stride, pad, false);
+      pad = 0;
+    }
+  }
+  return x;
+}
+
+size_t convs_before(const std::vector<Module>& mods, int end) {
+  size_t n = 0;
+  for (int i = 0; i < end; ++i) n += mods[i].kind == ModuleKind::Conv;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(MapGeometry, AccurateNetMatchesThePaperTable) {
+  Model m;
+  m.net = NetSpec::official(1);
+  const std::vector<InputSize> sizes = paper_sizes(m.net);
+  const int pre[6][2] = {{17, 17}, {20, 23}, {23, 29}, {29, 35}, {32, 38}, {35, 44}};
+  const int fine[6][2] = {{3, 3}, {6, 9}, {9, 15}, {15, 21}, {18, 24}, {21, 30}};
+  ASSERT_EQ(sizes.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    const MapGeometry g = map_geometry(m, sizes[i].h, sizes[i].w, true);
+    SCOPED_TRACE("scale " + std::to_string(i + 1));
+    EXPECT_EQ(g.pre_pool_h, pre[i][0]);
+    EXPECT_EQ(g.pre_pool_w, pre[i][1]);
+    EXPECT_EQ(g.h, fine[i][0]);
+    EXPECT_EQ(g.w, fine[i][1]);
+    EXPECT_EQ(g.stride, 12);
+    EXPECT_EQ(g.window, 221);
+    EXPECT_EQ(g.offsets, 3);
+    const MapGeometry c = map_geometry(m, sizes[i].h, sizes[i].w, false);
+    EXPECT_EQ(c.h, fine[i][0] / 3);
+    EXPECT_EQ(c.w, fine[i][1] / 3);
+    EXPECT_EQ(c.stride, 36);
+  }
+}
+
+TEST(MapGeometry, FastNetPaperSizesGiveTheSameMaps) {
+  Model m;
+  m.net = NetSpec::official(0);
+  const std::vector<InputSize> sizes = paper_sizes(m.net);
+  const int coarse[6][2] = {{1, 1}, {2, 3}, {3, 5}, {5, 7}, {6, 8}, {7, 10}};
+  for (int i = 0; i < 6; ++i) {
+    const MapGeometry g = map_geometry(m, sizes[i].h, sizes[i].w, true);
+    EXPECT_EQ(g.h, 2 * coarse[i][0]) << "scale " << i + 1;
+    EXPECT_EQ(g.w, 2 * coarse[i][1]) << "scale " << i + 1;
+    EXPECT_EQ(g.stride, 16);
+    EXPECT_EQ(map_geometry(m, sizes[i].h, sizes[i].w, false).stride, 32);
+  }
+  // The release's documented formula for the coarse map: ((H-11)/4 + 1)/8 - 6.
+  for (int s = 231; s < 700; s += 7) {
+    const MapGeometry g = map_geometry(m, s, s + 3, false);
+    EXPECT_EQ(g.h, ((s - 11) / 4 + 1) / 8 - 6) << s;
+    EXPECT_EQ(g.w, ((s + 3 - 11) / 4 + 1) / 8 - 6) << s;
+  }
+  EXPECT_EQ(map_geometry(m, 230, 400, true).h, 0);
+}
+
+TEST(Scales, ParsesPresetsAndLists) {
+  const NetSpec acc = NetSpec::official(1);
+  auto s = parse_scales("paper-exact", acc, 375, 500);
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_EQ(s[5], (InputSize{461, 569}));
+  s = parse_scales("paper", acc, 375, 500);  // smaller side 245 ... 461, aspect kept
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_EQ(s[0].h, 245);
+  EXPECT_EQ(s[5].h, 461);
+  EXPECT_NEAR(s[5].w, 461 * 500 / 375.0, 1.0);
+  s = parse_scales("300, 250x400", acc, 500, 375);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].w, 300);
+  EXPECT_NEAR(s[0].h, 400, 1.0);
+  EXPECT_EQ(s[1], (InputSize{250, 400}));
+  s = parse_scales("100", acc, 500, 375);  // below the window: raised to it
+  EXPECT_GE(s[0].h, 221);
+  EXPECT_GE(s[0].w, 221);
+  EXPECT_EQ(parse_scales("window", acc, 100, 100)[0], (InputSize{221, 221}));
+  EXPECT_THROW(parse_scales("big", acc, 100, 100), Error);
+  EXPECT_THROW(parse_scales("3x", acc, 100, 100), Error);
+  EXPECT_THROW(parse_scales("", acc, 100, 100), Error);
+  try {
+    parse_scales("300,abc", acc, 100, 100);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'abc'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ScaleMapGeometry, WindowsAndBoxesInImageCoordinates) {
+  ScaleMap m;
+  m.input = {300, 400};
+  m.image_h = 150;
+  m.image_w = 200;  // the input is the image at twice its size
+  m.geometry.stride = 16;
+  m.geometry.window = 231;
+  Box b = m.window_box(1, 2);
+  EXPECT_FLOAT_EQ(b.x1, 16.0f);
+  EXPECT_FLOAT_EQ(b.y1, 8.0f);
+  EXPECT_FLOAT_EQ(b.x2, (32 + 231) / 2.0f);
+  EXPECT_FLOAT_EQ(b.y2, (16 + 231) / 2.0f);
+  m.flipped = true;  // cell x of the mirror image: its window mirrored back
+  b = m.window_box(1, 2);
+  EXPECT_FLOAT_EQ(b.x1, 200 - (32 + 231) / 2.0f);
+  EXPECT_FLOAT_EQ(b.x2, 200 - 16.0f);
+  // Regressed edges are window-relative input pixels; class-specific channels 4c..4c+3.
+  m.flipped = false;
+  m.probs = Tensor(2, 3, 3);
+  m.boxes = Tensor(8, 3, 3);
+  const float edges[4] = {10, 20, 110, 60};
+  for (int e = 0; e < 4; ++e) m.boxes.at(4 + e, 1, 2) = edges[e];
+  b = m.box(1, 1, 2);
+  EXPECT_FLOAT_EQ(b.x1, (32 + 10) / 2.0f);
+  EXPECT_FLOAT_EQ(b.y1, (16 + 20) / 2.0f);
+  EXPECT_FLOAT_EQ(b.x2, (32 + 110) / 2.0f);
+  EXPECT_FLOAT_EQ(b.y2, (16 + 60) / 2.0f);
+  m.flipped = true;
+  b = m.box(1, 1, 2);
+  EXPECT_FLOAT_EQ(b.x1, 200 - (32 + 110) / 2.0f);
+  EXPECT_FLOAT_EQ(b.x2, 200 - (32 + 10) / 2.0f);
+  // Boxes are clipped to the image.
+  m.boxes.at(4 + 2, 1, 2) = 5000;
+  m.flipped = false;
+  EXPECT_FLOAT_EQ(m.box(1, 1, 2).x2, 200.0f);
+}
+
+TEST(Classify, AveragesSpatialMaximaOverMaps) {
+  DenseResult r;
+  for (int i = 0; i < 2; ++i) {
+    ScaleMap m;
+    m.probs = Tensor(3, 2, 2, 0.0f);
+    m.probs.at(0, 1, 1) = i == 0 ? 0.8f : 0.2f;
+    m.probs.at(1, 0, 0) = 0.4f;
+    m.probs.at(2, 0, 1) = i == 0 ? 0.0f : 0.6f;
+    r.maps.push_back(m);
+  }
+  const std::vector<float> p = classify(r);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_FLOAT_EQ(p[0], 0.5f);
+  EXPECT_FLOAT_EQ(p[1], 0.4f);
+  EXPECT_FLOAT_EQ(p[2], 0.3f);
+}
+
+TEST(RawDetections, TopClassesPerMapAndConfidenceFloor) {
+  DenseResult r;
+  ScaleMap m;
+  m.input = {100, 100};
+  m.image_h = m.image_w = 100;
+  m.geometry = {2, 2, 10, 50, 1};
+  m.background = 0;
+  m.probs = Tensor(4, 2, 2, 0.0f);
+  m.probs.at(0, 0, 0) = 0.9f;  // background: never a detection
+  m.probs.at(1, 0, 1) = 0.5f;
+  m.probs.at(1, 1, 1) = 0.05f;
+  m.probs.at(2, 1, 0) = 0.3f;
+  m.probs.at(3, 1, 1) = 0.2f;
+  r.maps.push_back(m);
+  std::vector<Detection> d = raw_detections(r, 2, 0.1f);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].cls, 1);
+  EXPECT_FLOAT_EQ(d[0].score, 0.5f);
+  EXPECT_FLOAT_EQ(d[0].box.x1, 10.0f);  // cell (0, 1): window from x = 10
+  EXPECT_FLOAT_EQ(d[0].box.x2, 60.0f);
+  EXPECT_EQ(d[1].cls, 2);
+  EXPECT_EQ(raw_detections(r, 3, 0.0f).size(), 12u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Dense : public testing::VulkanTest {};
+
+// Fine stride by offset pooling equals brute force: the coarse map of the input cropped by
+// (dy, dx) pre-pool cells is exactly the fine map's (dy, dx) phase. Holds exactly for nets
+// without padding (padding sees zeros at the crop's edge where the whole image has pixels).
+TEST_F(Dense, FineStrideEqualsShiftedCrops) {
+  const char* nets[] = {
+      "conv:8:5:2 relu pool:2 conv:12:3:1 relu pool:3 conv:10:2:1 relu conv:6:1:1",
+      "conv:6:3:1 relu pool:2 conv:8:3:1 relu pool:2 conv:5:3:1",
+      "conv:8:7:2 relu pool:3 conv:8:5:1 relu pool:2 conv:12:3:1 relu pool:3 conv:16:2:1 relu "
+      "conv:7:1:1",
+  };
+  std::mt19937 rng(11);
+  for (const char* text : nets)
+    for (bool agnostic : {false, true}) {
+      const Model model = make_model("shift", text, true, agnostic);
+      DenseEvaluator eval(*ctx_, model);
+      const int t = model.trunk_end();
+      const int k = model.net.modules[t].kernel;
+      int pre_stride = 1;
+      for (int i = 0; i < t; ++i) pre_stride *= model.net.modules[i].stride;
+      for (int extra : {0, 5, 23}) {
+        const int h = model.net.window + extra + pre_stride * (k - 1) + 3;
+        const int w = model.net.window + 2 * extra + pre_stride * k;
+        const Tensor img = random_tensor(3, h, w, rng, 0, 255);
+        const ScaleMap fine = eval.evaluate_input(img, {true, false, true}, h, w, false);
+        for (int dy = 0; dy < k; ++dy)
+          for (int dx = 0; dx < k; ++dx) {
+            SCOPED_TRACE(std::string(text) + " size " + std::to_string(h) + "x" +
+                         std::to_string(w) + " offset " + std::to_string(dx) + "," +
+                         std::to_string(dy));
+            const Tensor crop = image::crop(img, dy * pre_stride, dx * pre_stride,
+                                            h - dy * pre_stride, w - dx * pre_stride);
+            const ScaleMap coarse =
+                eval.evaluate_input(crop, {false, false, true}, crop.h, crop.w, false);
+            ASSERT_GT(coarse.probs.h, 0);
+            ASSERT_EQ((fine.probs.h - dy + k - 1) / k, coarse.probs.h);
+            ASSERT_EQ((fine.probs.w - dx + k - 1) / k, coarse.probs.w);
+            double worst = 0, worst_box = 0;
+            for (int c = 0; c < coarse.probs.c; ++c)
+              for (int i = 0; i < coarse.probs.h; ++i)
+                for (int j = 0; j < coarse.probs.w; ++j)
+                  worst =
+                      std::max<double>(worst, std::abs(coarse.probs.at(c, i, j) -
+                                                       fine.probs.at(c, i * k + dy, j * k + dx)));
+            for (int c = 0; c < coarse.boxes.c; ++c)
+              for (int i = 0; i < coarse.boxes.h; ++i)
+                for (int j = 0; j < coarse.boxes.w; ++j) {
+                  const float a = coarse.boxes.at(c, i, j);
+                  const float b = fine.boxes.at(c, i * k + dy, j * k + dx);
+                  worst_box = std::max<double>(worst_box, std::abs(a - b) / (1.0 + std::abs(b)));
+                }
+            EXPECT_LT(worst, 1e-5);
+            EXPECT_LT(worst_box, 1e-4);
+            // The same window, seen from both sides, in image coordinates.
+            const Box a = coarse.window_box(0, 0);
+            const Box b = fine.window_box(dy, dx);
+            EXPECT_FLOAT_EQ(a.x1 + dx * pre_stride, b.x1);
+            EXPECT_FLOAT_EQ(a.y1 + dy * pre_stride, b.y1);
+          }
+      }
+    }
+}
+
+// With padding (the official structure), every offset's pooled map through the heads equals the
+// plain C++ reference run on the whole image.
+TEST_F(Dense, OffsetsMatchTheReferenceWithPadding) {
+  std::mt19937 rng(5);
+  for (const char* text : {kNarrowFast, kNarrowAccurate}) {
+    const Model model = make_model("narrow", text, true);
+    DenseEvaluator eval(*ctx_, model);
+    const int t = model.trunk_end();
+    const int k = model.net.modules[t].kernel;
+    const Tensor img = random_tensor(3, model.net.window + 40, model.net.window + 61, rng, 0, 255);
+    const ScaleMap fine = eval.evaluate_input(img, {}, img.h, img.w, false);
+    const std::vector<Tensor> layers = ref::forward_all(model.net, model.weights, img);
+    const Tensor& pre = layers[t];  // release layer t = output of module t - 1
+    const auto& mods = model.net.modules;
+    for (int dy = 0; dy < k; ++dy)
+      for (int dx = 0; dx < k; ++dx) {
+        SCOPED_TRACE(std::string(text) + " offset " + std::to_string(dx) + "," +
+                     std::to_string(dy));
+        const Tensor pooled = ref::maxpool(pre, k, dx, dy);
+        const Tensor scores =
+            ref::softmax(reference_chain(mods, t + 1, model.net.num_layers(), model.weights.convs,
+                                         convs_before(mods, t), pooled));
+        const Tensor boxes = reference_chain(model.regressor->modules, 0,
+                                             static_cast<int>(model.regressor->modules.size()),
+                                             model.regressor->convs, 0, pooled);
+        ASSERT_GT(scores.h, 0);
+        double worst = 0, worst_box = 0;
+        for (int c = 0; c < scores.c; ++c)
+          for (int i = 0; i < scores.h; ++i)
+            for (int j = 0; j < scores.w; ++j)
+              worst = std::max<double>(
+                  worst, std::abs(scores.at(c, i, j) - fine.probs.at(c, i * k + dy, j * k + dx)));
+        for (int c = 0; c < boxes.c; ++c)
+          for (int i = 0; i < boxes.h; ++i)
+            for (int j = 0; j < boxes.w; ++j)
+              worst_box = std::max<double>(
+                  worst_box,
+                  std::abs(boxes.at(c, i, j) - fine.boxes.at(c, i * k + dy, j * k + dx)) /
+                      (1.0 + std::abs(boxes.at(c, i, j))));
+        EXPECT_LT(worst, 1e-4);
+        EXPECT_LT(worst_box, 1e-3);
+      }
+  }
+}
+
+// The paper's table, run on the device with the accurate net's structure.
+TEST_F(Dense, AccurateStructureGivesThePaperMapsOnTheDevice) {
+  const Model model = make_model("narrow-accurate", kNarrowAccurate, true);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(3);
+  const Tensor img = random_tensor(3, 300, 380, rng, 0, 255);
+  const DenseResult r = eval.evaluate(img, paper_sizes(model.net), {true, true, true});
+  const int fine[6][2] = {{3, 3}, {6, 9}, {9, 15}, {15, 21}, {18, 24}, {21, 30}};
+  ASSERT_EQ(r.maps.size(), 12u);
+  for (const ScaleMap& m : r.maps) {
+    SCOPED_TRACE("scale " + std::to_string(m.scale) + (m.flipped ? " flipped" : ""));
+    EXPECT_EQ(m.probs.h, fine[m.scale][0]);
+    EXPECT_EQ(m.probs.w, fine[m.scale][1]);
+    EXPECT_EQ(m.boxes.h, m.probs.h);
+    EXPECT_EQ(m.boxes.c, 4 * 10);
+    // Probabilities over classes sum to one at every cell.
+    for (int y = 0; y < m.probs.h; ++y)
+      for (int x = 0; x < m.probs.w; ++x) {
+        double s = 0;
+        for (int c = 0; c < m.probs.c; ++c) s += m.probs.at(c, y, x);
+        ASSERT_NEAR(s, 1.0, 1e-4);
+      }
+  }
+  EXPECT_GT(r.timings.network_ms, 0);
+  EXPECT_EQ(classify(r).size(), 10u);
+}
+
+// A flipped map is the map of the mirror image: its cell x sees the mirrored window.
+TEST_F(Dense, FlippedMapIsTheMirrorImagesMap) {
+  const Model model = make_model("narrow-fast", kNarrowFast, false);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(9);
+  const Tensor img = random_tensor(3, 260, 300, rng, 0, 255);
+  const DenseResult r = eval.evaluate(img, {{260, 300}}, {true, true, false});
+  ASSERT_EQ(r.maps.size(), 2u);
+  const ScaleMap direct = eval.evaluate_input(image::flip_horizontal(img), {}, 260, 300, true);
+  EXPECT_EQ(direct.probs.data, r.maps[1].probs.data);
+  EXPECT_TRUE(r.maps[1].flipped);
+  EXPECT_EQ(r.maps[1].boxes.size(), 0u);  // no regressor: boxes are the windows
+  const Box w = r.maps[1].window_box(0, 0);
+  EXPECT_FLOAT_EQ(w.x2, 300.0f);
+  EXPECT_FLOAT_EQ(w.x1, 300.0f - 231.0f);
+}
+
+TEST_F(Dense, TenViewsAverageProbabilities) {
+  const Model model = make_model("narrow-fast", kNarrowFast, false);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(2);
+  const Tensor img = random_tensor(3, 300, 400, rng, 0, 255);
+  const std::vector<float> p = classify_ten_views(eval, img);
+  ASSERT_EQ(p.size(), 10u);
+  EXPECT_NEAR(std::accumulate(p.begin(), p.end(), 0.0), 1.0, 1e-4);
+  // The same as averaging the ten crops by hand.
+  int h, w;
+  image::fill_size(300, 400, 256, h, w);
+  const Tensor resized = image::resize(img, h, w);
+  const Tensor center = image::crop(resized, (h - 231) / 2, (w - 231) / 2, 231, 231);
+  const ScaleMap c = eval.evaluate_input(center, {false, false, false}, 231, 231, false);
+  EXPECT_EQ(c.probs.h, 1);
+  EXPECT_NE(c.probs.data[0], p[0]);  // one view alone is not the average
+}
+
+TEST_F(Dense, TooSmallInputIsAClearError) {
+  const Model model = make_model("narrow-fast", kNarrowFast, false);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(1);
+  try {
+    eval.evaluate_input(random_tensor(3, 200, 300, rng, 0, 255), {}, 200, 300, false);
+    FAIL() << "no error";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("231x231"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Dense, MemoryStaysBoundedAcrossScalesAndFrames) {
+  const Model model = make_model("narrow-accurate", kNarrowAccurate, true);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(4);
+  const Tensor img = random_tensor(3, 240, 320, rng, 0, 255);
+  const auto sizes = paper_sizes(model.net);
+  eval.evaluate(img, sizes, {true, true, true});
+  const uint64_t held = eval.activation_bytes();
+  const uint64_t live = vk::live_buffer_bytes();
+  for (int frame = 0; frame < 5; ++frame) {
+    eval.evaluate(img, sizes, {true, frame % 2 == 0, frame % 3 != 0});
+    eval.evaluate(img, {{230 + frame * 13, 260}}, {frame % 2 == 1, false, true});
+  }
+  EXPECT_EQ(eval.activation_bytes(), held);
+  EXPECT_EQ(vk::live_buffer_bytes(), live);
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end with a model whose weights are built by hand, so the right boxes are known.
+//
+// Objects are 32x32 red squares with a 4x4 green marker at their top-left corner, on black, at
+// positions on the 4-pixel grid. conv1 (4x4, stride 4) is a marker detector: exactly one
+// pre-pool cell fires, so exactly one pooled cell fires at every pooling offset. The classifier
+// (8x8 pooled cells = a 64-pixel window) says "square" when the marker lies in the window's
+// central 3x3 cells, i.e. the whole object is inside. The regressor's first layer computes the
+// marker's position in the window (sum of cell coordinates weighted by the one-hot map), the
+// second passes it on, the last adds the object's size: a box accurate to the pooled cell's
+// 4-pixel ambiguity, whatever the window.
+
+Model marker_model() {
+  Model m;
+  m.net = NetSpec::parse("markers", "conv:1:4:4 relu pool:2 conv:2:8:1");
+  m.net.mean = 0;
+  m.net.stddev = 1;
+  m.classes = {"background", "square"};
+  m.background = 0;
+  ConvWeights c1{1, 3, 4};
+  for (int ch = 0; ch < 3; ++ch)
+    for (int i = 0; i < 16; ++i) c1.w.push_back((ch == 1 ? 1.0f : -1.0f) / (16 * 255.0f));
+  c1.b = {0};
+  ConvWeights cls{2, 1, 8};
+  cls.w.assign(2 * 64, 0.0f);
+  for (int i = 1; i <= 3; ++i)
+    for (int j = 1; j <= 3; ++j) cls.w[64 + i * 8 + j] = 10;
+  cls.b = {0, -5};
+  m.weights.convs = {c1, cls};
+  Head reg;
+  reg.modules = NetSpec::parse("reg", "conv:2:8:1 relu conv:2:1:1 relu conv:4:1:1").modules;
+  ConvWeights r1{2, 1, 8};
+  for (int e = 0; e < 2; ++e)
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 8; ++j) r1.w.push_back(8.0f * (e == 0 ? j : i) + 2);
+  r1.b = {0, 0};
+  ConvWeights r2{2, 2, 1, {1, 0, 0, 1}, {0, 0}};
+  ConvWeights r3{4, 2, 1, {1, 0, 0, 1, 1, 0, 0, 1}, {0, 0, 32, 32}};
+  reg.convs = {r1, r2, r3};
+  m.regressor = reg;
+  m.validate();
+  return m;
+}
+
+void draw_object(Tensor& img, int x, int y) {
+  for (int yy = y; yy < y + 32; ++yy)
+    for (int xx = x; xx < x + 32; ++xx) {
+      const bool marker = yy < y + 4 && xx < x + 4;
+      img.at(0, yy, xx) = marker ? 0 : 255;
+      img.at(1, yy, xx) = marker ? 255 : 0;
+      img.at(2, yy, xx) = 0;
+    }
+}
+
+TEST_F(Dense, DetectsConstructedObjectsWhereTheyAre) {
+  const Model model = marker_model();
+  ASSERT_EQ(model.net.window, 64);
+  DenseEvaluator eval(*ctx_, model);
+  Tensor img(3, 240, 320, 0.0f);
+  const Box truth[2] = {{40, 36, 72, 68}, {200, 148, 232, 180}};
+  for (const Box& b : truth) draw_object(img, static_cast<int>(b.x1), static_cast<int>(b.y1));
+  for (auto merge : {DetectOptions::Merge::Greedy, DetectOptions::Merge::Nms}) {
+    DetectOptions opt;
+    opt.scales = "240x320";
+    opt.merge = merge;
+    opt.merge_threshold = merge == DetectOptions::Merge::Nms ? 0.3f : 0.8f;
+    const DetectResult r = detect(eval, img, opt);
+    SCOPED_TRACE(merge == DetectOptions::Merge::Nms ? "nms" : "greedy");
+    ASSERT_EQ(r.merged.size(), 2u);
+    EXPECT_GT(r.raw.size(), 2u);  // several windows see each object
+    for (const Detection& d : r.merged) {
+      EXPECT_EQ(d.cls, 1);
+      const float best = std::max(iou(d.box, truth[0]), iou(d.box, truth[1]));
+      EXPECT_GT(best, 0.75f) << d.box.x1 << "," << d.box.y1 << " " << d.box.x2 << "," << d.box.y2;
+    }
+    if (merge == DetectOptions::Merge::Greedy)  // votes: the windows that saw the object
+      EXPECT_EQ(r.merged[0].votes + r.merged[1].votes, static_cast<int>(r.raw.size()));
+    EXPECT_GT(r.class_probs[1], 0.9f);
+  }
+  // Without objects, nothing.
+  const DetectResult empty = detect(eval, Tensor(3, 240, 320, 0.0f), {.scales = "240x320"});
+  EXPECT_TRUE(empty.merged.empty());
+}
+
+}  // namespace
+}  // namespace overfeat
