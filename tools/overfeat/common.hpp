@@ -26,6 +26,11 @@ std::string release_float(float v);
 
 int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_bench_dense(int argc, char** argv);
 int run_devices(int argc, char** argv);
+int run_classify(int argc, char** argv);
+int run_detect(int argc, char** argv);
+int run_heatmap(int argc, char** argv);
+int run_eval(int argc, char** argv);
 
 }  // namespace overfeat::cli

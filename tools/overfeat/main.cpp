@@ -11,7 +11,13 @@ int main(int argc, char** argv) {
   using namespace overfeat;
   try {
     const std::string sub = argc > 1 ? argv[1] : "";
+    if (sub == "bench" && argc > 2 && std::strcmp(argv[2], "dense") == 0)
+      return cli::run_bench_dense(argc - 2, argv + 2);
     if (sub == "bench") return cli::run_bench(argc - 1, argv + 1);
+    if (sub == "classify") return cli::run_classify(argc - 1, argv + 1);
+    if (sub == "detect") return cli::run_detect(argc - 1, argv + 1);
+    if (sub == "heatmap") return cli::run_heatmap(argc - 1, argv + 1);
+    if (sub == "eval") return cli::run_eval(argc - 1, argv + 1);
     if (sub == "devices" || sub == "--list-devices") return cli::run_devices(argc - 1, argv + 1);
     return cli::run_release(argc, argv);
   } catch (const VulkanUnavailable& e) {

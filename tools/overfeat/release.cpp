@@ -110,7 +110,8 @@ int run_release(int argc, char** argv) {
   Options o;
   CLI::App app{
       "OverFeat (Vulkan): classify images or print features, compatible with the original "
-      "release's `overfeat` command.\nSubcommands: bench, devices."};
+      "release's `overfeat` command.\nSubcommands: classify, detect, heatmap, eval (dense "
+      "multi-scale; see `overfeat SUBCOMMAND --help`), bench, devices."};
   app.add_option("-n,--n_top_classes", o.ntop, "Number of top classes to print")
       ->check(CLI::PositiveNumber);
   app.add_flag("-f,--features", o.features,

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+// `overfeat classify | detect | heatmap | eval`: the paper's dense multi-scale method on the
+// command line (the release-compatible form lives in release.cpp).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "common.hpp"
+#include "overfeat/classes.hpp"
+#include "overfeat/error.hpp"
+#include "overfeat/evaluation.hpp"
+#include "overfeat/image.hpp"
+#include "overfeat/npy.hpp"
+#include "overfeat/pipeline.hpp"
+#include "overfeat/render.hpp"
+#include "progress.hpp"
+
+namespace overfeat::cli {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// Options every dense subcommand shares.
+struct Common {
+  std::string model;
+  std::string weights_dir;
+  std::string device;
+  bool verbose = false;
+  DetectOptions detect;
+  bool coarse = false;
+  std::string merge = "greedy";
+};
+
+void add_common(CLI::App& app, Common& c, bool boxes) {
+  app.add_option("-m,--model", c.model,
+                 "fast | accurate (official weights) | FILE.onnx; default: $OVERFEAT_MODEL, the "
+                 "bundled model, else fast");
+  app.add_option("-d,--data_dir,--weights-dir", c.weights_dir,
+                 "Folder with the official net_weight_0 / net_weight_1");
+  app.add_option("--device", c.device, "Vulkan device index or name (see `overfeat devices`)");
+  app.add_option("-s,--scales", c.detect.scales,
+                 "paper | paper-exact | window | list of N (smaller side) or HxW")
+      ->capture_default_str();
+  app.add_flag("--coarse", c.coarse, "Coarse stride (no offset pooling)");
+  app.add_flag("--flip,!--no-flip", c.detect.dense.flip, "Also evaluate the mirror image");
+  app.add_flag("-v,--verbose", c.verbose, "Print the device, the model and timings on stderr");
+  if (!boxes) return;
+  app.add_option("--top-classes", c.detect.top_classes,
+                 "Per scale, how many classes' boxes enter the merge")
+      ->capture_default_str();
+  app.add_option("--min-confidence", c.detect.min_confidence,
+                 "Drop raw boxes whose window confidence is below this")
+      ->capture_default_str();
+  app.add_option("--merge", c.merge, "greedy (the paper's voting) | nms")
+      ->check(CLI::IsMember({"greedy", "nms"}))
+      ->capture_default_str();
+  app.add_option("--threshold", c.detect.merge_threshold,
+                 "greedy: largest match score merged; nms: IoU above which boxes are suppressed")
+      ->capture_default_str();
+  app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
+      ->capture_default_str();
+}
+
+// A loaded model on a device, with the options resolved.
+struct Session {
+  std::unique_ptr<vk::Context> ctx;
+  Model model;
+  std::unique_ptr<DenseEvaluator> eval;
+  DetectOptions opt;
+
+  explicit Session(Common& c) {
+    opt = c.detect;
+    opt.dense.fine = !c.coarse;
+    opt.merge = c.merge == "nms" ? DetectOptions::Merge::Nms : DetectOptions::Merge::Greedy;
+    if (c.merge == "nms" && opt.merge_threshold == DetectOptions{}.merge_threshold)
+      opt.merge_threshold = 0.5f;  // NMS's customary IoU
+    const fs::path dir = c.weights_dir.empty() ? default_weights_dir() : fs::path(c.weights_dir);
+    model = load_model_choice(c.model, dir);
+    ctx = open_context(c.device, c.verbose);
+    eval = std::make_unique<DenseEvaluator>(*ctx, model);
+    if (c.verbose)
+      std::cerr << "Model: " << model.net.name << " (" << model.classes.size() << " classes"
+                << (model.regressor ? ", box regressor" : ", no box regressor: boxes are windows")
+                << ")\n";
+  }
+  const std::string& name(int cls) const { return model.classes.at(cls); }
+};
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+json box_json(const Box& b) {  // COCO: [x, y, width, height]
+  return {std::round(b.x1 * 100) / 100, std::round(b.y1 * 100) / 100,
+          std::round(b.width() * 100) / 100, std::round(b.height() * 100) / 100};
+}
+
+void write_text(const fs::path& file, const std::string& text) {
+  if (file == "-") {
+    std::cout << text;
+    return;
+  }
+  if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  std::ofstream out(file);
+  out << text;
+  if (!out) throw Error("Cannot write " + file.string());
+}
+
+// Runs `fn` on every image; an unreadable image is reported and the others go on.
+template <typename Fn>
+int for_each_image(const std::vector<std::string>& images, Fn fn) {
+  int failures = 0;
+  for (const std::string& path : images) {
+    try {
+      fn(path, image::load_rgb(path));
+    } catch (const ImageError& e) {
+      std::cerr << "overfeat: " << e.what() << "\n";
+      ++failures;
+    }
+  }
+  return failures ? 5 : 0;
+}
+
+void print_timings(const DetectTimings& t) {
+  const double outside = t.dense.prepare_ms + t.dense.collect_ms + t.merge_ms;
+  std::cerr << "time: " << fixed(t.total_ms, 1) << " ms (network " << fixed(t.dense.network_ms, 1)
+            << ", GPU " << fixed(t.dense.gpu_ms, 1) << ", resize " << fixed(t.dense.prepare_ms, 1)
+            << ", merge " << fixed(t.merge_ms, 1) << "; outside the network "
+            << fixed(100 * outside / std::max(t.total_ms, 1e-9), 1) << " %)\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// classify
+
+int classify_main(int argc, char** argv) {
+  Common c;
+  int top = 5;
+  std::string views = "dense";
+  bool as_json = false;
+  std::vector<std::string> images;
+  CLI::App app{
+      "Classify images by the paper's dense multi-scale evaluation (each class's "
+      "spatial maximum, averaged over scales and flips), or by 10 views."};
+  add_common(app, c, false);
+  app.add_option("-n,--top", top, "Classes to print")->check(CLI::PositiveNumber);
+  app.add_option("--views", views, "dense | 10 (4 corners + center, each mirrored)")
+      ->check(CLI::IsMember({"dense", "10"}));
+  app.add_flag("--json", as_json, "Print JSON");
+  app.add_option("images", images, "Image files")->required();
+  CLI11_PARSE(app, argc, argv);
+  Session s(c);
+  json out = json::array();
+  const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
+    std::vector<float> probs;
+    if (views == "10") {
+      probs = classify_ten_views(*s.eval, rgb);
+    } else {
+      const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
+      probs = classify(s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
+    }
+    if (s.model.background >= 0) probs[s.model.background] = -1;  // never an answer
+    json classes = json::array();
+    if (!as_json && images.size() > 1) std::cout << path << "\n";
+    for (const auto& t : top_classes(probs, top)) {
+      if (as_json)
+        classes.push_back(
+            {{"index", t.index}, {"name", s.name(t.index)}, {"probability", t.score}});
+      else
+        std::cout << s.name(t.index) << " " << release_float(t.score) << "\n";
+    }
+    if (as_json) out.push_back({{"image", path}, {"views", views}, {"classes", classes}});
+  });
+  if (as_json) std::cout << out.dump(2) << "\n";
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// detect
+
+json detections_json(const Session& s, const std::string& image_id,
+                     const std::vector<Detection>& dets) {
+  json out = json::array();
+  for (const Detection& d : dets)
+    out.push_back({{"image_id", image_id},
+                   {"category_id", d.cls},
+                   {"category_name", s.name(d.cls)},
+                   {"bbox", box_json(d.box)},
+                   {"score", d.score},
+                   {"votes", d.votes}});
+  return out;
+}
+
+render::Rgb8 annotate(const Session& s, const Tensor& rgb, const DetectResult& r, bool raw) {
+  std::vector<render::DrawnBox> boxes;
+  if (raw)
+    for (const Detection& d : r.raw)
+      boxes.push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.cls, "", 1, true});
+  for (auto it = r.merged.rbegin(); it != r.merged.rend(); ++it)  // best drawn last, on top
+    boxes.push_back({it->box.x1, it->box.y1, it->box.x2, it->box.y2, it->cls,
+                     s.name(it->cls) + " " + fixed(it->score, 2), 2, false});
+  return render::draw_boxes(rgb, boxes);
+}
+
+int detect_main(int argc, char** argv) {
+  Common c;
+  std::string out_dir, json_file;
+  bool raw = false;
+  std::vector<std::string> images;
+  CLI::App app{
+      "Detect objects: boxes regressed at every location of every scale, merged by the "
+      "paper's greedy voting (or NMS). Prints `image class score x1 y1 x2 y2`."};
+  add_common(app, c, true);
+  app.add_option("-o,--out", out_dir, "Write annotated PNGs (<name>.detections.png) here");
+  app.add_option("--json", json_file, "Write detections, COCO results style, to FILE (- = stdout)");
+  app.add_flag("--raw", raw, "Also draw the raw boxes before merging (faint)");
+  app.add_option("images", images, "Image files")->required();
+  CLI11_PARSE(app, argc, argv);
+  Session s(c);
+  json all = json::array();
+  const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
+    const DetectResult r = detect(*s.eval, rgb, s.opt);
+    for (const Detection& d : r.merged)
+      if (json_file != "-")
+        std::cout << path << " " << s.name(d.cls) << " " << fixed(d.score, 4) << " "
+                  << fixed(d.box.x1, 1) << " " << fixed(d.box.y1, 1) << " " << fixed(d.box.x2, 1)
+                  << " " << fixed(d.box.y2, 1) << "\n";
+    if (c.verbose) {
+      std::cerr << path << ": " << r.raw.size() << " raw boxes -> " << r.merged.size() << "\n";
+      print_timings(r.timings);
+    }
+    for (const json& d : detections_json(s, fs::path(path).stem().string(), r.merged))
+      all.push_back(d);
+    if (!out_dir.empty()) {
+      fs::create_directories(out_dir);
+      const fs::path png = fs::path(out_dir) / (fs::path(path).stem().string() + ".detections.png");
+      render::write_png(png, annotate(s, rgb, r, raw));
+      if (c.verbose) std::cerr << "wrote " << png << "\n";
+    }
+  });
+  if (!json_file.empty()) write_text(json_file, all.dump(2) + "\n");
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// heatmap
+
+int find_class(const Session& s, const std::string& key) {
+  for (size_t i = 0; i < s.model.classes.size(); ++i)
+    if (s.model.classes[i] == key) return static_cast<int>(i);
+  for (size_t i = 0; i < s.model.classes.size(); ++i)  // "tabby" finds "tabby, tabby cat"
+    if (s.model.classes[i].rfind(key + ",", 0) == 0) return static_cast<int>(i);
+  try {
+    size_t used = 0;
+    const int idx = std::stoi(key, &used);
+    if (used == key.size() && idx >= 0 && idx < static_cast<int>(s.model.classes.size()))
+      return idx;
+  } catch (const std::exception&) {
+  }
+  throw Error("The model has no class '" + key + "' (give a class name or an index 0.." +
+              std::to_string(s.model.classes.size() - 1) + ")");
+}
+
+std::string file_safe(std::string name) {
+  name = name.substr(0, name.find(','));
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+}
+
+int heatmap_main(int argc, char** argv) {
+  Common c;
+  std::string out_dir = ".", raw_format = "npy", colormap = "viridis";
+  std::vector<std::string> class_keys;
+  int top = 3;
+  float opacity = 0.6f;
+  bool smooth = false;
+  std::vector<std::string> images;
+  CLI::App app{
+      "Per-scale heat maps: for chosen classes (default: the top classes), the "
+      "probability at every window of every scale, as PNG overlays with a legend and "
+      "as raw numbers."};
+  add_common(app, c, false);
+  app.add_option("-c,--class", class_keys, "Class name or index (repeatable)");
+  app.add_option("-n,--top", top, "Without --class: the top N classes")->capture_default_str();
+  app.add_option("-o,--out", out_dir, "Output folder")->capture_default_str();
+  app.add_option("--raw", raw_format, "Raw numbers as npy (one file per map) or json")
+      ->check(CLI::IsMember({"npy", "json"}))
+      ->capture_default_str();
+  app.add_option("--colormap", colormap, "viridis | inferno | turbo")
+      ->check(CLI::IsMember({"viridis", "inferno", "turbo"}));
+  app.add_option("--opacity", opacity, "Overlay opacity 0..1")->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--smooth", smooth, "Interpolate between cells instead of drawing blocks");
+  app.add_option("images", images, "Image files")->required();
+  CLI11_PARSE(app, argc, argv);
+  Session s(c);
+  fs::create_directories(out_dir);
+  const render::Colormap cmap = colormap == "inferno" ? render::Colormap::Inferno
+                                : colormap == "turbo" ? render::Colormap::Turbo
+                                                      : render::Colormap::Viridis;
+  return for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
+    const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
+    const DenseResult r = s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false});
+    std::vector<int> classes;
+    for (const std::string& k : class_keys) classes.push_back(find_class(s, k));
+    if (classes.empty()) {
+      std::vector<float> probs = classify(r);
+      if (s.model.background >= 0) probs[s.model.background] = -1;
+      for (const auto& t : top_classes(probs, top)) classes.push_back(t.index);
+    }
+    const std::string stem = fs::path(path).stem().string();
+    json index = {{"image", path},
+                  {"image_size", {rgb.h, rgb.w}},
+                  {"model", s.model.net.name},
+                  {"stride", c.coarse ? "coarse" : "fine"},
+                  {"classes", json::array()},
+                  {"maps", json::array()}};
+    for (int cls : classes) index["classes"].push_back({{"index", cls}, {"name", s.name(cls)}});
+    for (int cls : classes) {
+      std::vector<render::Rgb8> tiles;
+      std::vector<std::string> captions;
+      for (const ScaleMap& m : r.maps) {
+        const Tensor map = m.class_map(cls);
+        render::MapPlacement where;
+        m.cell_centers(where.x0, where.y0, where.step_x, where.step_y);
+        render::HeatmapStyle style;
+        style.colormap = cmap;
+        style.opacity = opacity;
+        style.smooth = smooth;
+        const std::string scale = "scale " + std::to_string(m.scale + 1) + " (" +
+                                  std::to_string(m.input.h) + "x" + std::to_string(m.input.w) +
+                                  (m.flipped ? ", mirrored" : "") + ")";
+        style.title = s.name(cls).substr(0, s.name(cls).find(',')) + " - " + scale;
+        const std::string base = stem + "_" + file_safe(s.name(cls)) + "_s" +
+                                 std::to_string(m.scale + 1) + (m.flipped ? "_flip" : "");
+        const render::Rgb8 png =
+            render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style);
+        render::write_png(fs::path(out_dir) / (base + ".png"), png);
+        style.legend = false;
+        tiles.push_back(render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style));
+        captions.push_back(scale + " max " +
+                           fixed(*std::max_element(map.data.begin(), map.data.end()), 3));
+        json entry = {{"class", cls},
+                      {"scale", m.scale},
+                      {"flipped", m.flipped},
+                      {"input_size", {m.input.h, m.input.w}},
+                      {"map_size", {map.h, map.w}},
+                      {"stride", m.geometry.stride},
+                      {"window", m.geometry.window},
+                      {"offsets", m.geometry.offsets},
+                      {"cell0_center", {where.x0, where.y0}},
+                      {"cell_step", {where.step_x, where.step_y}},
+                      {"png", base + ".png"}};
+        if (raw_format == "npy") {
+          npy::write(fs::path(out_dir) / (base + ".npy"), map);
+          entry["npy"] = base + ".npy";
+        } else {
+          entry["values"] = map.data;
+        }
+        index["maps"].push_back(entry);
+      }
+      const fs::path grid_file =
+          fs::path(out_dir) / (stem + "_" + file_safe(s.name(cls)) + "_scales.png");
+      render::write_png(grid_file, render::grid(tiles, captions, 3));
+      std::cout << "wrote " << grid_file.string() << "\n";
+    }
+    write_text(fs::path(out_dir) / (stem + "_heatmaps.json"), index.dump(1) + "\n");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// eval
+
+std::string default_split(const fs::path& dir) {
+  const Dataset all = load_dataset(dir);
+  std::set<std::string> splits;
+  for (const auto& im : all.images) splits.insert(im.split);
+  for (const char* s : {"val", "test"})
+    if (splits.count(s)) return s;
+  return "";
+}
+
+int eval_main(int argc, char** argv) {
+  Common c;
+  std::string dir, split = "auto", json_file, detections_file;
+  size_t limit = 0;
+  CLI::App app{
+      "Evaluate a model on a folder laid out like ../shared/data/voc2007 "
+      "(annotations.jsonl + images/): PASCAL VOC mean average precision (IoU 0.5, "
+      "all-point interpolation) and classification accuracy. The last line is "
+      "`mAP NN.N %`."};
+  add_common(app, c, true);
+  app.add_option("dir", dir, "Dataset folder")->required();
+  app.add_option("--split", split,
+                 "Records to evaluate: a split name, all, or auto (val, else "
+                 "test, else all)")
+      ->capture_default_str();
+  app.add_option("--limit", limit, "Evaluate only the first N images");
+  app.add_option("--json", json_file, "Write the report as JSON to FILE");
+  app.add_option("--detections", detections_file, "Write all detections (COCO style) to FILE");
+  CLI11_PARSE(app, argc, argv);
+  if (split == "auto") split = default_split(dir);
+  if (split == "all") split.clear();
+  const Dataset data = load_dataset(dir, split);
+  if (data.images.empty())
+    throw Error("No images in " + dir + (split.empty() ? "" : " with split '" + split + "'"));
+  c.detect.max_detections = c.detect.max_detections == DetectOptions{}.max_detections
+                                ? 100  // mAP rewards recall: keep more boxes than for display
+                                : c.detect.max_detections;
+  Session s(c);
+  // Model classes -> dataset classes, by name.
+  std::vector<int> to_data(s.model.classes.size(), -1);
+  std::vector<std::string> known;
+  for (size_t i = 0; i < s.model.classes.size(); ++i) {
+    to_data[i] = data.class_index(s.model.classes[i]);
+    if (to_data[i] >= 0) known.push_back(s.model.classes[i]);
+  }
+  std::vector<std::string> unknown;
+  for (const std::string& dc : data.classes)
+    if (std::find(known.begin(), known.end(), dc) == known.end()) unknown.push_back(dc);
+  if (!unknown.empty()) {
+    std::cerr << "overfeat eval: the model " << s.model.net.name << " has no class named ";
+    for (size_t i = 0; i < unknown.size() && i < 8; ++i) std::cerr << (i ? ", " : "") << unknown[i];
+    if (unknown.size() > 8) std::cerr << " and " << unknown.size() - 8 << " more";
+    std::cerr << " (of the dataset's " << data.classes.size()
+              << "); their AP counts as 0. Evaluate a model trained on these classes, such as "
+                 "the bundled model.\n";
+  }
+
+  const size_t n = limit ? std::min(limit, data.images.size()) : data.images.size();
+  std::vector<ScoredDetection> dets;
+  std::vector<GroundTruthBox> truth;
+  json coco = json::array();
+  int labelled = 0, correct = 0, failures = 0;
+  double network_ms = 0, outside_ms = 0;
+  ProgressBar bar("eval", n);
+  for (size_t i = 0; i < n; ++i) {
+    const DatasetImage& im = data.images[i];
+    for (const DatasetObject& o : im.objects)
+      truth.push_back({im.id, data.class_index(o.cls), o.box, o.difficult});
+    Tensor rgb;
+    try {
+      rgb = image::load_rgb(im.path);
+    } catch (const ImageError& e) {
+      std::cerr << "\noverfeat eval: " << e.what() << " (counted as no detections)\n";
+      ++failures;
+      continue;
+    }
+    const DetectResult r = detect(*s.eval, rgb, s.opt);
+    network_ms += r.timings.dense.network_ms;
+    outside_ms += r.timings.total_ms - r.timings.dense.network_ms;
+    for (const Detection& d : r.merged) {
+      const int dc = to_data[d.cls];
+      if (dc < 0) continue;
+      // Boxes of a class the source dropped in this image cannot be judged: skip them.
+      if (std::find(im.classes_missing_boxes.begin(), im.classes_missing_boxes.end(),
+                    data.classes[dc]) != im.classes_missing_boxes.end())
+        continue;
+      dets.push_back({im.id, dc, d.score, d.box});
+    }
+    for (const json& d : detections_json(s, im.id, r.merged)) coco.push_back(d);
+    // Classification: the best class among the dataset's, against the image label, or, without
+    // one, against any object class present.
+    int best = -1;
+    for (size_t mc = 0; mc < to_data.size(); ++mc)
+      if (to_data[mc] >= 0 && (best < 0 || r.class_probs[mc] > r.class_probs[best]))
+        best = static_cast<int>(mc);
+    std::set<std::string> present;
+    if (!im.label.empty())
+      present.insert(im.label);
+    else
+      for (const DatasetObject& o : im.objects) present.insert(o.cls);
+    if (!present.empty()) {
+      ++labelled;
+      correct += best >= 0 && present.count(s.model.classes[best]);
+    }
+    bar.update(i + 1, "acc " + fixed(labelled ? 100.0 * correct / labelled : 0, 1) + " %");
+  }
+  bar.finish();
+  const DetectionReport report = evaluate_detections(dets, truth, data.classes);
+  std::cout << "dataset " << dir << (split.empty() ? "" : " (" + split + ")") << ": " << n
+            << " images, model " << s.model.net.name << ", scales " << s.opt.scales
+            << (s.opt.dense.fine ? ", fine" : ", coarse") << (s.opt.dense.flip ? ", flips" : "")
+            << "\n";
+  std::cout << std::left << std::setw(16) << "class" << std::right << std::setw(8) << "AP %"
+            << std::setw(10) << "objects" << std::setw(12) << "detections"
+            << "\n";
+  json per_class = json::array();
+  for (const ClassAp& a : report.classes) {
+    std::cout << std::left << std::setw(16) << a.name << std::right << std::setw(8)
+              << fixed(100 * a.ap, 1) << std::setw(10) << a.positives << std::setw(12)
+              << a.detections << "\n";
+    per_class.push_back({{"class", a.name},
+                         {"ap", a.ap},
+                         {"positives", a.positives},
+                         {"detections", a.detections}});
+  }
+  const double accuracy = labelled ? static_cast<double>(correct) / labelled : 0;
+  std::cout << "classification accuracy " << fixed(100 * accuracy, 1) << " % (" << correct << "/"
+            << labelled << ", best of the dataset's classes)\n";
+  std::cout << "time per image " << fixed((network_ms + outside_ms) / std::max<size_t>(n, 1), 0)
+            << " ms, outside the network "
+            << fixed(100 * outside_ms / std::max(network_ms + outside_ms, 1e-9), 1) << " %\n";
+  if (failures) std::cout << failures << " unreadable images counted as no detections\n";
+  if (!json_file.empty())
+    write_text(json_file, json({{"dataset", dir},
+                                {"split", split},
+                                {"images", n},
+                                {"model", s.model.net.name},
+                                {"scales", s.opt.scales},
+                                {"classes", per_class},
+                                {"mean_ap", report.mean_ap},
+                                {"classification_accuracy", accuracy}})
+                                  .dump(2) +
+                              "\n");
+  if (!detections_file.empty()) write_text(detections_file, coco.dump(1) + "\n");
+  std::cout << "mAP " << fixed(100 * report.mean_ap, 1) << " %\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_classify(int argc, char** argv) {
+  return classify_main(argc, argv);
+}
+int run_detect(int argc, char** argv) {
+  return detect_main(argc, argv);
+}
+int run_heatmap(int argc, char** argv) {
+  return heatmap_main(argc, argv);
+}
+int run_eval(int argc, char** argv) {
+  return eval_main(argc, argv);
+}
+
+}  // namespace overfeat::cli
