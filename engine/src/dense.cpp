@@ -97,7 +97,7 @@ std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net,
       }
       throw Error("Scale list '" + list + "': '" + item +
                   "' is neither a smaller-side length (e.g. 461) nor a size HxW (e.g. 461x569); "
-                  "use also 'paper', 'paper-exact' or 'window'");
+                  "or give one of 'paper', 'paper-exact', 'window'");
     }
   }
   if (sizes.empty()) throw Error("Scale list '" + list + "' is empty");

@@ -44,7 +44,7 @@ Head random_regressor(const Model& m, bool per_class) {
 int run_bench_dense(int argc, char** argv) {
   std::string net = "fast", device, weights_dir, image_file, scales = "paper", regressor = "none";
   int repeat = 3, warmup = 1;
-  bool json_out = false;
+  bool json_out = false, coarse = false;
   CLI::App app{
       "Times the paper's dense evaluation of one image: six scales, fine stride, with "
       "and without flips, and the share of time spent outside the network."};
@@ -57,6 +57,7 @@ int run_bench_dense(int argc, char** argv) {
                  "Add a paper-sized random box regressor: none, agnostic or per-class")
       ->check(CLI::IsMember({"none", "agnostic", "per-class"}))
       ->capture_default_str();
+  app.add_flag("--coarse", coarse, "Coarse stride (no offset pooling), for comparison");
   app.add_option("--repeat", repeat, "Timed runs")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device, "Vulkan device index or name");
@@ -93,7 +94,8 @@ int run_bench_dense(int argc, char** argv) {
     std::cout << "Device: " << ctx->capability_line() << "\n"
               << net << " net, " << rgb.h << "x" << rgb.w << " image, scales " << scales << " ("
               << parse_scales(scales, model.net, rgb.h, rgb.w).size()
-              << "), fine stride, regressor " << regressor << "; median of " << repeat << "\n\n"
+              << (coarse ? "), coarse" : "), fine") << " stride, regressor " << regressor
+              << "; median of " << repeat << "\n\n"
               << std::left << std::setw(8) << "flips" << std::right << std::setw(10) << "total"
               << std::setw(10) << "network" << std::setw(10) << "GPU" << std::setw(10) << "resize"
               << std::setw(12) << "interleave" << std::setw(10) << "merge" << std::setw(10)
@@ -103,6 +105,7 @@ int run_bench_dense(int argc, char** argv) {
     DetectOptions opt;
     opt.scales = scales;
     opt.dense.flip = flip;
+    opt.dense.fine = !coarse;
     std::vector<double> total, network, gpu, prepare, collect, merge;
     size_t raw = 0;
     for (int r = 0; r < warmup + repeat; ++r) {

@@ -92,6 +92,14 @@ struct Session {
                 << ")\n";
   }
   const std::string& name(int cls) const { return model.classes.at(cls); }
+  /// The best `n` classes, the background class never among them.
+  std::vector<ScoredClass> top(std::vector<float> probs, int n) const {
+    if (model.background >= 0) probs.erase(probs.begin() + model.background);
+    std::vector<ScoredClass> t = top_classes(probs, n);
+    for (ScoredClass& c : t)
+      if (model.background >= 0 && c.index >= model.background) ++c.index;
+    return t;
+  }
 };
 
 std::string fixed(double v, int digits) {
@@ -168,10 +176,9 @@ int classify_main(int argc, char** argv) {
       const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
       probs = classify(s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
     }
-    if (s.model.background >= 0) probs[s.model.background] = -1;  // never an answer
     json classes = json::array();
     if (!as_json && images.size() > 1) std::cout << path << "\n";
-    for (const auto& t : top_classes(probs, top)) {
+    for (const auto& t : s.top(probs, top)) {
       if (as_json)
         classes.push_back(
             {{"index", t.index}, {"name", s.name(t.index)}, {"probability", t.score}});
@@ -206,8 +213,10 @@ render::Rgb8 annotate(const Session& s, const Tensor& rgb, const DetectResult& r
     for (const Detection& d : r.raw)
       boxes.push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.cls, "", 1, true});
   for (auto it = r.merged.rbegin(); it != r.merged.rend(); ++it)  // best drawn last, on top
-    boxes.push_back({it->box.x1, it->box.y1, it->box.x2, it->box.y2, it->cls,
-                     s.name(it->cls) + " " + fixed(it->score, 2), 2, false});
+    boxes.push_back(
+        {it->box.x1, it->box.y1, it->box.x2, it->box.y2, it->cls,
+         s.name(it->cls).substr(0, s.name(it->cls).find(',')) + " " + fixed(it->score, 2), 2,
+         false});
   return render::draw_boxes(rgb, boxes);
 }
 
@@ -313,9 +322,7 @@ int heatmap_main(int argc, char** argv) {
     std::vector<int> classes;
     for (const std::string& k : class_keys) classes.push_back(find_class(s, k));
     if (classes.empty()) {
-      std::vector<float> probs = classify(r);
-      if (s.model.background >= 0) probs[s.model.background] = -1;
-      for (const auto& t : top_classes(probs, top)) classes.push_back(t.index);
+      for (const auto& t : s.top(classify(r), top)) classes.push_back(t.index);
     }
     const std::string stem = fs::path(path).stem().string();
     json index = {{"image", path},

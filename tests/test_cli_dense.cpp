@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// `overfeat classify | detect | heatmap | eval` end to end, with the hand-built marker model
+// saved as an ONNX file (so the right answers are known) and with the official-layout synthetic
+// weights (so the official nets run through every subcommand).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "constructed_models.hpp"
+#include "overfeat/detection.hpp"
+#include "overfeat/image.hpp"
+#include "overfeat/npy.hpp"
+#include "overfeat/render.hpp"
+#include "synthetic_weights.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+Result run(const std::string& args) {
+  const fs::path err =
+      fs::path(OVERFEAT_TEST_WORK_DIR) / ("cli-dense-stderr-" + std::to_string(::getpid()));
+  const std::string cmd = std::string(OVERFEAT_BIN) + " " + args + " 2>'" + err.string() + "'";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 65536> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
+  return r;
+}
+
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+const Box kTruth[2] = {{40, 36, 72, 68}, {200, 148, 232, 180}};
+
+class CliDense : public testing::VulkanTest {
+ protected:
+  void SetUp() override {
+    VulkanTest::SetUp();
+    if (IsSkipped()) return;
+    dir_ = fs::path(OVERFEAT_TEST_WORK_DIR) / "cli-dense";
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "data" / "images");
+    model_ = dir_ / "markers.onnx";
+    save_model(testing::marker_model(), model_);
+    // Three images: both objects, the first only, none.
+    json lines[3];
+    for (int i = 0; i < 3; ++i) {
+      Tensor img(3, 240, 320, 0.0f);
+      json objects = json::array();
+      for (int o = 0; o < 2 - i; ++o) {
+        testing::draw_object(img, static_cast<int>(kTruth[o].x1), static_cast<int>(kTruth[o].y1));
+        objects.push_back({{"class", "square"},
+                           {"bbox", {kTruth[o].x1, kTruth[o].y1, kTruth[o].x2, kTruth[o].y2}},
+                           {"difficult", 0}});
+      }
+      const std::string id = "img" + std::to_string(i);
+      render::write_png(dir_ / "data" / "images" / (id + ".png"), render::to_rgb8(img));
+      lines[i] = {{"id", id},       {"file", "images/" + id + ".png"},
+                  {"split", "val"}, {"width", 320},
+                  {"height", 240},  {"objects", objects}};
+    }
+    std::ofstream ann(dir_ / "data" / "annotations.jsonl");
+    for (const json& l : lines) ann << l.dump() << "\n";
+    image0_ = dir_ / "data" / "images" / "img0.png";
+  }
+  std::string m() const { return "--model " + q(model_) + " --scales 240x320 "; }
+  fs::path dir_, model_, image0_;
+};
+
+TEST_F(CliDense, DetectFindsTheObjectsAsCocoJson) {
+  const Result r = run("detect " + m() + "--json - " + q(image0_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  ASSERT_EQ(doc.size(), 2u) << r.out;
+  for (const json& d : doc) {
+    EXPECT_EQ(d["image_id"], "img0");
+    EXPECT_EQ(d["category_name"], "square");
+    EXPECT_EQ(d["category_id"], 1);
+    const auto b = d["bbox"];  // COCO: x, y, width, height
+    const Box box{b[0].get<float>(), b[1].get<float>(), b[0].get<float>() + b[2].get<float>(),
+                  b[1].get<float>() + b[3].get<float>()};
+    EXPECT_GT(std::max(iou(box, kTruth[0]), iou(box, kTruth[1])), 0.75f) << d.dump();
+    EXPECT_GT(d["votes"].get<int>(), 1);
+  }
+  // Text output and an annotated PNG.
+  const Result t = run("detect " + m() + "-o " + q(dir_ / "out") + " --raw " + q(image0_));
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_EQ(std::count(t.out.begin(), t.out.end(), '\n'), 2) << t.out;
+  EXPECT_NE(t.out.find(" square "), std::string::npos);
+  const Tensor png = image::load_rgb(dir_ / "out" / "img0.detections.png");
+  EXPECT_EQ(png.h, 240);
+  EXPECT_EQ(png.w, 320);
+}
+
+TEST_F(CliDense, NmsIsAvailableForComparison) {
+  const Result r = run("detect " + m() + "--merge nms --threshold 0.3 --json - " + q(image0_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc.size(), 2u);
+  for (const json& d : doc) EXPECT_EQ(d["votes"], 1);  // suppression keeps single boxes
+}
+
+TEST_F(CliDense, EvalPrintsPerfectMapOnItsLastLine) {
+  const Result r = run("eval " + q(dir_ / "data") + " " + m());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(last, "mAP 100.0 %\n") << r.out;
+  EXPECT_NE(r.out.find("square"), std::string::npos);
+  EXPECT_NE(r.out.find("classification accuracy 100.0 % (2/2"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("eval ["), std::string::npos) << "no progress bar: " << r.err;
+  // A wrong model loses: boxes shifted off the objects give AP 0.
+  Model shifted = testing::marker_model();
+  for (float& b : shifted.regressor->convs[2].b) b += 40;
+  save_model(shifted, dir_ / "shifted.onnx");
+  const Result s = run("eval " + q(dir_ / "data") + " --model " + q(dir_ / "shifted.onnx") +
+                       " --scales 240x320");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("mAP 0.0 %"), std::string::npos) << s.out;
+}
+
+TEST_F(CliDense, HeatmapWritesOverlaysNumbersAndIndex) {
+  const Result r = run("heatmap " + m() + "--class square -o " + q(dir_ / "hm") + " " + q(image0_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json index = json::parse(std::ifstream(dir_ / "hm" / "img0_heatmaps.json"));
+  ASSERT_EQ(index["maps"].size(), 1u);
+  const json& map = index["maps"][0];
+  EXPECT_EQ(map["stride"], 4);  // fine: the pre-pool stride
+  EXPECT_EQ(map["window"], 64);
+  std::vector<size_t> shape;
+  const std::vector<float> values = npy::read(dir_ / "hm" / map["npy"].get<std::string>(), shape);
+  ASSERT_EQ(shape.size(), 3u);
+  EXPECT_EQ(shape[1], map["map_size"][0].get<size_t>());
+  EXPECT_EQ(shape[2], map["map_size"][1].get<size_t>());
+  // The hottest cell's window contains the first object.
+  const size_t best = std::max_element(values.begin(), values.end()) - values.begin();
+  EXPECT_GT(values[best], 0.9f);
+  const double cx =
+      map["cell0_center"][0].get<double>() + (best % shape[2]) * map["cell_step"][0].get<double>();
+  const double cy =
+      map["cell0_center"][1].get<double>() + (best / shape[2]) * map["cell_step"][1].get<double>();
+  const bool near_one =
+      (std::abs(cx - kTruth[0].cx()) < 24 && std::abs(cy - kTruth[0].cy()) < 24) ||
+      (std::abs(cx - kTruth[1].cx()) < 24 && std::abs(cy - kTruth[1].cy()) < 24);
+  EXPECT_TRUE(near_one) << cx << "," << cy;
+  EXPECT_TRUE(fs::exists(dir_ / "hm" / map["png"].get<std::string>()));
+  EXPECT_TRUE(fs::exists(dir_ / "hm" / "img0_square_scales.png"));
+  // Raw numbers as JSON instead.
+  const Result j =
+      run("heatmap " + m() + "--class 1 --raw json -o " + q(dir_ / "hmj") + " " + q(image0_));
+  ASSERT_EQ(j.code, 0) << j.err;
+  const json jindex = json::parse(std::ifstream(dir_ / "hmj" / "img0_heatmaps.json"));
+  EXPECT_EQ(jindex["maps"][0]["values"].size(), values.size());
+}
+
+TEST_F(CliDense, ClassifyNamesTheObjectAndNeverTheBackground) {
+  const Result r = run("classify " + m() + "--json " + q(image0_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc[0]["classes"][0]["name"], "square");
+  for (const json& c : doc[0]["classes"]) EXPECT_NE(c["name"], "background");
+}
+
+TEST_F(CliDense, OfficialNetsRunEverySubcommand) {
+  const std::string d = "-d " + q(testing::synthetic_weights_dir()) + " ";
+  const fs::path photo = dir_ / "photo.png";
+  Tensor img(3, 250, 300);
+  for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = static_cast<float>((i * 37) % 256);
+  render::write_png(photo, render::to_rgb8(img));
+  Result r = run("classify " + d + "-m fast --views 10 -n 3 " + q(photo));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3);
+  r = run("detect " + d + "-m fast --scales 231,260 --coarse --json - " + q(photo));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out).is_array());
+  r = run("heatmap " + d + "-m accurate --scales 221 -n 1 -o " + q(dir_ / "acc") + " " + q(photo));
+  ASSERT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CliDense, BadInputGetsClearMessagesAndExitCodes) {
+  std::ofstream(dir_ / "broken.onnx") << "not a model";
+  Result r = run("detect --model " + q(dir_ / "broken.onnx") + " " + q(image0_));
+  EXPECT_EQ(r.code, 4);
+  EXPECT_NE(r.err.find("broken.onnx"), std::string::npos) << r.err;
+  // One unreadable image: reported, the other still processed, exit code 5.
+  std::ofstream(dir_ / "bad.png") << "garbage";
+  r = run("detect " + m() + q(dir_ / "bad.png") + " " + q(image0_));
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.err.find("bad.png"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = run("heatmap " + m() + "--class giraffe " + q(image0_));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("giraffe"), std::string::npos) << r.err;
+  r = run("detect --model " + q(model_) + " --scales 12x " + q(image0_));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("12x"), std::string::npos) << r.err;
+  r = run("eval " + q(dir_ / "nowhere") + " " + m());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("annotations.jsonl"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace overfeat
