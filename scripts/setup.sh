@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The README's first command: installs the packages, builds, and runs the main job on a
-# photograph (for now `overfeat` classifying a sample photo; it says where the weights go when
-# none are installed).
+# photograph: `overfeat detect` with the default model (the bundled model once it ships, else
+# the official fast net), writing an annotated PNG to build/demo/. With no model at all it says
+# where the weights go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 photo=/usr/lib/python3/dist-packages/skimage/data/chelsea.png
 echo
-echo "== build/tools/overfeat/overfeat -n 5 $photo"
+echo "== build/tools/overfeat/overfeat detect -v -o build/demo $photo"
 status=0
-build/tools/overfeat/overfeat -v -n 5 "$photo" || status=$?
+build/tools/overfeat/overfeat detect -v -o build/demo "$photo" || status=$?
 if [[ $status -eq 4 ]]; then
   echo
   echo "(No weights yet: see README.md, 'Weights'. Everything else is built; run scripts/test.sh.)"

@@ -503,9 +503,10 @@ int eval_main(int argc, char** argv) {
             << "\n";
   json per_class = json::array();
   for (const ClassAp& a : report.classes) {
+    // A class without objects in these images has no AP; it stays out of the mean.
     std::cout << std::left << std::setw(16) << a.name << std::right << std::setw(8)
-              << fixed(100 * a.ap, 1) << std::setw(10) << a.positives << std::setw(12)
-              << a.detections << "\n";
+              << (a.positives ? fixed(100 * a.ap, 1) : "-") << std::setw(10) << a.positives
+              << std::setw(12) << a.detections << "\n";
     per_class.push_back({{"class", a.name},
                          {"ap", a.ap},
                          {"positives", a.positives},
@@ -530,6 +531,9 @@ int eval_main(int argc, char** argv) {
                                   .dump(2) +
                               "\n");
   if (!detections_file.empty()) write_text(detections_file, coco.dump(1) + "\n");
+  int with_objects = 0;
+  for (const ClassAp& a : report.classes) with_objects += a.positives > 0;
+  std::cout << "mean over the " << with_objects << " classes with objects\n";
   std::cout << "mAP " << fixed(100 * report.mean_ap, 1) << " %\n";
   return 0;
 }
