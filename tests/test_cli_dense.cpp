@@ -58,7 +58,9 @@ class CliDense : public testing::VulkanTest {
   void SetUp() override {
     VulkanTest::SetUp();
     if (IsSkipped()) return;
-    dir_ = fs::path(OVERFEAT_TEST_WORK_DIR) / "cli-dense";
+    // One folder per test: ctest runs the tests of this binary in parallel processes.
+    dir_ = fs::path(OVERFEAT_TEST_WORK_DIR) / "cli-dense" /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "data" / "images");
     model_ = dir_ / "markers.onnx";
