@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The `overfeat` command: the release's output formats, the PPM stream, JSON, and bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -13,6 +11,7 @@
 #include "overfeat/classes.hpp"
 #include "overfeat/reference.hpp"
 #include "synthetic_weights.hpp"
+#include "test_support.hpp"
 #include "vulkan_fixture.hpp"
 
 namespace overfeat {
@@ -20,28 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = testing::CommandResult;
 
 Result run(const std::string& args, const std::string& stdin_file = "") {
-  const fs::path err =
-      fs::path(OVERFEAT_TEST_WORK_DIR) / ("cli-stderr-" + std::to_string(::getpid()));
-  std::string cmd = std::string(OVERFEAT_BIN) + " " + args + " 2>'" + err.string() + "'";
-  if (!stdin_file.empty()) cmd += " <'" + stdin_file + "'";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  // The tests run with OVERFEAT_VALIDATION=1, which the command inherits.
-  EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
-  return r;
+  return testing::run_command(std::string(OVERFEAT_BIN) + " " + args, stdin_file);
 }
 
 Tensor test_image(int h, int w, unsigned seed) {

@@ -3,9 +3,7 @@
 // saved as an ONNX file (so the right answers are known) and with the official-layout synthetic
 // weights (so the official nets run through every subcommand).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,6 +15,7 @@
 #include "overfeat/npy.hpp"
 #include "overfeat/render.hpp"
 #include "synthetic_weights.hpp"
+#include "test_support.hpp"
 #include "vulkan_fixture.hpp"
 
 namespace overfeat {
@@ -25,26 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = testing::CommandResult;
 
 Result run(const std::string& args) {
-  const fs::path err =
-      fs::path(OVERFEAT_TEST_WORK_DIR) / ("cli-dense-stderr-" + std::to_string(::getpid()));
-  const std::string cmd = std::string(OVERFEAT_BIN) + " " + args + " 2>'" + err.string() + "'";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
-  return r;
+  return testing::run_command(std::string(OVERFEAT_BIN) + " " + args);
 }
 
 std::string q(const fs::path& p) {

@@ -10,10 +10,9 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "overfeat/error.hpp"
 #include "overfeat/evaluation.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using overfeat::Box;
@@ -34,27 +33,11 @@ constexpr Box kA{0, 0, 10, 10};
 constexpr Box kB{20, 20, 40, 40};
 constexpr Box kFar{100, 100, 110, 110};
 
-// A scratch directory per test, removed afterwards.
-class TempDir {
+// A scratch directory per test, removed afterwards, into which a test writes annotations.jsonl.
+class DatasetDir : public overfeat::testing::TempDir {
  public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("overfeat_evaluation_" + std::to_string(::getpid()) + "_" +
-                                         info->test_suite_name() + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  void write(const std::string& text) const { std::ofstream(path_ / "annotations.jsonl") << text; }
-
- private:
-  fs::path path_;
+  DatasetDir() : TempDir("evaluation") {}
+  void write(const std::string& text) const { std::ofstream(path() / "annotations.jsonl") << text; }
 };
 
 std::string error_of(const fs::path& dir, const std::string& split = "") {
@@ -168,7 +151,7 @@ TEST(EvaluateDetections, RejectsClassOutOfRange) {
 // Dataset reader
 
 TEST(LoadDataset, VocLayout) {
-  TempDir dir;
+  DatasetDir dir;
   dir.write(
       R"({"id": "000005", "split": "val", "width": 320, "height": 240, "objects": [{"class": "chair", "bbox": [10, 20, 30, 40], "difficult": -1, "truncated": -1}, {"class": "bottle", "bbox": [0, 0, 5, 5], "difficult": 1, "truncated": 0}]})"
       "\n\n"
@@ -204,7 +187,7 @@ TEST(LoadDataset, VocLayout) {
 }
 
 TEST(LoadDataset, CaltechLayout) {
-  TempDir dir;
+  DatasetDir dir;
   dir.write(
       R"({"id": "Faces/image_0001", "file": "images/Faces/image_0001.jpg", "width": 256, "height": 169, "class": "Faces", "split": "train", "box_source": "caltech_original_csv", "objects": [{"class": "Faces", "bbox": [125.52, 7.04, 222.88, 150.56]}]})"
       "\n"
@@ -226,7 +209,7 @@ TEST(LoadDataset, CaltechLayout) {
 }
 
 TEST(LoadDataset, MalformedLineNamesFileAndLine) {
-  TempDir dir;
+  DatasetDir dir;
   dir.write("{\"id\": \"a\", \"objects\": []}\n{\"id\": \"b\", \"objects\": [}\n");
   const std::string message = error_of(dir.path());
   EXPECT_NE(message.find("annotations.jsonl"), std::string::npos) << message;
@@ -234,7 +217,7 @@ TEST(LoadDataset, MalformedLineNamesFileAndLine) {
 }
 
 TEST(LoadDataset, BadFieldsNameTheProblem) {
-  TempDir dir;
+  DatasetDir dir;
   dir.write("{\"id\": \"a\", \"objects\": [{\"class\": \"x\", \"bbox\": [1, 2, 3]}]}\n");
   std::string message = error_of(dir.path());
   EXPECT_NE(message.find("line 1"), std::string::npos) << message;
@@ -252,7 +235,7 @@ TEST(LoadDataset, BadFieldsNameTheProblem) {
 }
 
 TEST(LoadDataset, MissingFileSaysWhatIsExpected) {
-  TempDir dir;
+  DatasetDir dir;
   const std::string message = error_of(dir.path() / "nowhere");
   EXPECT_NE(message.find("annotations.jsonl"), std::string::npos) << message;
   EXPECT_NE(message.find("bbox"), std::string::npos) << message;

@@ -20,40 +20,18 @@
 
 #include "overfeat/error.hpp"
 #include "overfeat/image.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 namespace img = overfeat::image;
 using overfeat::ImageError;
 using overfeat::Tensor;
+using overfeat::testing::TempDir;
 
 namespace {
 
 // ----------------------------------------------------------------------------------------------
 // Helpers
-
-// A scratch directory per test so parallel ctest runs never share files.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("overfeat_image_") + std::to_string(::getpid()) + "_" +
-                       (info ? std::string(info->test_suite_name()) + "_" + info->name() : "x");
-    std::replace(name.begin(), name.end(), '/', '_');
-    path_ = fs::temp_directory_path() / name;
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& file) const { return path_ / file; }
-
- private:
-  fs::path path_;
-};
 
 // Deterministic noise without depending on the standard library's distributions.
 class Lcg {
@@ -379,7 +357,7 @@ TEST(ImagePpm, RandomGarbageNeverCrashes) {
 // Decoding files
 
 TEST(ImageLoad, ReadsAnRgbPngWrittenByOpenCv) {
-  TempDir dir;
+  TempDir dir("image");
   const Tensor expected = synthetic(7, 5, 42);
   write_png(expected, dir / "small.png");
   const Tensor t = img::load_rgb(dir / "small.png");
@@ -387,7 +365,7 @@ TEST(ImageLoad, ReadsAnRgbPngWrittenByOpenCv) {
 }
 
 TEST(ImageLoad, ExpandsGreyAndDropsAlpha) {
-  TempDir dir;
+  TempDir dir("image");
   cv::Mat grey(2, 3, CV_8UC1);
   for (int i = 0; i < 6; ++i) grey.data[i] = static_cast<uint8_t>(40 * i);
   ASSERT_TRUE(cv::imwrite((dir / "grey.png").string(), grey));
@@ -420,7 +398,7 @@ std::vector<uint8_t> jpeg_with_exif_orientation_6(const cv::Mat& bgr) {
 }
 
 TEST(ImageLoad, IgnoresExifOrientationLikeTheRelease) {
-  TempDir dir;
+  TempDir dir("image");
   const auto jpeg = jpeg_with_exif_orientation_6(cv::Mat(20, 40, CV_8UC3, cv::Scalar(0, 128, 255)));
   write_bytes(dir / "rotated.jpg", std::string(jpeg.begin(), jpeg.end()));
   const Tensor t = img::load_rgb(dir / "rotated.jpg");
@@ -429,7 +407,7 @@ TEST(ImageLoad, IgnoresExifOrientationLikeTheRelease) {
 }
 
 TEST(ImageLoad, CorruptFileThrowsNamingIt) {
-  TempDir dir;
+  TempDir dir("image");
   Lcg rng(99);
   std::string junk;
   for (int i = 0; i < 4096; ++i) junk += static_cast<char>(rng.next() & 0xff);
@@ -445,7 +423,7 @@ TEST(ImageLoad, CorruptFileThrowsNamingIt) {
 }
 
 TEST(ImageLoad, MissingFileThrowsNamingThePath) {
-  TempDir dir;
+  TempDir dir("image");
   const fs::path file = dir / "no such photo.jpg";
   const std::string msg = error_of([&] { img::load_rgb(file); });
   EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
@@ -453,7 +431,7 @@ TEST(ImageLoad, MissingFileThrowsNamingThePath) {
 }
 
 TEST(ImageLoad, DirectoryIsNotAnImage) {
-  TempDir dir;
+  TempDir dir("image");
   fs::create_directories(dir / "sub");
   const std::string msg = error_of([&] { img::load_rgb(dir / "sub"); });
   EXPECT_NE(msg.find("directory"), std::string::npos) << msg;
@@ -569,7 +547,7 @@ TEST(ImageResize, ImageMagickResizeKeepsConstantsAndRounds) {
 
 TEST(ImageMagickParity, FillSizeMatchesConvert) {
   SKIP_WITHOUT_IMAGEMAGICK();
-  TempDir dir;
+  TempDir dir("image");
   for (auto [w, h] : {std::pair{301, 217}, std::pair{179, 403}, std::pair{641, 427},
                       std::pair{1023, 767}, std::pair{462, 463}}) {
     const fs::path out = dir / "size.txt";
@@ -593,7 +571,7 @@ constexpr double kMeanDiff = 0.01;
 TEST(ImageMagickParity, ResizeMatchesConvertOnSyntheticImages) {
   SKIP_WITHOUT_IMAGEMAGICK();
   RecordProperty("imagemagick", *imagemagick_version());
-  TempDir dir;
+  TempDir dir("image");
   struct Case {
     int w, h;
     bool noisy;
@@ -626,7 +604,7 @@ TEST(ImageMagickParity, ResizeMatchesConvertOnPhotographs) {
   if (photos.empty())
     GTEST_SKIP() << "no VOC2007 photographs found (looked in $OVERFEAT_SHARED_DATA, else "
                     "shared/data/voc2007/images beside the working directory or its ancestors)";
-  TempDir dir;
+  TempDir dir("image");
   for (const fs::path& photo : photos) {
     const std::string name = photo.stem().string();
     const Tensor theirs = convert_to_ppm(photo, "-resize '231x231^'", dir / (name + "_r.ppm"));

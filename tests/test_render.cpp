@@ -16,8 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -26,12 +24,14 @@
 #include "overfeat/image.hpp"
 #include "overfeat/npy.hpp"
 #include "overfeat/render.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 namespace render = overfeat::render;
 namespace npy = overfeat::npy;
 using overfeat::Error;
 using overfeat::Tensor;
+using overfeat::testing::TempDir;
 using render::Rgb8;
 using Color = std::array<uint8_t, 3>;
 
@@ -39,30 +39,6 @@ namespace {
 
 // ----------------------------------------------------------------------------------------------
 // Helpers
-
-// A scratch directory per test so parallel ctest runs never share files.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = "overfeat_render_" + std::to_string(::getpid()) + "_" +
-                       (info ? std::string(info->test_suite_name()) + "_" + info->name() : "x");
-    std::replace(name.begin(), name.end(), '/', '_');
-    path_ = fs::temp_directory_path() / name;
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& file) const { return path_ / file; }
-
- private:
-  fs::path path_;
-};
 
 // Deterministic pseudo-random image values 0..255.
 Tensor noise_image(int h, int w, uint32_t seed) {
@@ -178,7 +154,7 @@ TEST(ToRgb8, GreyExpandsAndOtherChannelCountsThrow) {
 }
 
 TEST(WritePng, RoundTripsExactly) {
-  TempDir dir;
+  TempDir dir("render");
   const Rgb8 img = render::to_rgb8(noise_image(37, 53, 7));
   const fs::path file = dir / "noise.png";
   render::write_png(file, img);
@@ -194,7 +170,7 @@ TEST(WritePng, RoundTripsExactly) {
 }
 
 TEST(WritePng, ErrorNamesTheFile) {
-  TempDir dir;
+  TempDir dir("render");
   const fs::path file = dir / "no_such_folder" / "out.png";
   const std::string msg =
       error_of([&] { render::write_png(file, render::to_rgb8(Tensor(3, 4, 4))); });
@@ -555,7 +531,7 @@ std::vector<float> ramp(std::size_t n, float scale) {
 }
 
 TEST(Npy, RoundTripsShapesAndValues) {
-  TempDir dir;
+  TempDir dir("render");
   for (const std::vector<size_t>& shape :
        {std::vector<size_t>{2, 3, 4}, std::vector<size_t>{5}, std::vector<size_t>{},
         std::vector<size_t>{0, 3}, std::vector<size_t>{1000, 1000}}) {
@@ -571,7 +547,7 @@ TEST(Npy, RoundTripsShapesAndValues) {
 }
 
 TEST(Npy, HeaderIsVersion1AlignedTo64) {
-  TempDir dir;
+  TempDir dir("render");
   const fs::path file = dir / "t.npy";
   Tensor t(3, 4, 5, 1.5f);
   npy::write(file, t);
@@ -590,7 +566,7 @@ TEST(Npy, HeaderIsVersion1AlignedTo64) {
 
 TEST(Npy, NumpyReadsOurFiles) {
   if (!have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed";
-  TempDir dir;
+  TempDir dir("render");
   const fs::path file = dir / "ours.npy";
   Tensor t(2, 3, 4);
   for (std::size_t i = 0; i < t.size(); ++i) t.data[i] = 0.5f * static_cast<float>(i);
@@ -608,7 +584,7 @@ TEST(Npy, NumpyReadsOurFiles) {
 
 TEST(Npy, WeReadNumpysFiles) {
   if (!have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed";
-  TempDir dir;
+  TempDir dir("render");
   const fs::path v1 = dir / "v1.npy", v2 = dir / "v2.npy", f8 = dir / "f8.npy",
                  fortran = dir / "fortran.npy";
   const std::string script =
@@ -635,7 +611,7 @@ TEST(Npy, WeReadNumpysFiles) {
 }
 
 TEST(Npy, ErrorsNameTheFile) {
-  TempDir dir;
+  TempDir dir("render");
   const float v[2] = {1, 2};
   const fs::path unwritable = dir / "no_such_folder" / "x.npy";
   const std::string write_msg = error_of([&] { npy::write(unwritable, v, {2}); });

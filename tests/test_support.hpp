@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// Helpers shared by the test binaries: a scratch folder per test and a way to run a command and
+// capture what it printed.
+#pragma once
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <system_error>
+
+namespace overfeat::testing {
+
+/// A scratch folder for the current test, so that parallel ctest runs never share files.
+///
+/// It lies in the system's temporary folder and is named
+/// `overfeat_<prefix>_<pid>_<test suite>_<test name>` (any '/' of a parameterised test's name
+/// replaced by '_'). The constructor creates it empty; the destructor removes it with everything
+/// in it.
+class TempDir {
+ public:
+  /// Creates the folder, emptying it first if a previous run left one behind.
+  explicit TempDir(const std::string& prefix) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = "overfeat_" + prefix + "_" + std::to_string(::getpid()) + "_" +
+                       (info ? std::string(info->test_suite_name()) + "_" + info->name() : "x");
+    std::replace(name.begin(), name.end(), '/', '_');
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  /// Removes the folder; errors are ignored.
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  /// The path of `file` inside the folder.
+  std::filesystem::path operator/(const std::string& file) const { return path_ / file; }
+  /// The folder itself.
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// What a command run by run_command() printed, and how it ended.
+struct CommandResult {
+  int code = -1;    ///< The exit status, or -1 when the command did not exit normally.
+  std::string out;  ///< Everything written to standard output.
+  std::string err;  ///< Everything written to standard error.
+};
+
+/// Runs `command_line` through the shell and captures its standard output, standard error and
+/// exit status. Standard error goes through a file under OVERFEAT_TEST_WORK_DIR named with the
+/// process id. When `stdin_file` is not empty the command reads its standard input from it.
+///
+/// The tests run with OVERFEAT_VALIDATION=1, which the command inherits, so this also expects
+/// (EXPECT_*, not fatal) that standard error holds no Vulkan validation message.
+inline CommandResult run_command(const std::string& command_line,
+                                 const std::string& stdin_file = "") {
+  const std::filesystem::path err_file =
+      std::filesystem::path(OVERFEAT_TEST_WORK_DIR) / ("stderr-" + std::to_string(::getpid()));
+  std::string cmd = command_line + " 2>'" + err_file.string() + "'";
+  if (!stdin_file.empty()) cmd += " <'" + stdin_file + "'";
+  CommandResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    ADD_FAILURE() << "popen failed for: " << cmd;
+    return r;
+  }
+  std::array<char, 65536> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  {
+    std::ifstream e(err_file);
+    r.err.assign(std::istreambuf_iterator<char>(e), {});
+  }
+  std::error_code ec;
+  std::filesystem::remove(err_file, ec);
+  EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
+  return r;
+}
+
+}  // namespace overfeat::testing
