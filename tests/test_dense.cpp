@@ -14,6 +14,7 @@
 #include "overfeat/model.hpp"
 #include "overfeat/pipeline.hpp"
 #include "overfeat/reference.hpp"
+#include "synthetic_weights.hpp"
 #include "vulkan_fixture.hpp"
 
 namespace overfeat {
@@ -379,6 +380,26 @@ TEST_F(Dense, AccurateStructureGivesThePaperMapsOnTheDevice) {
   }
   EXPECT_GT(r.timings.network_ms, 0);
   EXPECT_EQ(classify(r).size(), 10u);
+}
+
+// The real accurate net (official layout, synthetic weights) at the paper's first two scales.
+TEST_F(Dense, OfficialAccurateNetGivesThePaperMaps) {
+  const Model model = official_model(1, testing::synthetic_weights_dir());
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(8);
+  const Tensor img = random_tensor(3, 245, 245, rng, 0, 255);
+  const DenseResult r = eval.evaluate(img, {{245, 245}, {281, 317}}, {true, false, true});
+  ASSERT_EQ(r.maps.size(), 2u);
+  EXPECT_EQ(r.maps[0].probs.c, 1000);
+  EXPECT_EQ(r.maps[0].probs.h, 3);
+  EXPECT_EQ(r.maps[0].probs.w, 3);
+  EXPECT_EQ(r.maps[1].probs.h, 6);
+  EXPECT_EQ(r.maps[1].probs.w, 9);
+  EXPECT_EQ(r.maps[0].boxes.size(), 0u);  // the official weights have no regressor
+  // Cell (2, 2) at fine stride 12 sees the window from (24, 24) of the 245x245 input.
+  const Box w = r.maps[0].window_box(2, 2);
+  EXPECT_FLOAT_EQ(w.x1, 24.0f);
+  EXPECT_FLOAT_EQ(w.x2, 24.0f + 221.0f);
 }
 
 // A flipped map is the map of the mirror image: its cell x sees the mirrored window.

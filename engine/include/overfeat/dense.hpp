@@ -93,7 +93,7 @@ struct DenseResult {
 
 /// Runs a model densely on a Vulkan device. Command buffers are recorded once per input size
 /// (and options) and reused; device memory is grow-only per stage, bounded by the largest
-/// input seen.
+/// input seen. Not thread-safe: use one evaluator per thread (they can share the context).
 class DenseEvaluator {
  public:
   /// Uploads the weights; `model` must outlive the evaluator.
