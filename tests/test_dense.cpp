@@ -136,6 +136,18 @@ TEST(MapGeometry, FastNetPaperSizesGiveTheSameMaps) {
   EXPECT_EQ(map_geometry(m, 230, 400, true).h, 0);
 }
 
+TEST(Scales, OtherNetsScaleThePaperSizesByTheirWindow) {
+  const NetSpec small = NetSpec::parse("small",
+                                       "conv:8:7:2 relu pool:2 conv:8:3:1 relu pool:2 "
+                                       "conv:8:5:1");
+  const auto sizes = paper_sizes(small);
+  ASSERT_EQ(sizes.size(), 6u);
+  const double f = small.window / 221.0;
+  EXPECT_EQ(sizes[0].h, std::lround(245 * f));
+  EXPECT_EQ(sizes[5].w, std::lround(569 * f));
+  for (const InputSize& s : sizes) EXPECT_GE(std::min(s.h, s.w), small.window);
+}
+
 TEST(Scales, ParsesPresetsAndLists) {
   const NetSpec acc = NetSpec::official(1);
   auto s = parse_scales("paper-exact", acc, 375, 500);

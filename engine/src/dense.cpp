@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -59,9 +60,19 @@ AxisSizes axis_sizes(const Model& m, int pre_pool, bool fine) {
 }  // namespace
 
 std::vector<InputSize> paper_sizes(const NetSpec& net) {
-  if (net.name == "fast" || net.window == 231)
+  const std::vector<InputSize> accurate = {{245, 245}, {281, 317}, {317, 389},
+                                           {389, 461}, {425, 497}, {461, 569}};
+  if (net.window == 221) return accurate;
+  if (net.window == 231)
     return {{247, 247}, {279, 311}, {311, 375}, {375, 439}, {407, 471}, {439, 535}};
-  return {{245, 245}, {281, 317}, {317, 389}, {389, 461}, {425, 497}, {461, 569}};
+  // Other nets: the same sizes relative to the window, so that each scale covers the image with
+  // as many windows as the paper's did.
+  std::vector<InputSize> sizes;
+  const double f = static_cast<double>(net.window) / 221.0;
+  for (const InputSize& s : accurate)
+    sizes.push_back(
+        {static_cast<int>(std::lround(s.h * f)), static_cast<int>(std::lround(s.w * f))});
+  return sizes;
 }
 
 std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net, int img_h,

@@ -23,7 +23,8 @@ struct InputSize {
 
 /// The paper's six input sizes (docs: overfeat.md section 4) for the accurate net, and for the
 /// fast net the sizes that give the same classifier maps (1x1 ... 7x10 coarse, 3x3 ... 21x30
-/// fine): 247x247, 279x311, 311x375, 375x439, 407x471, 439x535.
+/// fine): 247x247, 279x311, 311x375, 375x439, 407x471, 439x535. Other nets (a window other
+/// than 221 or 231): the accurate net's sizes scaled by window / 221.
 std::vector<InputSize> paper_sizes(const NetSpec& net);
 
 /// Input sizes for an image of img_h x img_w from a scale list: "paper" (the paper's six sizes'
