@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: MIT
+"""Checks of the training tool: window labels and geometry, the class list, BN folding and
+export, and an interrupted run resuming exactly. About a minute on two cores:
+
+    /usr/bin/python3 -m unittest discover -s tools/train -p 'test_*.py' -v
+
+The tests that train need the cache (data.py); they build it when it is missing.
+"""
+
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+import export  # noqa: E402
+import train  # noqa: E402
+from model import TrainNet  # noqa: E402
+from windows import NO_BOX, Window, label_window, window_label  # noqa: E402
+
+S = 100  # window side in these tests
+
+
+class WindowLabelTest(unittest.TestCase):
+    def label(self, *boxes, usable=None):
+        return window_label(np.array(boxes, float), list(range(1, len(boxes) + 1)),
+                            usable or [True] * len(boxes), S)
+
+    def test_object_filling_the_window_is_positive(self):
+        self.assertEqual(self.label([10, 10, 90, 90]), (1, 0))
+
+    def test_window_inside_a_large_object_is_positive(self):
+        self.assertEqual(self.label([-100, -100, 200, 200]), (1, 0))
+
+    def test_tall_thin_object_is_positive(self):
+        self.assertEqual(self.label([45, 5, 60, 95]), (1, 0))
+
+    def test_small_or_far_objects_leave_background(self):
+        self.assertEqual(self.label([10, 10, 25, 25], [150, 150, 250, 250]), (0, None))
+
+    def test_half_visible_object_is_ambiguous(self):
+        self.assertEqual(self.label([50, 0, 250, 100]), (None, None))
+
+    def test_window_deep_inside_a_huge_object_is_not_background(self):
+        # only 1 % of the object is in the window, but it covers the whole window
+        self.assertEqual(self.label([-450, -450, 550, 550])[0], 1)
+
+    def test_difficult_object_never_labels_but_can_make_ambiguous(self):
+        self.assertEqual(self.label([10, 10, 90, 90], usable=[False]), (None, None))
+        self.assertEqual(self.label([10, 10, 90, 90], [20, 20, 80, 80], usable=[False, True]),
+                         (2, 1))
+
+    def test_largest_intersection_wins(self):
+        self.assertEqual(self.label([0, 0, 60, 100], [0, 0, 100, 100])[0], 2)
+
+
+class WindowGeometryTest(unittest.TestCase):
+    def test_cut_and_boxes_agree_with_and_without_mirror(self):
+        image = np.zeros((200, 300, 3), np.uint8)
+        image[50:100, 180:260] = 255  # an object at x 180..260, y 50..100
+        for flip in (False, True):
+            window = Window(150, 20, 120, 100, S, flip=flip)
+            x1, y1, x2, y2 = window.map_boxes([[180, 50, 260, 100]])[0]
+            pixels = window.cut(image)[..., 0] > 127
+            ys, xs = np.nonzero(pixels)
+            self.assertAlmostEqual(xs.min(), x1, delta=1.5)
+            self.assertAlmostEqual(xs.max() + 1, x2, delta=1.5)
+            self.assertAlmostEqual(ys.min(), y1, delta=1.5)
+            self.assertAlmostEqual(ys.max() + 1, y2, delta=1.5)
+
+    def test_whole_image_objects_give_no_box_target(self):
+        record = {"objects": [{"label": 3, "box": [0, 0, 200, 150], "difficult": False,
+                               "whole_image": True}]}
+        label, box = label_window(record, Window(25, 0, 150, 150, S))
+        self.assertEqual(label, 3)
+        self.assertTrue(np.isnan(box).all() and box.shape == NO_BOX.shape)
+
+
+class ClassListTest(unittest.TestCase):
+    def test_merges_held_out_and_order(self):
+        voc = ["aeroplane", "bird", "boat", "car", "chair", "motorbike", "person"]
+        caltech = sorted(data.MERGES) + ["BACKGROUND_Google"] + [f"cat{i:02d}" for i in range(40)]
+        classes, held_out, mapping = data.class_list(voc, caltech)
+        self.assertEqual(classes[0], data.BACKGROUND)
+        self.assertEqual(classes[1:len(voc) + 1], voc)
+        self.assertEqual(len(held_out), data.HELD_OUT_COUNT)
+        self.assertFalse(set(held_out) & set(classes) or set(held_out) & set(mapping))
+        self.assertFalse(set(held_out) & set(data.MERGES))
+        self.assertNotIn("BACKGROUND_Google", classes)
+        self.assertEqual(mapping["airplanes"], "aeroplane")
+        self.assertEqual(mapping["cougar_face"], "cougar")
+        self.assertEqual(data.class_list(voc, caltech)[1], held_out)  # seeded
+
+
+class ExportTest(unittest.TestCase):
+    def test_folded_network_matches_and_exports(self):
+        torch.manual_seed(0)
+        net = TrainNet(5)
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+                m.weight.data.uniform_(0.5, 2)
+                m.bias.data.uniform_(-1, 1)
+        net.eval()
+        export.check_folding(net, net.to_export_model())
+        self.assertEqual((net.window, net.stride, net.feature_layer()), (133, 16, 19))
+
+
+class ResumeTest(unittest.TestCase):
+    """An interrupted run (--max-steps in the middle of an epoch) resumed twice ends with
+    exactly the weights of an uninterrupted run."""
+
+    OPTIONS = ["--max-images", "120", "--epochs", "2", "--epoch-size", "48", "--batch-size",
+               "16", "--val-size", "40", "--threads", "2", "--no-check-engine"]
+
+    def run_train(self, *argv):
+        self.assertEqual(train.main(list(argv)), 0)
+        for handler in list(train.log.handlers):  # one log file per run
+            train.log.removeHandler(handler)
+            handler.close()
+
+    def test_resume_is_exact(self):
+        data.Cache.open_or_build(data.DEFAULT_CACHE)
+        with tempfile.TemporaryDirectory() as tmp:
+            straight, interrupted = Path(tmp) / "straight", Path(tmp) / "interrupted"
+            self.run_train("--run-dir", str(straight), *self.OPTIONS)
+            self.run_train("--run-dir", str(interrupted), *self.OPTIONS, "--max-steps", "2")
+            self.run_train("--run-dir", str(interrupted), "--resume", "--max-steps", "4")
+            self.run_train("--run-dir", str(interrupted), "--resume")
+            a = torch.load(straight / "last.pt")
+            b = torch.load(interrupted / "last.pt")
+            self.assertEqual((a["epoch"], a["global_step"]), (b["epoch"], b["global_step"]))
+            for key, value in a["model"].items():
+                self.assertTrue(torch.equal(value, b["model"][key]), key)
+            self.assertEqual(a["history"][-1]["figures"], b["history"][-1]["figures"])
+
+
+if __name__ == "__main__":
+    unittest.main()
