@@ -209,6 +209,7 @@ struct DenseEvaluator::Impl {
     int pool_k = 0, dx = 0, dy = 0;
     int in = -1;  // producing stage, -1: the input
     int slot = 0;
+    std::string name;  // for timings: "conv5", "classifier conv6", "regressor conv2", ...
     int c = 0, h = 0, w = 0;
   };
   struct Output {
@@ -302,6 +303,7 @@ struct DenseEvaluator::Impl {
       }
       if (s.h <= 0 || s.w <= 0) return -1;
       s.slot = slot(p, role + ":" + std::to_string(i));
+      s.name = role == "trunk" ? m.name : role + " " + m.name;
       p.stages.push_back(s);
       in = static_cast<int>(p.stages.size()) - 1;
     }
@@ -335,6 +337,7 @@ struct DenseEvaluator::Impl {
     norm.h = size.h;
     norm.w = size.w;
     norm.slot = slot(p, "input");
+    norm.name = "normalize";
     p.stages.push_back(norm);
     const int trunk = append_chain(p, net.modules, 0, t, conv_of_module, net_convs, 0, "trunk");
     if (trunk < 0) throw too_small(size);
@@ -353,6 +356,7 @@ struct DenseEvaluator::Impl {
         pool.w = pre.w - dx < k ? 0 : (pre.w - dx) / k;
         if (pool.h <= 0 || pool.w <= 0) continue;  // this offset has no complete window
         pool.slot = slot(p, "pooled");
+        pool.name = "offset " + net.modules[t].name;
         p.stages.push_back(pool);
         const int pooled = static_cast<int>(p.stages.size()) - 1;
         Output out{dy, dx};
@@ -361,6 +365,7 @@ struct DenseEvaluator::Impl {
         if (scores < 0) continue;
         Stage sm = p.stages[scores];
         sm.kind = Stage::Kind::Softmax;
+        sm.name = "softmax";
         sm.in = scores;
         sm.slot = slot(p, "probs:" + std::to_string(dy) + "," + std::to_string(dx));
         p.stages.push_back(sm);
@@ -399,7 +404,7 @@ struct DenseEvaluator::Impl {
       grew |= buffers[s.slot].reserve(*ctx, ops::Blob{nullptr, s.c, s.h, s.w}.floats() * 4);
     if (grew) ++generation;
     if (p.generation == generation && p.recorder && p.recorder->recorded()) return;
-    p.recorder = std::make_unique<vk::Recorder>(*ctx, 2);
+    p.recorder = std::make_unique<vk::Recorder>(*ctx, static_cast<uint32_t>(p.stages.size()) + 1);
     p.arena = std::make_unique<vk::DescriptorArena>(*ctx);
     vk::Recorder& rec = *p.recorder;
     rec.begin();
@@ -422,8 +427,8 @@ struct DenseEvaluator::Impl {
           break;
       }
       rec.barrier();
+      rec.timestamp();
     }
-    rec.timestamp();
     rec.end();
     p.generation = generation;
   }
@@ -463,7 +468,11 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
   impl_->record(plan);
   impl_->input.get().upload(input.data);
   plan.recorder->submit();
-  if (gpu_ms) *gpu_ms = plan.recorder->elapsed_ms(0, 1);
+  const int stamps = static_cast<int>(plan.stages.size());
+  if (gpu_ms) *gpu_ms = plan.recorder->elapsed_ms(0, stamps);
+  last_stages_.clear();
+  for (int i = 0; i < stamps; ++i)
+    last_stages_.push_back({plan.stages[i].name, plan.recorder->elapsed_ms(i, i + 1)});
 
   ScaleMap map;
   map.flipped = flipped;
@@ -519,6 +528,14 @@ DenseResult DenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputS
       result.timings.network_ms += ms_since(t0) - collect;
       result.timings.collect_ms += collect;
       result.timings.gpu_ms += gpu;
+      for (const StageTime& st : last_stages_) {
+        auto it = std::find_if(result.timings.stages.begin(), result.timings.stages.end(),
+                               [&](const StageTime& a) { return a.name == st.name; });
+        if (it == result.timings.stages.end())
+          result.timings.stages.push_back(st);
+        else
+          it->ms += st.ms;
+      }
       m.scale = static_cast<int>(i);
       result.maps.push_back(std::move(m));
     }

@@ -101,6 +101,7 @@ int run_bench_dense(int argc, char** argv) {
               << std::setw(12) << "interleave" << std::setw(10) << "merge" << std::setw(10)
               << "outside"
               << "  (ms)\n";
+  std::vector<StageTime> no_flip_stages;
   for (bool flip : {false, true}) {
     DetectOptions opt;
     opt.scales = scales;
@@ -108,6 +109,7 @@ int run_bench_dense(int argc, char** argv) {
     opt.dense.fine = !coarse;
     std::vector<double> total, network, gpu, prepare, collect, merge;
     size_t raw = 0;
+    std::vector<StageTime> stages;
     for (int r = 0; r < warmup + repeat; ++r) {
       const DetectResult res = detect(eval, rgb, opt);
       if (r < warmup) continue;
@@ -119,6 +121,7 @@ int run_bench_dense(int argc, char** argv) {
       collect.push_back(t.dense.collect_ms);
       merge.push_back(t.merge_ms);
       raw = res.raw.size();
+      stages = t.dense.stages;
     }
     const double outside = 100.0 * (median(total) - median(network)) / median(total);
     report["runs"].push_back({{"flips", flip},
@@ -137,6 +140,21 @@ int run_bench_dense(int argc, char** argv) {
                 << median(prepare) << std::setw(12) << median(collect) << std::setw(10)
                 << median(merge) << std::setw(9) << outside << "%  (" << raw
                 << " raw boxes merged)\n";
+    nlohmann::json per_stage = nlohmann::json::array();
+    for (const StageTime& st : stages) per_stage.push_back({{"name", st.name}, {"ms", st.ms}});
+    report["runs"].back()["stages"] = per_stage;
+    if (!flip) no_flip_stages = stages;
+  }
+  if (!json_out) {  // where the GPU time goes, from the last run without flips
+    std::sort(no_flip_stages.begin(), no_flip_stages.end(),
+              [](const StageTime& a, const StageTime& b) { return a.ms > b.ms; });
+    double gpu = 0;
+    for (const StageTime& st : no_flip_stages) gpu += st.ms;
+    std::cout << "\nGPU time by stage (no flips, all scales and offsets):\n";
+    for (size_t i = 0; i < no_flip_stages.size() && i < 12; ++i)
+      std::cout << "  " << std::left << std::setw(22) << no_flip_stages[i].name << std::right
+                << std::setw(10) << no_flip_stages[i].ms << " ms" << std::setw(7)
+                << 100 * no_flip_stages[i].ms / gpu << " %\n";
   }
   if (json_out) std::cout << report.dump(2) << "\n";
   return 0;

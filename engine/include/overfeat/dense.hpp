@@ -10,6 +10,7 @@
 
 #include "overfeat/detection.hpp"
 #include "overfeat/model.hpp"
+#include "overfeat/network.hpp"
 #include "overfeat/tensor.hpp"
 #include "overfeat/vk/context.hpp"
 
@@ -79,6 +80,8 @@ struct DenseTimings {
   double network_ms = 0;  ///< upload, GPU passes and downloads
   double gpu_ms = 0;      ///< GPU time of the passes (timestamps)
   double collect_ms = 0;  ///< interleaving offsets on the host
+  /// GPU time per stage, summed over scales, offsets and flips, in first-run order.
+  std::vector<StageTime> stages;
 };
 
 struct DenseOptions {
@@ -120,6 +123,7 @@ class DenseEvaluator {
   struct Impl;
   const Model* model_;
   std::unique_ptr<Impl> impl_;
+  std::vector<StageTime> last_stages_;
 };
 
 /// Classification by the paper's rule: per map, each class's spatial maximum, averaged over
