@@ -354,8 +354,10 @@ int heatmap_main(int argc, char** argv) {
         render::write_png(fs::path(out_dir) / (base + ".png"), png);
         style.legend = false;
         tiles.push_back(render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style));
-        captions.push_back(scale + " max " +
-                           fixed(*std::max_element(map.data.begin(), map.data.end()), 3));
+        // Grid captions stay short: tiles of small photos are narrow.
+        captions.push_back("scale " + std::to_string(m.scale + 1) + (m.flipped ? " mirr." : "") +
+                           ", max " +
+                           fixed(*std::max_element(map.data.begin(), map.data.end()), 2));
         json entry = {{"class", cls},
                       {"scale", m.scale},
                       {"flipped", m.flipped},
