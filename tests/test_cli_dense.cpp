@@ -199,6 +199,10 @@ TEST_F(CliDense, BadInputGetsClearMessagesAndExitCodes) {
   r = run("detect --model " + q(model_) + " --scales 12x " + q(image0_));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("12x"), std::string::npos) << r.err;
+  r = run("detect " + m());  // no image: usage, exit code 2 as in the release mode
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("images is required"), std::string::npos) << r.err;
+  EXPECT_EQ(run("detect --help").code, 0);
   r = run("eval " + q(dir_ / "nowhere") + " " + m());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("annotations.jsonl"), std::string::npos) << r.err;

@@ -62,7 +62,7 @@ int run_bench_dense(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device, "Vulkan device index or name");
   app.add_flag("--json", json_out, "Print JSON");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
   const int index = net == "fast" ? 0 : 1;
   Model model;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "common.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -42,6 +44,15 @@ std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesy
         " or pass their folder with -d DIR (or set OVERFEAT_WEIGHTS).");
   Weights weights = load_weights(file, spec);
   return std::make_unique<Network>(ctx, std::move(spec), weights);
+}
+
+int parse_or_exit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    return -1;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 }
 
 std::string release_float(float v) {

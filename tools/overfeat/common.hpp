@@ -8,6 +8,10 @@
 #include "overfeat/network.hpp"
 #include "overfeat/vk/context.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace overfeat::cli {
 
 /// The folder searched for net_weight_0/1 when -d is not given: $OVERFEAT_WEIGHTS, else
@@ -23,6 +27,10 @@ std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesy
 
 /// Formats a float the way the release printed it (std::cout's default: %g, 6 digits).
 std::string release_float(float v);
+
+/// Parses a subcommand's arguments. Returns -1 to go on, else the exit code: 0 after --help,
+/// 2 (usage, as in the release mode) after printing what was wrong.
+int parse_or_exit(CLI::App& app, int argc, char** argv);
 
 int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);

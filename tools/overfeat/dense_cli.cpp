@@ -165,7 +165,7 @@ int classify_main(int argc, char** argv) {
       ->check(CLI::IsMember({"dense", "10"}));
   app.add_flag("--json", as_json, "Print JSON");
   app.add_option("images", images, "Image files")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
   json out = json::array();
   const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
@@ -233,7 +233,7 @@ int detect_main(int argc, char** argv) {
   app.add_option("--json", json_file, "Write detections, COCO results style, to FILE (- = stdout)");
   app.add_flag("--raw", raw, "Also draw the raw boxes before merging (faint)");
   app.add_option("images", images, "Image files")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
   json all = json::array();
   const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
@@ -310,7 +310,7 @@ int heatmap_main(int argc, char** argv) {
   app.add_option("--opacity", opacity, "Overlay opacity 0..1")->check(CLI::Range(0.0, 1.0));
   app.add_flag("--smooth", smooth, "Interpolate between cells instead of drawing blocks");
   app.add_option("images", images, "Image files")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
   fs::create_directories(out_dir);
   const render::Colormap cmap = colormap == "inferno" ? render::Colormap::Inferno
@@ -416,7 +416,7 @@ int eval_main(int argc, char** argv) {
   app.add_option("--limit", limit, "Evaluate only the first N images");
   app.add_option("--json", json_file, "Write the report as JSON to FILE");
   app.add_option("--detections", detections_file, "Write all detections (COCO style) to FILE");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   if (split == "auto") split = default_split(dir);
   if (split == "all") split.clear();
   const Dataset data = load_dataset(dir, split);
