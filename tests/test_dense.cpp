@@ -461,6 +461,25 @@ TEST_F(Dense, TooSmallInputIsAClearError) {
   }
 }
 
+TEST_F(Dense, InputTooLargeForTheDeviceIsAClearError) {
+  // 512 channels of (n-2)^2 pixels: beyond the largest bindable buffer for a big enough n.
+  const Model model = make_model("wide", "conv:512:3:1 relu pool:2 conv:4:2:1", false);
+  DenseEvaluator eval(*ctx_, model);
+  const uint64_t range = ctx_->limits().maxStorageBufferRange;
+  int n = 3;
+  while (512ull * (n - 2) * (n - 2) * 4 <= range) n *= 2;
+  if (n > 8192) GTEST_SKIP() << "this device binds buffers too large to provoke the error";
+  try {
+    eval.evaluate_input(Tensor(3, n, n, 1.0f), {}, n, n, false);
+    FAIL() << "no error for " << n << "x" << n;
+  } catch (const OutOfDeviceMemory& e) {
+    EXPECT_NE(std::string(e.what()).find("conv1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--scales"), std::string::npos) << e.what();
+  }
+  // The evaluator still works afterwards.
+  EXPECT_EQ(eval.evaluate_input(Tensor(3, 40, 40, 1.0f), {}, 40, 40, false).probs.c, 4);
+}
+
 TEST_F(Dense, MemoryStaysBoundedAcrossScalesAndFrames) {
   const Model model = make_model("narrow-accurate", kNarrowAccurate, true);
   DenseEvaluator eval(*ctx_, model);

@@ -400,6 +400,7 @@ struct DenseEvaluator::Impl {
   void record(Plan& p) {
     bool grew = input.reserve(*ctx, static_cast<VkDeviceSize>(p.size.h) * p.size.w * 3 * 4);
     if (buffers.size() < slot_of_role.size()) buffers.resize(slot_of_role.size());
+    for (const Stage& s : p.stages) ops::check_fits(*ctx, {nullptr, s.c, s.h, s.w}, s.name);
     for (const Stage& s : p.stages)
       grew |= buffers[s.slot].reserve(*ctx, ops::Blob{nullptr, s.c, s.h, s.w}.floats() * 4);
     if (grew) ++generation;

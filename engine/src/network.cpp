@@ -166,6 +166,7 @@ void Network::build(Plan& plan) {
   // Make sure every buffer is large enough; any reallocation invalidates all recorded plans.
   bool grew = input_.reserve(*ctx_, static_cast<VkDeviceSize>(plan.h) * plan.w * 3 * 4);
   if (buffers_.size() < plan.stages.size()) buffers_.resize(plan.stages.size());
+  for (const Stage& s : plan.stages) ops::check_fits(*ctx_, {nullptr, s.c, s.h, s.w}, s.name);
   for (const Stage& s : plan.stages) {
     ops::Blob b{nullptr, s.c, s.h, s.w};
     grew |= buffers_[s.out_slot].reserve(*ctx_, b.floats() * 4);

@@ -127,6 +127,10 @@ class Softmax {
   const vk::ComputePipeline* pipeline_;
 };
 
+/// Throws OutOfDeviceMemory, naming `what` and the sizes, when a map of this shape cannot be
+/// bound on `ctx` (larger than a storage buffer's or a texel buffer's range).
+void check_fits(const vk::Context& ctx, const Blob& shape, const std::string& what);
+
 /// Host-side layout conversions between CHW tensors and NC4HW4 device maps.
 std::vector<float> to_nc4hw4(const Tensor& t);
 Tensor from_nc4hw4(const std::vector<float>& data, int c, int h, int w);

@@ -36,6 +36,19 @@ Tensor from_nc4hw4(const std::vector<float>& data, int c, int h, int w) {
   return t;
 }
 
+void check_fits(const vk::Context& ctx, const Blob& shape, const std::string& what) {
+  const uint64_t bytes = static_cast<uint64_t>(shape.floats()) * 4;
+  const auto& lim = ctx.limits();
+  if (bytes <= lim.maxStorageBufferRange && shape.floats() / 4 <= lim.maxTexelBufferElements)
+    return;
+  throw OutOfDeviceMemory("The input is too large for this device: " + what + " (" +
+                          std::to_string(shape.c) + "x" + std::to_string(shape.h) + "x" +
+                          std::to_string(shape.w) + ", " + std::to_string(bytes >> 20) +
+                          " MiB) exceeds its largest bindable buffer (" +
+                          std::to_string(lim.maxStorageBufferRange >> 20) +
+                          " MiB). Use a smaller input or smaller scales (--scales).");
+}
+
 Tensor download(const Blob& blob) {
   std::vector<float> raw(blob.floats());
   blob.buffer->download(raw);
