@@ -20,25 +20,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// Map size after modules [first, last) for a side of `s` (0 when too small).
-int chain_size(const std::vector<Module>& mods, int first, int last, int s) {
-  for (int i = first; i < last && s > 0; ++i) {
-    const Module& m = mods[i];
-    if (m.kind == ModuleKind::Pad) s += 2 * m.pad;
-    if (m.kind == ModuleKind::MaxPool) s /= m.kernel;
-    if (m.kind == ModuleKind::Conv) s = s < m.kernel ? 0 : (s - m.kernel) / m.stride + 1;
-  }
-  return std::max(s, 0);
-}
-
-int chain_stride(const std::vector<Module>& mods, int first, int last) {
-  int s = 1;
-  for (int i = first; i < last; ++i)
-    if (mods[i].kind == ModuleKind::Conv || mods[i].kind == ModuleKind::MaxPool)
-      s *= mods[i].stride;
-  return s;
-}
-
 // The last pooling's offsets give `k` maps per axis; their outputs interleave into one.
 struct AxisSizes {
   std::vector<int> per_offset;
@@ -51,7 +32,7 @@ AxisSizes axis_sizes(const Model& m, int pre_pool, bool fine) {
   AxisSizes a;
   for (int d = 0; d < (fine ? k : 1); ++d) {
     const int pooled = pre_pool - d < k ? 0 : (pre_pool - d) / k;
-    a.per_offset.push_back(chain_size(mods, t + 1, m.net.num_layers(), pooled));
+    a.per_offset.push_back(output_side(mods, t + 1, m.net.num_layers(), pooled));
     a.total += a.per_offset.back();
   }
   return a;
@@ -125,13 +106,13 @@ MapGeometry map_geometry(const Model& model, int h, int w, bool fine) {
   const int t = model.trunk_end();
   if (t < 0) throw Error("The model " + model.net.name + " has no max pooling to offset");
   const int k = mods[t].kernel;
-  g.pre_pool_h = chain_size(mods, 0, t, h);
-  g.pre_pool_w = chain_size(mods, 0, t, w);
+  g.pre_pool_h = output_side(mods, 0, t, h);
+  g.pre_pool_w = output_side(mods, 0, t, w);
   g.h = axis_sizes(model, g.pre_pool_h, fine).total;
   g.w = axis_sizes(model, g.pre_pool_w, fine).total;
   if (g.h == 0 || g.w == 0) g.h = g.w = 0;
   g.offsets = fine ? k : 1;
-  g.stride = chain_stride(mods, 0, t) * (fine ? 1 : k);
+  g.stride = output_stride(mods, 0, t) * (fine ? 1 : k);
   g.window = model.net.window;
   return g;
 }

@@ -38,8 +38,8 @@ constexpr const char* kSupported =
     "the engine supports Conv, Relu, MaxPool, Pad, Identity, Dropout and constants";
 
 [[noreturn]] void fail(const fs::path& file, const std::string& what,
-                       const std::string& todo = kHelp) {
-  throw WeightFileError("Model file " + file.string() + ": " + what + "." + todo);
+                       const std::string& hint = kHelp) {
+  throw WeightFileError("Model file " + file.string() + ": " + what + "." + hint);
 }
 
 std::string join(const std::vector<int64_t>& v) {

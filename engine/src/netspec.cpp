@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "overfeat/netspec.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "overfeat/error.hpp"
@@ -103,34 +104,32 @@ NetSpec NetSpec::official(int net_index) {
   return spec;
 }
 
-void NetSpec::layer_shape(int layer, int in_h, int in_w, int& c, int& h, int& w) const {
-  c = input_channels;
-  h = in_h;
-  w = in_w;
-  for (int i = 0; i < layer && i < num_layers(); ++i) {
+int output_side(const std::vector<Module>& modules, int first, int last, int s) {
+  for (int i = first; i < last && s > 0; ++i) {
     const Module& m = modules[i];
-    switch (m.kind) {
-      case ModuleKind::Conv:
-        c = m.out_channels;
-        h = h < m.kernel ? 0 : (h - m.kernel) / m.stride + 1;
-        w = w < m.kernel ? 0 : (w - m.kernel) / m.stride + 1;
-        break;
-      case ModuleKind::MaxPool:
-        h /= m.kernel;
-        w /= m.kernel;
-        break;
-      case ModuleKind::Pad:
-        h += 2 * m.pad;
-        w += 2 * m.pad;
-        break;
-      case ModuleKind::Relu:
-        break;
-    }
-    if (h <= 0 || w <= 0) {
-      h = w = 0;
-      return;
-    }
+    if (m.kind == ModuleKind::Pad) s += 2 * m.pad;
+    if (m.kind == ModuleKind::MaxPool) s /= m.kernel;
+    if (m.kind == ModuleKind::Conv) s = s < m.kernel ? 0 : (s - m.kernel) / m.stride + 1;
   }
+  return s > 0 ? s : 0;
+}
+
+int output_stride(const std::vector<Module>& modules, int first, int last) {
+  int s = 1;
+  for (int i = first; i < last; ++i)
+    if (modules[i].kind == ModuleKind::Conv || modules[i].kind == ModuleKind::MaxPool)
+      s *= modules[i].stride;
+  return s;
+}
+
+void NetSpec::layer_shape(int layer, int in_h, int in_w, int& c, int& h, int& w) const {
+  const int last = std::min(layer, num_layers());
+  c = input_channels;
+  for (int i = 0; i < last; ++i)
+    if (modules[i].kind == ModuleKind::Conv) c = modules[i].out_channels;
+  h = output_side(modules, 0, last, in_h);
+  w = output_side(modules, 0, last, in_w);
+  if (h <= 0 || w <= 0) h = w = 0;
 }
 
 long long NetSpec::parameter_count() const {
@@ -145,10 +144,7 @@ long long NetSpec::parameter_count() const {
 }
 
 int NetSpec::total_stride() const {
-  int s = 1;
-  for (const Module& m : modules)
-    if (m.kind == ModuleKind::Conv || m.kind == ModuleKind::MaxPool) s *= m.stride;
-  return s;
+  return output_stride(modules, 0, num_layers());
 }
 
 int NetSpec::last_pool_index() const {

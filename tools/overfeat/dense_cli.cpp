@@ -37,6 +37,8 @@ struct Common {
   DetectOptions detect;
   bool coarse = false;
   std::string merge = "greedy";
+  CLI::Option* threshold = nullptr;  // given by the user? (NMS has its own default)
+  CLI::Option* max = nullptr;        // given by the user? (eval keeps more boxes)
 };
 
 void add_common(CLI::App& app, Common& c, bool boxes) {
@@ -62,11 +64,13 @@ void add_common(CLI::App& app, Common& c, bool boxes) {
   app.add_option("--merge", c.merge, "greedy (the paper's voting) | nms")
       ->check(CLI::IsMember({"greedy", "nms"}))
       ->capture_default_str();
-  app.add_option("--threshold", c.detect.merge_threshold,
-                 "greedy: largest match score merged; nms: IoU above which boxes are suppressed")
-      ->capture_default_str();
-  app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
-      ->capture_default_str();
+  c.threshold =
+      app.add_option(
+             "--threshold", c.detect.merge_threshold,
+             "greedy: largest match score merged; nms: IoU above which boxes are suppressed")
+          ->capture_default_str();
+  c.max = app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
+              ->capture_default_str();
 }
 
 // A loaded model on a device, with the options resolved.
@@ -80,7 +84,7 @@ struct Session {
     opt = c.detect;
     opt.dense.fine = !c.coarse;
     opt.merge = c.merge == "nms" ? DetectOptions::Merge::Nms : DetectOptions::Merge::Greedy;
-    if (c.merge == "nms" && opt.merge_threshold == DetectOptions{}.merge_threshold)
+    if (c.merge == "nms" && c.threshold && c.threshold->count() == 0)
       opt.merge_threshold = 0.5f;  // NMS's customary IoU
     const fs::path dir = c.weights_dir.empty() ? default_weights_dir() : fs::path(c.weights_dir);
     model = load_model_choice(c.model, dir);
@@ -422,9 +426,7 @@ int eval_main(int argc, char** argv) {
   const Dataset data = load_dataset(dir, split);
   if (data.images.empty())
     throw Error("No images in " + dir + (split.empty() ? "" : " with split '" + split + "'"));
-  c.detect.max_detections = c.detect.max_detections == DetectOptions{}.max_detections
-                                ? 100  // mAP rewards recall: keep more boxes than for display
-                                : c.detect.max_detections;
+  if (c.max->count() == 0) c.detect.max_detections = 100;  // mAP rewards recall
   Session s(c);
   // Model classes -> dataset classes, by name.
   std::vector<int> to_data(s.model.classes.size(), -1);

@@ -20,6 +20,11 @@ struct Module {
   int out_channels = 0;
 };
 
+/// Side length after modules [first, last) for an input side `s` (0 when too small).
+int output_side(const std::vector<Module>& modules, int first, int last, int s);
+/// Product of the strides of modules [first, last) (convolutions and poolings).
+int output_stride(const std::vector<Module>& modules, int first, int last);
+
 /// A whole network: its modules and input conventions.
 struct NetSpec {
   std::string name;             ///< "fast", "accurate", or a trained model's name
