@@ -8,18 +8,10 @@
 #include <sstream>
 
 #include "overfeat/error.hpp"
+#include "overfeat/report.hpp"
 #include "overfeat/weights.hpp"
 
 namespace overfeat::cli {
-
-std::filesystem::path default_weights_dir() {
-  if (const char* e = std::getenv("OVERFEAT_WEIGHTS"); e && *e) return e;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
-    return std::filesystem::path(x) / "overfeat-studio" / "weights";
-  if (const char* h = std::getenv("HOME"); h && *h)
-    return std::filesystem::path(h) / ".local" / "share" / "overfeat-studio" / "weights";
-  return "weights";
-}
 
 std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose) {
   vk::ContextOptions opt;

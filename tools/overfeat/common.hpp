@@ -6,6 +6,7 @@
 #include <string>
 
 #include "overfeat/network.hpp"
+#include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
 
 namespace CLI {
@@ -14,9 +15,7 @@ class App;
 
 namespace overfeat::cli {
 
-/// The folder searched for net_weight_0/1 when -d is not given: $OVERFEAT_WEIGHTS, else
-/// $XDG_DATA_HOME/overfeat-studio/weights (default ~/.local/share/overfeat-studio/weights).
-std::filesystem::path default_weights_dir();
+using overfeat::default_weights_dir;
 
 /// Opens the Vulkan device the user chose (--device or OVERFEAT_DEVICE).
 std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose);

@@ -20,6 +20,7 @@
 #include "overfeat/npy.hpp"
 #include "overfeat/pipeline.hpp"
 #include "overfeat/render.hpp"
+#include "overfeat/report.hpp"
 #include "progress.hpp"
 
 namespace overfeat::cli {
@@ -97,25 +98,10 @@ struct Session {
   }
   const std::string& name(int cls) const { return model.classes.at(cls); }
   /// The best `n` classes, the background class never among them.
-  std::vector<ScoredClass> top(std::vector<float> probs, int n) const {
-    if (model.background >= 0) probs.erase(probs.begin() + model.background);
-    std::vector<ScoredClass> t = top_classes(probs, n);
-    for (ScoredClass& c : t)
-      if (model.background >= 0 && c.index >= model.background) ++c.index;
-    return t;
+  std::vector<ScoredClass> top(const std::vector<float>& probs, int n) const {
+    return top_foreground(probs, model.background, n);
   }
 };
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-json box_json(const Box& b) {  // COCO: [x, y, width, height]
-  return {std::round(b.x1 * 100) / 100, std::round(b.y1 * 100) / 100,
-          std::round(b.width() * 100) / 100, std::round(b.height() * 100) / 100};
-}
 
 void write_text(const fs::path& file, const std::string& text) {
   if (file == "-") {
@@ -198,32 +184,6 @@ int classify_main(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 // detect
 
-json detections_json(const Session& s, const std::string& image_id,
-                     const std::vector<Detection>& dets) {
-  json out = json::array();
-  for (const Detection& d : dets)
-    out.push_back({{"image_id", image_id},
-                   {"category_id", d.cls},
-                   {"category_name", s.name(d.cls)},
-                   {"bbox", box_json(d.box)},
-                   {"score", d.score},
-                   {"votes", d.votes}});
-  return out;
-}
-
-render::Rgb8 annotate(const Session& s, const Tensor& rgb, const DetectResult& r, bool raw) {
-  std::vector<render::DrawnBox> boxes;
-  if (raw)
-    for (const Detection& d : r.raw)
-      boxes.push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.cls, "", 1, true});
-  for (auto it = r.merged.rbegin(); it != r.merged.rend(); ++it)  // best drawn last, on top
-    boxes.push_back(
-        {it->box.x1, it->box.y1, it->box.x2, it->box.y2, it->cls,
-         s.name(it->cls).substr(0, s.name(it->cls).find(',')) + " " + fixed(it->score, 2), 2,
-         false});
-  return render::draw_boxes(rgb, boxes);
-}
-
 int detect_main(int argc, char** argv) {
   Common c;
   std::string out_dir, json_file;
@@ -251,12 +211,12 @@ int detect_main(int argc, char** argv) {
       std::cerr << path << ": " << r.raw.size() << " raw boxes -> " << r.merged.size() << "\n";
       print_timings(r.timings);
     }
-    for (const json& d : detections_json(s, fs::path(path).stem().string(), r.merged))
+    for (const json& d : detections_json(r.merged, s.model.classes, fs::path(path).stem().string()))
       all.push_back(d);
     if (!out_dir.empty()) {
       fs::create_directories(out_dir);
       const fs::path png = fs::path(out_dir) / (fs::path(path).stem().string() + ".detections.png");
-      render::write_png(png, annotate(s, rgb, r, raw));
+      render::write_png(png, annotate_detections(rgb, r, s.model.classes, raw));
       if (c.verbose) std::cerr << "wrote " << png << "\n";
     }
   });
@@ -478,7 +438,7 @@ int eval_main(int argc, char** argv) {
         continue;
       dets.push_back({im.id, dc, d.score, d.box});
     }
-    for (const json& d : detections_json(s, im.id, r.merged)) coco.push_back(d);
+    for (const json& d : detections_json(r.merged, s.model.classes, im.id)) coco.push_back(d);
     // Classification: the best class among the dataset's, against the image label, or, without
     // one, against any object class present.
     int best = -1;
