@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+#include "inference.hpp"
+
+#include <QMetaType>
+
+#include <algorithm>
+#include <chrono>
+
+#include "overfeat/error.hpp"
+#include "overfeat/report.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat::studio {
+
+QString mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::Classify:
+      return QStringLiteral("Classify");
+    case Mode::Detect:
+      return QStringLiteral("Detect");
+    case Mode::Heatmaps:
+      return QStringLiteral("Heat maps");
+  }
+  return {};
+}
+
+struct InferenceWorker::Engine {
+  std::unique_ptr<vk::Context> ctx;
+  Model model;
+  std::unique_ptr<DenseEvaluator> evaluator;
+  ModelInfoPtr info;
+  ~Engine() {
+    evaluator.reset();  // device memory goes before the device
+    ctx.reset();
+  }
+};
+
+namespace {
+// The engine's messages are written for a terminal; the window shows them as they are.
+QString message_of(const std::exception& e) {
+  return QString::fromStdString(e.what()).trimmed();
+}
+}  // namespace
+
+InferenceWorker::InferenceWorker(QObject* parent) : QObject(parent) {
+  qRegisterMetaType<ModelInfoPtr>("overfeat::studio::ModelInfoPtr");
+  qRegisterMetaType<ResultPtr>("overfeat::studio::ResultPtr");
+  thread_ = std::thread([this] { run(); });
+}
+
+InferenceWorker::~InferenceWorker() {
+  {
+    std::lock_guard lock(model_mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void InferenceWorker::loadModel(const ModelRequest& request) {
+  {
+    std::lock_guard lock(model_mutex_);
+    model_request_ = request;
+  }
+  jobs_.clear();
+  wake_.notify_all();
+}
+
+quint64 InferenceWorker::submit(Job job) {
+  job.serial = ++serial_;
+  const quint64 serial = job.serial;
+  jobs_.put(std::move(job));
+  // Notify under the lock the worker checks its predicate with, so the wake-up is never lost.
+  std::lock_guard lock(model_mutex_);
+  wake_.notify_all();
+  return serial;
+}
+
+void InferenceWorker::cancelPending() {
+  jobs_.clear();
+}
+
+double InferenceWorker::networkFps() const {
+  std::lock_guard lock(fps_mutex_);
+  const auto now = Clock::now();
+  const auto window = std::chrono::seconds(2);
+  auto first = std::find_if(finished_at_.begin(), finished_at_.end(),
+                            [&](Clock::time_point t) { return now - t <= window; });
+  const auto n = std::distance(first, finished_at_.end());
+  if (n < 2) return n == 1 ? 0.5 : 0.0;
+  // Rate over the span the results cover, stretched to now so a stalled network decays.
+  const double span = std::max(ms_between(*first, now), 1.0);
+  return 1000.0 * static_cast<double>(n - 1) / span;
+}
+
+void InferenceWorker::run() {
+  for (;;) {
+    std::optional<ModelRequest> request;
+    {
+      std::unique_lock lock(model_mutex_);
+      wake_.wait(lock, [&] { return stop_ || model_request_ || jobs_.has_value(); });
+      if (stop_) break;
+      request.swap(model_request_);
+    }
+    if (request) {
+      load(*request);
+      continue;
+    }
+    if (auto job = jobs_.try_take()) analyse(std::move(*job));
+  }
+  engine_.reset();
+}
+
+void InferenceWorker::load(const ModelRequest& request) {
+  busy_ = true;
+  try {
+    emit modelLoading(5, tr("Looking for Vulkan devices"));
+    QStringList devices;
+    for (const vk::DeviceInfo& d : vk::list_devices())
+      devices << QStringLiteral("%1: %2 (%3)")
+                     .arg(d.index)
+                     .arg(QString::fromStdString(d.name), QString::fromStdString(d.type));
+    emit devicesFound(devices);
+
+    auto engine = std::make_unique<Engine>();
+    emit modelLoading(15, tr("Reading the model"));
+    const std::filesystem::path dir =
+        request.weights_dir.isEmpty() ? default_weights_dir()
+                                      : std::filesystem::path(request.weights_dir.toStdString());
+    std::string choice = request.choice.toStdString();
+    if (choice == "bundled") {
+      const auto path = bundled_model_path();
+      if (path.empty())
+        throw WeightFileError(
+            "The bundled model is not installed (resources/models/overfeat-studio.onnx). "
+            "Choose Model > Official fast net or Model > Open model file.");
+      choice = path.string();
+    }
+    engine->model = load_model_choice(choice, dir);
+
+    emit modelLoading(45, tr("Opening the Vulkan device"));
+    vk::ContextOptions options;
+    options.device = request.device.toStdString();
+    engine->ctx = std::make_unique<vk::Context>(options);
+    // The file and the device are good: only now give up the current model (a bad choice keeps
+    // it working), releasing its device memory before the next one is uploaded.
+    loaded_ = false;
+    engine_.reset();
+    activation_bytes_ = 0;
+    validation_base_ = validation_messages_.load();
+
+    emit modelLoading(60, tr("Uploading weights and building pipelines"));
+    engine->evaluator = std::make_unique<DenseEvaluator>(*engine->ctx, engine->model);
+
+    // Warm-up: one window-sized pass builds the pipelines and fills the pipeline cache, so the
+    // first real frame is not the slow one.
+    emit modelLoading(80, tr("Warming up"));
+    const int window = engine->model.net.window;
+    Tensor grey({3, window, window});
+    std::fill(grey.data.begin(), grey.data.end(), 128.0f);
+    engine->evaluator->evaluate(grey, {{window, window}}, {});
+
+    auto info = std::make_shared<ModelInfo>();
+    const Model& m = engine->model;
+    info->name = QString::fromStdString(m.net.name);
+    info->classes = m.classes;
+    info->background = m.background;
+    info->regressor = m.regressor.has_value();
+    info->window = m.net.window;
+    info->stride = m.net.total_stride();
+    info->device = QString::fromStdString(engine->ctx->capability_line());
+    const int foreground = static_cast<int>(m.classes.size()) - (m.background >= 0 ? 1 : 0);
+    info->summary = tr("%1: %2 classes, %3-px window every %4 px, %5")
+                        .arg(info->name)
+                        .arg(foreground)
+                        .arg(info->window)
+                        .arg(info->stride)
+                        .arg(info->regressor ? tr("box regressor")
+                                             : tr("no box regressor (boxes are windows)"));
+    engine->info = info;
+    engine_ = std::move(engine);
+    activation_bytes_ = engine_->evaluator->activation_bytes();
+    validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
+    loaded_ = true;
+    emit modelLoading(100, tr("Ready"));
+    emit modelReady(info);
+  } catch (const VulkanUnavailable& e) {
+    emit modelFailed(tr("No usable Vulkan device. %1").arg(message_of(e)));
+  } catch (const std::exception& e) {
+    emit modelFailed(message_of(e));
+  }
+  busy_ = false;
+}
+
+void InferenceWorker::analyse(Job job) {
+  if (!engine_) {
+    emit analysisFailed(tr("No model is loaded yet: choose one in the Model menu."),
+                        job.frame.source);
+    return;
+  }
+  busy_ = true;
+  const auto t0 = Clock::now();
+  try {
+    auto result = std::make_shared<Result>();
+    result->frame = job.frame;
+    result->mode = job.mode;
+    result->options = job.options;
+    result->model = engine_->info;
+    result->serial = job.serial;
+    DetectOptions& o = result->options;
+    if (job.mode == Mode::Classify) o.dense.boxes = false;  // the regressor is not needed
+    const Tensor rgb = to_tensor(job.frame.image);
+    result->detect = detect(*engine_->evaluator, rgb, o);
+    if (const int d = delay_ms_.load(); d > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(d));
+    const auto t1 = Clock::now();
+    result->inference_ms = ms_between(t0, t1);
+    result->latency_ms = ms_between(job.frame.captured, t1);
+    activation_bytes_ = engine_->evaluator->activation_bytes();
+    validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
+    {
+      std::lock_guard lock(fps_mutex_);
+      finished_at_.push_back(t1);
+      while (finished_at_.size() > 64) finished_at_.erase(finished_at_.begin());
+    }
+    ++completed_;
+    busy_ = false;
+    emit resultReady(result);
+  } catch (const OutOfDeviceMemory& e) {
+    busy_ = false;
+    emit analysisFailed(tr("%1\nUse fewer or smaller scales (Settings), or a device with more "
+                           "memory.")
+                            .arg(message_of(e)),
+                        job.frame.source);
+  } catch (const std::exception& e) {
+    busy_ = false;
+    emit analysisFailed(message_of(e), job.frame.source);
+  }
+}
+
+}  // namespace overfeat::studio

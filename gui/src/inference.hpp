@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// The network's thread. It owns the Vulkan context, the model and the dense evaluator; the UI
+// asks it to load a model and to analyse frames, and hears back through signals. Requests are
+// latest-wins: a frame submitted while another waits replaces it (a dropped frame), so a slow
+// network never builds a queue behind a fast camera.
+#pragma once
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frame.hpp"
+#include "latest_slot.hpp"
+#include "overfeat/pipeline.hpp"
+
+namespace overfeat::studio {
+
+/// What the user looks at; decides what the network computes.
+enum class Mode { Classify, Detect, Heatmaps };
+QString mode_name(Mode mode);
+
+/// Which model to load and where to run it.
+struct ModelRequest {
+  /// "" (the default: bundled model, else the official fast net), "bundled", "fast",
+  /// "accurate", or a model file's path.
+  QString choice;
+  QString weights_dir;  ///< folder of the official weights; empty: default_weights_dir()
+  QString device;       ///< Vulkan device index or name part; empty: the best one
+};
+
+/// A loaded model, as the UI describes it.
+struct ModelInfo {
+  QString name;     ///< e.g. "overfeat-fast" or the ONNX model's name
+  QString summary;  ///< one line: classes, window, stride, regressor
+  QString device;   ///< the Vulkan device's capability line
+  std::vector<std::string> classes;
+  int background = -1;
+  bool regressor = false;
+  int window = 0, stride = 0;
+};
+using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
+
+/// One frame to analyse, and how.
+struct Job {
+  Frame frame;
+  Mode mode = Mode::Classify;
+  DetectOptions options;  ///< scales, fine stride, flips, thresholds
+  quint64 serial = 0;     ///< set by submit()
+};
+
+/// What came back: the frame, every per-scale map, the classification and the boxes.
+struct Result {
+  Frame frame;
+  Mode mode = Mode::Classify;
+  DetectOptions options;
+  DetectResult detect;  ///< dense maps, class_probs, raw and merged boxes, timings
+  ModelInfoPtr model;
+  double inference_ms = 0;  ///< network + merge, this frame
+  double latency_ms = 0;    ///< from capture (or loading) to the result
+  quint64 serial = 0;
+};
+using ResultPtr = std::shared_ptr<const Result>;
+
+class InferenceWorker : public QObject {
+  Q_OBJECT
+ public:
+  explicit InferenceWorker(QObject* parent = nullptr);
+  ~InferenceWorker() override;
+
+  /// Lists the Vulkan devices, then loads the model on the worker thread; progress and the
+  /// outcome arrive as modelLoading / modelReady / modelFailed. Frames waiting are dropped.
+  void loadModel(const ModelRequest& request);
+  /// Queues a frame, replacing one that has not started (counted in dropped()).
+  quint64 submit(Job job);
+  /// Withdraws a frame that has not started.
+  void cancelPending();
+
+  bool modelLoaded() const { return loaded_.load(); }
+  bool busy() const { return busy_.load(); }
+  quint64 submitted() const { return jobs_.puts(); }
+  quint64 dropped() const { return jobs_.dropped(); }
+  quint64 completed() const { return completed_.load(); }
+  /// Results per second over the last two seconds of work (0 when idle that long).
+  double networkFps() const;
+  /// Device memory the evaluator holds for activations (bytes), for the memory-bound test.
+  quint64 activationBytes() const { return activation_bytes_.load(); }
+  /// Messages the Vulkan validation layer has reported on this worker's devices (when it is on:
+  /// OVERFEAT_VALIDATION=1), summed over every device opened.
+  quint64 validationMessages() const { return validation_messages_.load(); }
+  /// Slows every analysis down by this much, to test what happens when the network is slow.
+  void setArtificialDelay(int ms) { delay_ms_ = ms; }
+
+ signals:
+  void devicesFound(const QStringList& devices);
+  void modelLoading(int percent, const QString& step);
+  void modelReady(overfeat::studio::ModelInfoPtr info);
+  void modelFailed(const QString& message);
+  void resultReady(overfeat::studio::ResultPtr result);
+  void analysisFailed(const QString& message, const QString& source);
+
+ private:
+  struct Engine;
+  void run();
+  void load(const ModelRequest& request);
+  void analyse(Job job);
+
+  std::mutex model_mutex_;
+  std::condition_variable wake_;
+  std::optional<ModelRequest> model_request_;
+  LatestSlot<Job> jobs_;
+  std::atomic<bool> stop_{false}, loaded_{false}, busy_{false};
+  std::atomic<quint64> serial_{0}, completed_{0}, activation_bytes_{0};
+  std::atomic<quint64> validation_messages_{0}, validation_base_{0};
+  std::atomic<int> delay_ms_{0};
+  mutable std::mutex fps_mutex_;
+  std::vector<Clock::time_point> finished_at_;
+  std::unique_ptr<Engine> engine_;  // touched only by the worker thread
+  std::thread thread_;
+};
+
+}  // namespace overfeat::studio
+
+Q_DECLARE_METATYPE(overfeat::studio::ModelInfoPtr)
+Q_DECLARE_METATYPE(overfeat::studio::ResultPtr)

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#include "settings.hpp"
+
+namespace overfeat::studio {
+
+StudioSettings StudioSettings::load(QSettings& s) {
+  StudioSettings o;
+  const int mode = s.value("mode", static_cast<int>(o.mode)).toInt();
+  if (mode >= 0 && mode <= static_cast<int>(Mode::Heatmaps)) o.mode = static_cast<Mode>(mode);
+  o.model.choice = s.value("model/choice", o.model.choice).toString();
+  o.model.weights_dir = s.value("model/weightsDir", o.model.weights_dir).toString();
+  o.model.device = s.value("model/device", o.model.device).toString();
+  o.scales = s.value("analysis/scales", o.scales).toString();
+  o.live_scales = s.value("analysis/liveScales", o.live_scales).toString();
+  o.fine = s.value("analysis/fineStride", o.fine).toBool();
+  o.flip = s.value("analysis/flip", o.flip).toBool();
+  o.min_confidence = s.value("analysis/minConfidence", o.min_confidence).toDouble();
+  o.nms = s.value("analysis/nms", o.nms).toBool();
+  o.threshold = s.value("analysis/threshold", o.threshold).toDouble();
+  o.max_detections = s.value("analysis/maxDetections", o.max_detections).toInt();
+  o.top_classes = s.value("analysis/topClasses", o.top_classes).toInt();
+  o.show_raw = s.value("view/showRaw", o.show_raw).toBool();
+  o.opacity = s.value("view/opacity", o.opacity).toDouble();
+  o.last_dir = s.value("lastDir", o.last_dir).toString();
+  o.geometry = s.value("window/geometry").toByteArray();
+  o.window_state = s.value("window/state").toByteArray();
+  return o;
+}
+
+void StudioSettings::save(QSettings& s) const {
+  s.setValue("mode", static_cast<int>(mode));
+  s.setValue("model/choice", model.choice);
+  s.setValue("model/weightsDir", model.weights_dir);
+  s.setValue("model/device", model.device);
+  s.setValue("analysis/scales", scales);
+  s.setValue("analysis/liveScales", live_scales);
+  s.setValue("analysis/fineStride", fine);
+  s.setValue("analysis/flip", flip);
+  s.setValue("analysis/minConfidence", min_confidence);
+  s.setValue("analysis/nms", nms);
+  s.setValue("analysis/threshold", threshold);
+  s.setValue("analysis/maxDetections", max_detections);
+  s.setValue("analysis/topClasses", top_classes);
+  s.setValue("view/showRaw", show_raw);
+  s.setValue("view/opacity", opacity);
+  s.setValue("lastDir", last_dir);
+  s.setValue("window/geometry", geometry);
+  s.setValue("window/state", window_state);
+}
+
+DetectOptions StudioSettings::detect_options(bool live) const {
+  DetectOptions o;
+  o.scales = (live ? live_scales : scales).toStdString();
+  o.dense.fine = fine;
+  o.dense.flip = flip;
+  o.min_confidence = static_cast<float>(min_confidence);
+  o.merge = nms ? DetectOptions::Merge::Nms : DetectOptions::Merge::Greedy;
+  o.merge_threshold = static_cast<float>(threshold);
+  o.max_detections = max_detections;
+  o.top_classes = top_classes;
+  return o;
+}
+
+}  // namespace overfeat::studio

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// What the user chose, kept between runs (QSettings): model, device, mode, scales, thresholds.
+#pragma once
+#include <QByteArray>
+#include <QSettings>
+#include <QString>
+
+#include "inference.hpp"
+
+namespace overfeat::studio {
+
+struct StudioSettings {
+  Mode mode = Mode::Detect;
+  ModelRequest model;              ///< which model and device to load at start
+  QString scales = "paper";        ///< stills (see overfeat::parse_scales)
+  QString live_scales = "window";  ///< camera and video: fewer scales keep up with the camera
+  bool fine = true;                ///< offset pooling: 3x finer stride
+  bool flip = false;               ///< also run mirrored images
+  double min_confidence = 0.02;    ///< raw boxes below this are dropped
+  bool nms = false;                ///< merge by non-maximum suppression instead of voting
+  double threshold = 0.8;          ///< greedy: match score; NMS: IoU
+  int max_detections = 20;
+  int top_classes = 5;    ///< per scale, classes whose boxes are kept
+  bool show_raw = false;  ///< detect mode: draw the pre-merge boxes too
+  double opacity = 0.6;   ///< heat maps
+  QString last_dir;       ///< where the file dialogs open
+  QByteArray geometry, window_state;
+
+  static StudioSettings load(QSettings& settings);
+  void save(QSettings& settings) const;
+  /// The engine's options for a still image or for live video.
+  DetectOptions detect_options(bool live) const;
+};
+
+}  // namespace overfeat::studio
