@@ -8,6 +8,7 @@ packages=(
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
   libopencv-dev nlohmann-json3-dev libcli11-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
+  qt6-base-dev fonts-dejavu-core xvfb xauth
   imagemagick python3-skimage
 )
 [[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy)

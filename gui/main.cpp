@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// OverFeat Studio: see what a convolutional network sees.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include <cstdio>
+
+#include "main_window.hpp"
+
+using overfeat::studio::MainWindow;
+using overfeat::studio::Mode;
+using overfeat::studio::ResultPtr;
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("OverFeat Studio");
+  QApplication::setApplicationName("OverFeat Studio");
+  QApplication::setApplicationVersion(OVERFEAT_STUDIO_VERSION);
+
+  QCommandLineParser cli;
+  cli.setApplicationDescription(
+      "OverFeat Studio: classification, detection and heat maps of the OverFeat network, live.");
+  cli.addHelpOption();
+  cli.addVersionOption();
+  QCommandLineOption mode({"m", "mode"}, "Start in MODE: classify, detect or heatmaps.", "MODE");
+  QCommandLineOption video("video", "Play FILE as the live source.", "FILE");
+  QCommandLineOption camera("camera", "Open the first camera found.");
+  QCommandLineOption screenshot("screenshot",
+                                "Save a screenshot of the window to FILE after the first result "
+                                "(after N results with --results N), then quit.",
+                                "FILE");
+  QCommandLineOption results("results", "Results to wait for before --screenshot.", "N", "1");
+  QCommandLineOption size("size", "Window size WxH.", "WxH");
+  cli.addOptions({mode, video, camera, screenshot, results, size});
+  cli.addPositionalArgument("paths", "Images, folders or a video to open.", "[paths...]");
+  cli.process(app);
+
+  MainWindow window;
+  if (cli.isSet(size)) {
+    const QStringList wh = cli.value(size).split('x');
+    if (wh.size() == 2) window.resize(wh[0].toInt(), wh[1].toInt());
+  }
+  if (cli.isSet(mode)) {
+    const QString m = cli.value(mode).toLower();
+    if (m.startsWith("c"))
+      window.setMode(Mode::Classify);
+    else if (m.startsWith("d"))
+      window.setMode(Mode::Detect);
+    else if (m.startsWith("h"))
+      window.setMode(Mode::Heatmaps);
+    else {
+      std::fprintf(stderr, "overfeat-studio: unknown mode '%s' (classify, detect, heatmaps)\n",
+                   qPrintable(m));
+      return 2;
+    }
+  }
+  window.show();
+  if (!cli.positionalArguments().isEmpty()) window.openPaths(cli.positionalArguments());
+  if (cli.isSet(video)) window.openVideo(cli.value(video));
+  if (cli.isSet(camera)) window.openDefaultCamera();
+
+  if (cli.isSet(screenshot)) {
+    const QString file = cli.value(screenshot);
+    const int wanted = std::max(1, cli.value(results).toInt());
+    auto shots = std::make_shared<int>(0);
+    auto grab = [&window, file] {
+      const bool ok = window.grab().save(file);
+      std::fprintf(stderr, "overfeat-studio: %s %s\n", ok ? "saved" : "could not save",
+                   qPrintable(file));
+      QApplication::exit(ok ? 0 : 1);
+    };
+    QObject::connect(&window, &MainWindow::resultShown, &window,
+                     [&window, shots, wanted, grab](ResultPtr) {
+                       if (++*shots == wanted) QTimer::singleShot(300, &window, grab);
+                     });
+    // A model that fails to load still gets its screenshot: the error is what there is to see.
+    QObject::connect(&window, &MainWindow::modelChanged, &window, [&window, grab](bool loaded) {
+      if (!loaded) QTimer::singleShot(300, &window, grab);
+    });
+  }
+  return app.exec();
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// The top classes with confidence bars.
+#pragma once
+#include <QWidget>
+
+#include <string>
+#include <vector>
+
+namespace overfeat::studio {
+
+class ClassifyPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ClassifyPanel(QWidget* parent = nullptr);
+  struct Entry {
+    QString name;
+    float probability = 0;
+    int cls = -1;
+  };
+  /// The top `n` foreground classes of `probs`.
+  void setScores(const std::vector<float>& probs, const std::vector<std::string>& classes,
+                 int background, int n = 5);
+  void clear();
+  const std::vector<Entry>& entries() const { return entries_; }
+  /// A short caption under the bars, e.g. "6 scales, fine stride - 812 ms".
+  void setCaption(const QString& caption);
+
+  QSize sizeHint() const override;
+  QSize minimumSizeHint() const override;
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+
+ private:
+  std::vector<Entry> entries_;
+  QString caption_;
+};
+
+}  // namespace overfeat::studio

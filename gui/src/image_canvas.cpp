@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+#include "image_canvas.hpp"
+
+#include <QPainter>
+#include <QPainterPath>
+
+#include "overfeat/render.hpp"
+#include "overfeat/report.hpp"
+
+namespace overfeat::studio {
+
+QColor class_qcolor(int cls) {
+  const auto c = render::class_color(cls);
+  return QColor(c[0], c[1], c[2]);
+}
+
+ImageCanvas::ImageCanvas(QWidget* parent) : QWidget(parent) {
+  setAttribute(Qt::WA_OpaquePaintEvent);
+  setMinimumSize(240, 180);
+  placeholder_ = tr("Drop images, a folder or a video here, or use File > Open");
+}
+
+void ImageCanvas::setImage(const QImage& image) {
+  image_ = image;
+  update();
+}
+
+void ImageCanvas::setDetections(std::vector<Detection> merged, std::vector<Detection> raw,
+                                std::vector<std::string> classes) {
+  merged_ = std::move(merged);
+  raw_ = std::move(raw);
+  classes_ = std::move(classes);
+  update();
+}
+
+void ImageCanvas::clearDetections() {
+  merged_.clear();
+  raw_.clear();
+  update();
+}
+
+void ImageCanvas::setShowRaw(bool show) {
+  show_raw_ = show;
+  update();
+}
+
+void ImageCanvas::setPlaceholder(const QString& text) {
+  placeholder_ = text;
+  update();
+}
+
+QRectF ImageCanvas::imageRect() const {
+  if (image_.isNull()) return {};
+  const QSizeF area = QSizeF(size()) - QSizeF(16, 16);
+  QSizeF s = QSizeF(image_.size()).scaled(area, Qt::KeepAspectRatio);
+  return QRectF(QPointF((width() - s.width()) / 2, (height() - s.height()) / 2), s);
+}
+
+void ImageCanvas::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(rect(), QColor(32, 33, 36));
+  if (image_.isNull()) {
+    p.setPen(QColor(190, 190, 190));
+    p.drawText(rect().adjusted(20, 20, -20, -20), Qt::AlignCenter | Qt::TextWordWrap, placeholder_);
+    return;
+  }
+  const QRectF r = imageRect();
+  p.setRenderHint(QPainter::SmoothPixmapTransform);
+  p.drawImage(r, image_);
+  QTransform t;
+  t.translate(r.x(), r.y());
+  t.scale(r.width() / image_.width(), r.height() / image_.height());
+  p.setRenderHint(QPainter::Antialiasing);
+  paintBoxes(p, t, 1.0);
+}
+
+void ImageCanvas::paintBoxes(QPainter& p, const QTransform& to_view, double label_scale) const {
+  auto rect_of = [&](const Box& b) {
+    // Corners are inclusive pixel centres: the box covers x1 - 0.5 .. x2 + 0.5.
+    return to_view.mapRect(
+        QRectF(QPointF(b.x1 - 0.5, b.y1 - 0.5), QPointF(b.x2 + 0.5, b.y2 + 0.5)));
+  };
+  if (show_raw_) {
+    for (const Detection& d : raw_) {
+      QColor c = class_qcolor(d.cls);
+      c.setAlpha(110);
+      p.setPen(QPen(c, 1.0 * label_scale));
+      p.setBrush(Qt::NoBrush);
+      p.drawRect(rect_of(d.box));
+    }
+  }
+  QFont font = p.font();
+  font.setPointSizeF(font.pointSizeF() * label_scale);
+  font.setBold(true);
+  p.setFont(font);
+  const QFontMetricsF fm(font);
+  for (auto it = merged_.rbegin(); it != merged_.rend(); ++it) {  // best drawn last, on top
+    const Detection& d = *it;
+    const QColor c = class_qcolor(d.cls);
+    const QRectF r = rect_of(d.box);
+    p.setPen(QPen(c, 2.5 * label_scale));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(r);
+    const std::string name = d.cls >= 0 && d.cls < static_cast<int>(classes_.size())
+                                 ? short_name(classes_[d.cls])
+                                 : std::to_string(d.cls);
+    const QString tag =
+        QStringLiteral("%1 %2").arg(QString::fromStdString(name)).arg(d.score, 0, 'f', 2);
+    const QSizeF ts(fm.horizontalAdvance(tag) + 8 * label_scale, fm.height() + 2 * label_scale);
+    QPointF at(r.left() - 1.25 * label_scale, r.top() - ts.height());
+    if (at.y() < 0) at.setY(r.top());  // no room above: inside the box
+    const QRectF tag_rect(at, ts);
+    p.fillRect(tag_rect, c);
+    const bool dark_text = 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 150;
+    p.setPen(dark_text ? Qt::black : Qt::white);
+    p.drawText(tag_rect, Qt::AlignCenter, tag);
+  }
+}
+
+QImage ImageCanvas::renderToImage() const {
+  if (image_.isNull()) return {};
+  QImage out = image_.convertToFormat(QImage::Format_RGB32);
+  QPainter p(&out);
+  p.setRenderHint(QPainter::Antialiasing);
+  // Lines and tags keep their on-screen look relative to the image: scale them like the
+  // engine's PNGs do (up with images larger than 640 px).
+  const double scale = std::max(1.0, std::max(out.width(), out.height()) / 640.0);
+  paintBoxes(p, QTransform(), scale);
+  return out;
+}
+
+}  // namespace overfeat::studio

@@ -1,0 +1,965 @@
+// SPDX-License-Identifier: MIT
+#include "main_window.hpp"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMimeData>
+#include <QPainter>
+#include <QProgressBar>
+#include <QSaveFile>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QStyle>
+#include <QThreadPool>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include "classify_panel.hpp"
+#include "heatmap_inspector.hpp"
+#include "image_canvas.hpp"
+#include "overfeat/image.hpp"
+#include "overfeat/report.hpp"
+#include "overfeat/weights.hpp"
+
+namespace overfeat::studio {
+namespace {
+
+const QStringList kImageSuffixes = {"jpg", "jpeg", "png",  "bmp",  "ppm", "pgm",
+                                    "pnm", "tif",  "tiff", "webp", "jp2", "gif"};
+const QStringList kVideoSuffixes = {"mp4", "avi", "mkv",  "mov", "webm",
+                                    "m4v", "mpg", "mpeg", "ogv", "wmv"};
+
+bool has_suffix(const QString& path, const QStringList& suffixes) {
+  return suffixes.contains(QFileInfo(path).suffix().toLower());
+}
+
+QString describe_options(const DetectOptions& o, const DenseResult& dense) {
+  int scales = 0;
+  for (const ScaleMap& m : dense.maps)
+    if (!m.flipped) ++scales;
+  return (scales == 1 ? QObject::tr("1 scale") : QObject::tr("%1 scales").arg(scales)) +
+         (o.dense.fine ? QObject::tr(", fine stride") : QObject::tr(", coarse stride")) +
+         (o.dense.flip ? QObject::tr(", mirrored too") : QString());
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      qsettings_(std::make_unique<QSettings>()),
+      worker_(std::make_unique<InferenceWorker>()),
+      capture_(std::make_unique<CaptureSource>()) {
+  setWindowTitle(tr("OverFeat Studio"));
+  setAcceptDrops(true);
+  settings_ = StudioSettings::load(*qsettings_);
+
+  // Central area: the error banner above the pages.
+  auto* central = new QWidget(this);
+  auto* column = new QVBoxLayout(central);
+  column->setContentsMargins(0, 0, 0, 0);
+  column->setSpacing(0);
+  banner_ = new QWidget(central);
+  banner_->setObjectName("errorBanner");
+  banner_->setStyleSheet(
+      "#errorBanner { background: #5c1f1f; } #errorBanner QLabel { color: #ffe0e0; }");
+  auto* banner_row = new QHBoxLayout(banner_);
+  banner_text_ = new QLabel(banner_);
+  banner_text_->setWordWrap(true);
+  banner_text_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* dismiss = new QToolButton(banner_);
+  dismiss->setText(tr("Dismiss"));
+  connect(dismiss, &QToolButton::clicked, this, &MainWindow::clearError);
+  banner_row->addWidget(banner_text_, 1);
+  banner_row->addWidget(dismiss, 0, Qt::AlignTop);
+  banner_->hide();
+  column->addWidget(banner_);
+
+  pages_ = new QStackedWidget(central);
+  auto* image_page = new QWidget(pages_);
+  auto* image_column = new QVBoxLayout(image_page);
+  image_column->setContentsMargins(0, 0, 0, 0);
+  canvas_ = new ImageCanvas(image_page);
+  classify_ = new ClassifyPanel(image_page);
+  image_column->addWidget(canvas_, 1);
+  image_column->addWidget(classify_, 0);
+  inspector_ = new HeatmapInspector(pages_);
+  pages_->addWidget(image_page);
+  pages_->addWidget(inspector_);
+  column->addWidget(pages_, 1);
+  setCentralWidget(central);
+
+  image_dock_ = new QDockWidget(tr("Images"), this);
+  image_dock_->setObjectName("imagesDock");
+  image_list_ = new QListWidget(image_dock_);
+  image_dock_->setWidget(image_list_);
+  addDockWidget(Qt::LeftDockWidgetArea, image_dock_);
+  image_dock_->hide();
+  connect(image_list_, &QListWidget::currentRowChanged, this, &MainWindow::showImage);
+
+  createActions();
+  createMenus();
+  createSettingsDock();
+  createStatusBar();
+
+  connect(worker_.get(), &InferenceWorker::resultReady, this, &MainWindow::displayResult);
+  connect(worker_.get(), &InferenceWorker::modelReady, this, &MainWindow::displayModelReady);
+  connect(worker_.get(), &InferenceWorker::modelFailed, this, &MainWindow::displayModelFailed);
+  connect(worker_.get(), &InferenceWorker::modelLoading, this, &MainWindow::displayModelLoading);
+  connect(worker_.get(), &InferenceWorker::analysisFailed, this, &MainWindow::displayAnalysisError);
+  connect(worker_.get(), &InferenceWorker::devicesFound, this, &MainWindow::updateDevices);
+  connect(capture_.get(), &CaptureSource::frameReady, this, &MainWindow::displayLiveFrame);
+  connect(capture_.get(), &CaptureSource::failed, this, &MainWindow::displayCaptureError);
+  connect(capture_.get(), &CaptureSource::opened, this,
+          [this](const QString& d) { statusBar()->showMessage(d, 5000); });
+  connect(capture_.get(), &CaptureSource::finished, this, [this] { stopSource(); });
+  connect(inspector_, &HeatmapInspector::fineStrideToggled, this, [this](bool fine) {
+    StudioSettings s = settings_;
+    s.fine = fine;
+    setAnalysisSettings(s);
+  });
+  // The capture thread hands every frame to the network; the newest replaces a waiting one.
+  capture_->setFrameSink([this](const Frame& frame) {
+    Job job;
+    {
+      std::lock_guard lock(live_mutex_);
+      if (!live_request_.enabled) return;
+      job.mode = live_request_.mode;
+      job.options = live_request_.options;
+    }
+    job.frame = frame;
+    worker_->submit(std::move(job));
+  });
+
+  auto* timer = new QTimer(this);
+  connect(timer, &QTimer::timeout, this, &MainWindow::updateStats);
+  timer->start(500);
+
+  if (!settings_.geometry.isEmpty()) restoreGeometry(settings_.geometry);
+  if (!settings_.window_state.isEmpty()) restoreState(settings_.window_state);
+  image_dock_->hide();
+  syncSettingsWidgets();
+  setMode(settings_.mode);
+  loadModel(settings_.model);
+}
+
+MainWindow::~MainWindow() {
+  capture_->stop();  // no more frames into the worker
+  {
+    std::lock_guard lock(live_mutex_);
+    live_request_.enabled = false;
+  }
+  worker_.reset();  // joins the network thread before the widgets go
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the window
+
+void MainWindow::createActions() {
+  mode_group_ = new QActionGroup(this);
+  const QString names[3] = {tr("&Classify"), tr("&Detect"), tr("&Heat maps")};
+  const QString tips[3] = {tr("Top-5 classes with confidence bars"),
+                           tr("Regressed boxes merged by voting"),
+                           tr("Per-scale score maps of a class; hover a cell to see its window")};
+  for (int i = 0; i < 3; ++i) {
+    mode_actions_[i] = new QAction(names[i], this);
+    mode_actions_[i]->setCheckable(true);
+    mode_actions_[i]->setShortcut(QKeySequence(Qt::CTRL | (Qt::Key_1 + i)));
+    mode_actions_[i]->setToolTip(tips[i]);
+    mode_group_->addAction(mode_actions_[i]);
+    connect(mode_actions_[i], &QAction::triggered, this, [this, i] { setMode(Mode(i)); });
+  }
+  stop_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaStop), tr("&Stop"), this);
+  stop_action_->setEnabled(false);
+  connect(stop_action_, &QAction::triggered, this, &MainWindow::stopSource);
+  save_image_action_ = new QAction(tr("Save annotated &image..."), this);
+  save_image_action_->setShortcut(QKeySequence::Save);
+  connect(save_image_action_, &QAction::triggered, this, &MainWindow::saveImageDialog);
+  save_json_action_ = new QAction(tr("Save &detections (JSON)..."), this);
+  save_json_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
+  connect(save_json_action_, &QAction::triggered, this, &MainWindow::saveDetectionsDialog);
+  copy_action_ = new QAction(tr("&Copy image and results"), this);
+  copy_action_->setShortcut(QKeySequence::Copy);
+  connect(copy_action_, &QAction::triggered, this, &MainWindow::copyToClipboard);
+  for (QAction* a : {save_image_action_, save_json_action_, copy_action_}) a->setEnabled(false);
+}
+
+void MainWindow::createMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* open = file->addAction(style()->standardIcon(QStyle::SP_DialogOpenButton),
+                                  tr("&Open images..."), this, &MainWindow::openDialog);
+  open->setShortcut(QKeySequence::Open);
+  file->addAction(style()->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &folder..."), this,
+                  &MainWindow::openFolderDialog);
+  QAction* video = file->addAction(style()->standardIcon(QStyle::SP_MediaPlay),
+                                   tr("Open &video..."), this, &MainWindow::openVideoDialog);
+  camera_menu_ = file->addMenu(tr("&Camera"));
+  connect(camera_menu_, &QMenu::aboutToShow, this, &MainWindow::updateCameraMenu);
+  updateCameraMenu();
+  file->addAction(stop_action_);
+  file->addSeparator();
+  file->addAction(save_image_action_);
+  file->addAction(save_json_action_);
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->addAction(copy_action_);
+
+  QMenu* view = menuBar()->addMenu(tr("&Mode"));
+  for (QAction* a : mode_actions_) view->addAction(a);
+
+  QMenu* model = menuBar()->addMenu(tr("M&odel"));
+  model->addAction(tr("&Default (bundled, else official fast)"), this, [this] {
+    ModelRequest r = settings_.model;
+    r.choice.clear();
+    loadModel(r);
+  });
+  model->addAction(tr("&Bundled model"), this, [this] {
+    ModelRequest r = settings_.model;
+    r.choice = "bundled";
+    loadModel(r);
+  });
+  model->addAction(tr("Official &fast net"), this, [this] {
+    ModelRequest r = settings_.model;
+    r.choice = "fast";
+    loadModel(r);
+  });
+  model->addAction(tr("Official &accurate net"), this, [this] {
+    ModelRequest r = settings_.model;
+    r.choice = "accurate";
+    loadModel(r);
+  });
+  model->addAction(tr("Official &weights folder..."), this, &MainWindow::chooseWeightsFolder);
+  model->addAction(tr("Open model &file (ONNX)..."), this, &MainWindow::chooseModelFile);
+  model->addSeparator();
+  device_menu_ = model->addMenu(tr("&Device"));
+  device_group_ = new QActionGroup(this);
+
+  QToolBar* bar = addToolBar(tr("Main"));
+  bar->setObjectName("mainToolBar");
+  bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  bar->addAction(open);
+  bar->addAction(video);
+  auto* camera_button = new QToolButton(bar);
+  camera_button->setText(tr("Camera"));
+  camera_button->setIcon(style()->standardIcon(QStyle::SP_ComputerIcon));
+  camera_button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  camera_button->setPopupMode(QToolButton::MenuButtonPopup);
+  camera_button->setMenu(camera_menu_);
+  connect(camera_button, &QToolButton::clicked, this, &MainWindow::openDefaultCamera);
+  bar->addWidget(camera_button);
+  bar->addAction(stop_action_);
+  bar->addSeparator();
+  for (QAction* a : mode_actions_) bar->addAction(a);
+  bar->addSeparator();
+  bar->addAction(save_image_action_);
+}
+
+void MainWindow::createSettingsDock() {
+  auto* dock = new QDockWidget(tr("Analysis"), this);
+  dock->setObjectName("analysisDock");
+  auto* panel = new QWidget(dock);
+  auto* form = new QFormLayout(panel);
+  scales_ = new QComboBox(panel);
+  scales_->setEditable(true);
+  scales_->addItems({"paper", "paper-exact", "window", "256,320", "300"});
+  scales_->setToolTip(
+      tr("Scales for images: paper (the paper's six, aspect kept), paper-exact, window, or a "
+         "list of smaller sides (N) and sizes (HxW)"));
+  live_scales_ = new QComboBox(panel);
+  live_scales_->setEditable(true);
+  live_scales_->addItems({"window", "window,300", "256,320", "paper"});
+  live_scales_->setToolTip(tr("Scales for camera and video frames: fewer keep up better"));
+  fine_ = new QCheckBox(tr("Fine stride (offset pooling)"), panel);
+  flip_ = new QCheckBox(tr("Mirrored images too"), panel);
+  min_confidence_ = new QDoubleSpinBox(panel);
+  min_confidence_->setRange(0, 1);
+  min_confidence_->setSingleStep(0.01);
+  min_confidence_->setDecimals(3);
+  merge_ = new QComboBox(panel);
+  merge_->addItems({tr("Voting (paper's greedy merge)"), tr("Non-maximum suppression")});
+  threshold_ = new QDoubleSpinBox(panel);
+  threshold_->setRange(0, 10);
+  threshold_->setSingleStep(0.05);
+  threshold_->setToolTip(tr("Voting: largest match score merged; NMS: IoU that suppresses"));
+  max_detections_ = new QSpinBox(panel);
+  max_detections_->setRange(0, 1000);
+  max_detections_->setSpecialValueText(tr("all"));
+  show_raw_ = new QCheckBox(tr("Show raw boxes (before merging)"), panel);
+  form->addRow(tr("Scales"), scales_);
+  form->addRow(tr("Live scales"), live_scales_);
+  form->addRow(fine_);
+  form->addRow(flip_);
+  form->addRow(tr("Min. confidence"), min_confidence_);
+  form->addRow(tr("Merge"), merge_);
+  form->addRow(tr("Threshold"), threshold_);
+  form->addRow(tr("Max. boxes"), max_detections_);
+  form->addRow(show_raw_);
+  dock->setWidget(panel);
+  addDockWidget(Qt::RightDockWidgetArea, dock);
+
+  auto changed = [this] {
+    if (!syncing_) readSettingsWidgets();
+  };
+  connect(scales_->lineEdit(), &QLineEdit::editingFinished, this, changed);
+  connect(scales_, &QComboBox::activated, this, changed);
+  connect(live_scales_->lineEdit(), &QLineEdit::editingFinished, this, changed);
+  connect(live_scales_, &QComboBox::activated, this, changed);
+  for (QCheckBox* c : {fine_, flip_, show_raw_}) connect(c, &QCheckBox::toggled, this, changed);
+  connect(min_confidence_, &QDoubleSpinBox::valueChanged, this, changed);
+  connect(threshold_, &QDoubleSpinBox::valueChanged, this, changed);
+  connect(max_detections_, &QSpinBox::valueChanged, this, changed);
+  connect(merge_, &QComboBox::currentIndexChanged, this, changed);
+}
+
+void MainWindow::createStatusBar() {
+  model_label_ = new QLabel(tr("No model"), this);
+  // Long device lines must not push the statistics off the bar.
+  model_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  stats_label_ = new QLabel(this);
+  progress_ = new QProgressBar(this);
+  progress_->setRange(0, 100);
+  progress_->setMaximumWidth(220);
+  progress_->hide();
+  statusBar()->addWidget(model_label_, 1);
+  statusBar()->addPermanentWidget(stats_label_);
+  statusBar()->addPermanentWidget(progress_);
+}
+
+void MainWindow::syncSettingsWidgets() {
+  syncing_ = true;
+  scales_->setCurrentText(settings_.scales);
+  live_scales_->setCurrentText(settings_.live_scales);
+  fine_->setChecked(settings_.fine);
+  flip_->setChecked(settings_.flip);
+  min_confidence_->setValue(settings_.min_confidence);
+  merge_->setCurrentIndex(settings_.nms ? 1 : 0);
+  threshold_->setValue(settings_.threshold);
+  max_detections_->setValue(settings_.max_detections);
+  show_raw_->setChecked(settings_.show_raw);
+  inspector_->setFineStride(settings_.fine);
+  inspector_->setOpacity(settings_.opacity);
+  canvas_->setShowRaw(settings_.show_raw);
+  syncing_ = false;
+}
+
+void MainWindow::readSettingsWidgets() {
+  StudioSettings s = settings_;
+  s.scales = scales_->currentText().trimmed();
+  s.live_scales = live_scales_->currentText().trimmed();
+  s.fine = fine_->isChecked();
+  s.flip = flip_->isChecked();
+  s.min_confidence = min_confidence_->value();
+  s.nms = merge_->currentIndex() == 1;
+  s.threshold = threshold_->value();
+  s.max_detections = max_detections_->value();
+  s.show_raw = show_raw_->isChecked();
+  setAnalysisSettings(s);
+}
+
+void MainWindow::setAnalysisSettings(const StudioSettings& s) {
+  const bool rerun = s.scales != settings_.scales || s.live_scales != settings_.live_scales ||
+                     s.fine != settings_.fine || s.flip != settings_.flip ||
+                     s.min_confidence != settings_.min_confidence || s.nms != settings_.nms ||
+                     s.threshold != settings_.threshold ||
+                     s.max_detections != settings_.max_detections ||
+                     s.top_classes != settings_.top_classes;
+  const ModelRequest model = settings_.model;
+  const Mode mode = settings_.mode;
+  settings_ = s;
+  settings_.model = model;  // the model changes only through loadModel
+  settings_.mode = mode;
+  syncSettingsWidgets();
+  saveSettings();
+  updateLiveRequest();
+  if (rerun) submitStill();
+}
+
+void MainWindow::saveSettings() {
+  settings_.save(*qsettings_);
+  qsettings_->sync();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+void MainWindow::openPaths(const QStringList& paths) {
+  QStringList images, missing;
+  QString video;
+  for (const QString& path : paths) {
+    const QFileInfo info(path);
+    if (info.isDir()) {
+      QDir dir(path);
+      QStringList found;
+      for (const QFileInfo& f : dir.entryInfoList(QDir::Files, QDir::Name))
+        if (has_suffix(f.fileName(), kImageSuffixes)) found << f.absoluteFilePath();
+      if (found.isEmpty()) missing << tr("%1 (a folder with no images)").arg(path);
+      images << found;
+    } else if (has_suffix(path, kVideoSuffixes)) {
+      if (video.isEmpty()) video = path;
+    } else if (!info.exists()) {
+      missing << tr("%1 (no such file)").arg(path);
+    } else {
+      images << info.absoluteFilePath();  // any other file: the decoder decides
+    }
+  }
+  if (!missing.isEmpty()) showError(tr("Nothing to open in %1.").arg(missing.join(", ")));
+  if (!video.isEmpty() && images.isEmpty()) {
+    openVideo(video);
+    return;
+  }
+  if (images.isEmpty()) return;
+  stopSource();
+  if (!settings_.last_dir.isEmpty() || !images.isEmpty()) {
+    settings_.last_dir = QFileInfo(images.front()).absolutePath();
+    saveSettings();
+  }
+  images_ = images;
+  {
+    const QSignalBlocker block(image_list_);
+    image_list_->clear();
+    for (const QString& p : images_) image_list_->addItem(QFileInfo(p).fileName());
+  }
+  image_dock_->setVisible(images_.size() > 1);
+  current_ = -1;
+  image_list_->setCurrentRow(0);  // shows it
+  if (current_ != 0) showImage(0);
+}
+
+void MainWindow::showImage(int index) {
+  if (index < 0 || index >= images_.size() || index == current_) return;
+  current_ = index;
+  if (image_list_->currentRow() != index) {
+    const QSignalBlocker block(image_list_);
+    image_list_->setCurrentRow(index);
+  }
+  const QString path = images_[index];
+  const quint64 generation = ++still_generation_;
+  setWindowTitle(tr("%1 - OverFeat Studio").arg(QFileInfo(path).fileName()));
+  statusBar()->showMessage(tr("Reading %1...").arg(path));
+  // Decoding a large photograph takes a while: off the UI thread, as the engine decodes it for
+  // the command line (OpenCV), so both see the same pixels.
+  QPointer<MainWindow> self(this);
+  QThreadPool::globalInstance()->start([self, path, index, generation] {
+    QImage image;
+    QString error;
+    try {
+      image = to_qimage(render::to_rgb8(image::load_rgb(path.toStdString())));
+    } catch (const std::exception& e) {
+      error = QString::fromStdString(e.what());
+    }
+    if (self)
+      QMetaObject::invokeMethod(
+          self,
+          [self, index, generation, image, error] {
+            if (self) self->stillLoaded(index, generation, image, error);
+          },
+          Qt::QueuedConnection);
+  });
+}
+
+void MainWindow::stillLoaded(int index, quint64 generation, const QImage& image,
+                             const QString& error) {
+  if (generation != still_generation_ || live_active_) return;  // the user moved on
+  statusBar()->clearMessage();
+  if (!error.isEmpty()) {
+    showError(tr("Cannot show %1: %2").arg(images_.value(index), error));
+    if (QListWidgetItem* item = image_list_->item(index))
+      item->setIcon(style()->standardIcon(QStyle::SP_MessageBoxWarning));
+    canvas_->setImage({});
+    canvas_->clearDetections();
+    classify_->clear();
+    inspector_->setResult(nullptr);
+    last_result_.reset();
+    still_ = {};
+    return;
+  }
+  still_ = Frame{image, index, Clock::now(), images_.value(index), false};
+  canvas_->setImage(image);
+  canvas_->clearDetections();
+  classify_->clear();
+  submitStill();
+}
+
+void MainWindow::submitStill() {
+  if (live_active_ || still_.image.isNull()) return;
+  if (!model_) {
+    if (!model_loading_) showError(tr("No model is loaded: choose one in the Model menu."));
+    return;  // displayModelReady submits it
+  }
+  Job job;
+  job.frame = still_;
+  job.frame.captured = Clock::now();
+  job.mode = settings_.mode;
+  job.options = settings_.detect_options(false);
+  still_serial_ = worker_->submit(std::move(job));
+  statusBar()->showMessage(tr("Analysing %1...").arg(QFileInfo(still_.source).fileName()));
+}
+
+void MainWindow::openVideo(const QString& path) {
+  if (!QFileInfo::exists(path)) {
+    showError(tr("Cannot open the video %1: no such file.").arg(path));
+    return;
+  }
+  SourceSpec spec;
+  spec.kind = SourceSpec::Kind::VideoFile;
+  spec.location = path;
+  spec.name = QFileInfo(path).fileName();
+  spec.loop = true;
+  stopSource();
+  live_source_ = spec.name;
+  live_active_ = true;
+  dropped_at_start_ = worker_->dropped();
+  frames_displayed_ = 0;
+  updateLiveRequest();
+  capture_->start(spec);
+  stop_action_->setEnabled(true);
+  setWindowTitle(tr("%1 - OverFeat Studio").arg(spec.name));
+}
+
+void MainWindow::openCamera(const QString& location, const QString& name) {
+  SourceSpec spec;
+  spec.kind = SourceSpec::Kind::Camera;
+  spec.location = location;
+  spec.name = name.isEmpty() ? location : name;
+  stopSource();
+  live_source_ = spec.name;
+  live_active_ = true;
+  dropped_at_start_ = worker_->dropped();
+  frames_displayed_ = 0;
+  updateLiveRequest();
+  capture_->start(spec);
+  stop_action_->setEnabled(true);
+  setWindowTitle(tr("%1 - OverFeat Studio").arg(spec.name));
+}
+
+void MainWindow::openDefaultCamera() {
+  const auto cameras = list_cameras();
+  if (cameras.empty()) {
+    showError(
+        tr("No camera found. Connect a webcam (it shows up as /dev/video*; your user needs to be "
+           "in the 'video' group), or open a video file with File > Open video."));
+    return;
+  }
+  openCamera(cameras.front().device, cameras.front().name);
+}
+
+void MainWindow::updateCameraMenu() {
+  camera_menu_->clear();
+  const auto cameras = list_cameras();
+  for (const CameraInfo& c : cameras)
+    camera_menu_->addAction(QStringLiteral("%1 (%2)").arg(c.name, c.device), this,
+                            [this, c] { openCamera(c.device, c.name); });
+  if (cameras.empty()) camera_menu_->addAction(tr("No camera found"))->setEnabled(false);
+  camera_menu_->addSeparator();
+  camera_menu_->addAction(tr("Video file as camera..."), this, &MainWindow::openVideoDialog);
+}
+
+void MainWindow::stopSource() {
+  {
+    std::lock_guard lock(live_mutex_);
+    live_request_.enabled = false;
+  }
+  capture_->stop();
+  worker_->cancelPending();
+  const bool was_live = live_active_;
+  live_active_ = false;
+  stop_action_->setEnabled(false);
+  if (was_live) updateStats();
+}
+
+void MainWindow::updateLiveRequest() {
+  std::lock_guard lock(live_mutex_);
+  live_request_.enabled = live_active_ && model_ != nullptr;
+  live_request_.mode = settings_.mode;
+  live_request_.options = settings_.detect_options(true);
+}
+
+void MainWindow::displayLiveFrame() {
+  std::optional<Frame> frame = capture_->takeDisplayFrame();
+  if (!frame || !live_active_) return;
+  ++frames_displayed_;
+  canvas_->setImage(frame->image);
+}
+
+void MainWindow::displayCaptureError(const QString& message) {
+  stopSource();
+  showError(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes and results
+
+void MainWindow::setMode(Mode mode) {
+  const Mode before = settings_.mode;
+  settings_.mode = mode;
+  mode_actions_[static_cast<int>(mode)]->setChecked(true);
+  pages_->setCurrentIndex(mode == Mode::Heatmaps ? 1 : 0);
+  classify_->setVisible(mode != Mode::Heatmaps);
+  saveSettings();
+  updateLiveRequest();
+  // Detect and heat map results hold everything both show; a classification holds no boxes.
+  if (last_result_ && !live_active_ &&
+      (mode == Mode::Classify || last_result_->mode != Mode::Classify)) {
+    showResultInViews(last_result_);
+  } else if (before != mode || !last_result_) {
+    submitStill();
+  }
+}
+
+void MainWindow::displayResult(ResultPtr r) {
+  if (r->frame.live) {
+    if (!live_active_ || r->frame.source != live_source_) return;  // a source since closed
+  } else if (r->serial != still_serial_ || live_active_) {
+    return;  // an image the user has moved on from
+  }
+  last_result_ = r;
+  if (!r->frame.live) statusBar()->clearMessage();
+  showResultInViews(r);
+  for (QAction* a : {save_image_action_, save_json_action_, copy_action_}) a->setEnabled(true);
+  emit resultShown(r);
+}
+
+void MainWindow::showResultInViews(const ResultPtr& r) {
+  const ModelInfo& m = *r->model;
+  if (!r->frame.live) canvas_->setImage(r->frame.image);
+  if (settings_.mode == Mode::Detect && r->mode != Mode::Classify)
+    canvas_->setDetections(r->detect.merged, r->detect.raw, m.classes);
+  else
+    canvas_->clearDetections();
+  classify_->setScores(r->detect.class_probs, m.classes, m.background);
+  classify_->setCaption(describe_options(r->options, r->detect.dense) +
+                        tr(" - %1 ms").arg(r->inference_ms, 0, 'f', 0));
+  if (settings_.mode == Mode::Heatmaps) inspector_->setResult(r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models and devices
+
+void MainWindow::loadModel(const ModelRequest& request) {
+  loading_ = request;
+  model_loading_ = true;
+  {
+    std::lock_guard lock(live_mutex_);
+    live_request_.enabled = false;
+  }
+  progress_->setValue(0);
+  progress_->show();
+  model_label_->setText(tr("Loading model..."));
+  worker_->loadModel(request);
+}
+
+void MainWindow::displayModelLoading(int percent, const QString& step) {
+  progress_->setValue(percent);
+  progress_->setFormat(step + QStringLiteral(" %p%"));
+  progress_->setVisible(percent < 100);
+}
+
+void MainWindow::displayModelReady(ModelInfoPtr info) {
+  model_ = info;
+  model_loading_ = false;
+  settings_.model = loading_;
+  saveSettings();
+  progress_->hide();
+  model_label_->setText(info->summary + QStringLiteral(" - ") + info->device);
+  model_label_->setToolTip(info->summary + "\n" + info->device);
+  clearError();
+  updateLiveRequest();
+  last_result_.reset();
+  submitStill();
+  emit modelChanged(true);
+}
+
+void MainWindow::displayModelFailed(const QString& message) {
+  model_loading_ = false;
+  progress_->hide();
+  if (!worker_->modelLoaded()) {
+    model_.reset();
+    model_label_->setText(tr("No model"));
+    canvas_->setPlaceholder(tr("No model is loaded: choose one in the Model menu.\n%1")
+                                .arg(tr("You can still open images; they are analysed once a "
+                                        "model is loaded.")));
+  } else {
+    // The previous model is still loaded and keeps working.
+    model_label_->setText(model_->summary + QStringLiteral(" - ") + model_->device);
+    updateLiveRequest();
+  }
+  showError(tr("The model could not be loaded. %1").arg(message));
+  emit modelChanged(worker_->modelLoaded());
+}
+
+void MainWindow::updateDevices(const QStringList& devices) {
+  for (QAction* a : device_group_->actions()) delete a;
+  device_menu_->clear();
+  auto add = [&](const QString& text, const QString& spec) {
+    QAction* a = device_menu_->addAction(text);
+    a->setCheckable(true);
+    a->setChecked(settings_.model.device == spec);
+    device_group_->addAction(a);
+    connect(a, &QAction::triggered, this, [this, spec] {
+      ModelRequest r = settings_.model;
+      r.device = spec;
+      loadModel(r);
+    });
+  };
+  add(tr("Automatic (GPU first, else CPU)"), QString());
+  for (const QString& d : devices) add(d, d.section(':', 0, 0));
+}
+
+void MainWindow::useWeightsFolder(const QString& dir) {
+  const std::filesystem::path d = dir.toStdString();
+  std::error_code ec;
+  const bool fast = std::filesystem::exists(official_weight_path(d, 0), ec);
+  const bool accurate = std::filesystem::exists(official_weight_path(d, 1), ec);
+  if (!fast && !accurate) {
+    showError(tr("The folder %1 has neither net_weight_0 (the fast net) nor net_weight_1 (the "
+                 "accurate net). These files come with the original OverFeat release "
+                 "(overfeat-weights.tgz, folder data/default) and are not shipped with OverFeat "
+                 "Studio. Pick the folder that holds them; the current model stays loaded.")
+                  .arg(dir));
+    return;
+  }
+  ModelRequest r = settings_.model;
+  r.weights_dir = dir;
+  r.choice = fast ? "fast" : "accurate";
+  loadModel(r);
+}
+
+void MainWindow::chooseWeightsFolder() {
+  const QString dir = QFileDialog::getExistingDirectory(
+      this, tr("Folder with the official OverFeat weights"),
+      settings_.model.weights_dir.isEmpty() ? QString::fromStdString(default_weights_dir().string())
+                                            : settings_.model.weights_dir);
+  if (!dir.isEmpty()) useWeightsFolder(dir);
+}
+
+void MainWindow::chooseModelFile() {
+  const QString file = QFileDialog::getOpenFileName(this, tr("Open a model"), settings_.last_dir,
+                                                    tr("ONNX models (*.onnx);;All files (*)"));
+  if (file.isEmpty()) return;
+  ModelRequest r = settings_.model;
+  r.choice = file;
+  loadModel(r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results out
+
+QImage MainWindow::annotatedImage() const {
+  if (!last_result_) return {};
+  if (settings_.mode == Mode::Heatmaps) return inspector_->renderToImage();
+  if (settings_.mode == Mode::Detect) {
+    ImageCanvas c;
+    c.setImage(last_result_->frame.image);
+    c.setShowRaw(settings_.show_raw);
+    c.setDetections(last_result_->detect.merged, last_result_->detect.raw,
+                    last_result_->model->classes);
+    return c.renderToImage();
+  }
+  // Classify: the picture with the top classes in a panel across its top-left corner.
+  QImage out = last_result_->frame.image.convertToFormat(QImage::Format_RGB32);
+  QPainter p(&out);
+  QFont f = p.font();
+  f.setPixelSize(std::max(12, out.height() / 28));
+  p.setFont(f);
+  const QFontMetrics fm(f);
+  const auto top =
+      top_foreground(last_result_->detect.class_probs, last_result_->model->background, 5);
+  QStringList lines;
+  for (const ScoredClass& c : top)
+    lines << QStringLiteral("%1  %2 %")
+                 .arg(QString::fromStdString(short_name(last_result_->model->classes[c.index])))
+                 .arg(100.0 * c.score, 0, 'f', 1);
+  int w = 0;
+  for (const QString& l : lines) w = std::max(w, fm.horizontalAdvance(l));
+  const QRect panel(0, 0, w + 2 * fm.height() / 2,
+                    static_cast<int>(lines.size()) * fm.height() + fm.height() / 2);
+  p.fillRect(panel, QColor(0, 0, 0, 170));
+  p.setPen(Qt::white);
+  for (int i = 0; i < lines.size(); ++i)
+    p.drawText(fm.height() / 2, fm.height() / 4 + i * fm.height() + fm.ascent(), lines[i]);
+  return out;
+}
+
+bool MainWindow::saveAnnotatedImage(const QString& path) {
+  const QImage image = annotatedImage();
+  if (image.isNull()) {
+    showError(tr("Nothing to save yet: open an image and wait for its result."));
+    return false;
+  }
+  if (!image.save(path, "PNG")) {
+    showError(tr("Cannot write %1: check that the folder exists and is writable.").arg(path));
+    return false;
+  }
+  statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+  return true;
+}
+
+bool MainWindow::saveDetections(const QString& path) {
+  if (!last_result_ || last_result_->mode == Mode::Classify) {
+    showError(tr("No detections to save: switch to Detect (or Heat maps) first."));
+    return false;
+  }
+  const std::string id = QFileInfo(last_result_->frame.source).completeBaseName().toStdString();
+  const std::string text =
+      detections_json(last_result_->detect.merged, last_result_->model->classes, id).dump(2) + "\n";
+  QSaveFile file(path);  // written whole or not at all: never a half-written file
+  if (!file.open(QIODevice::WriteOnly) ||
+      file.write(text.data(), static_cast<qint64>(text.size())) !=
+          static_cast<qint64>(text.size()) ||
+      !file.commit()) {
+    showError(tr("Cannot write %1: %2").arg(path, file.errorString()));
+    return false;
+  }
+  statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+  return true;
+}
+
+void MainWindow::copyToClipboard() {
+  if (!last_result_) return;
+  auto* data = new QMimeData;
+  data->setImageData(annotatedImage());
+  QStringList text;
+  const ModelInfo& m = *last_result_->model;
+  if (last_result_->mode != Mode::Classify && settings_.mode == Mode::Detect) {
+    for (const Detection& d : last_result_->detect.merged)
+      text << QStringLiteral("%1 %2 %3 %4 %5 %6")
+                  .arg(QString::fromStdString(m.classes[d.cls]))
+                  .arg(d.score, 0, 'f', 4)
+                  .arg(d.box.x1, 0, 'f', 1)
+                  .arg(d.box.y1, 0, 'f', 1)
+                  .arg(d.box.x2, 0, 'f', 1)
+                  .arg(d.box.y2, 0, 'f', 1);
+  } else {
+    for (const ScoredClass& c : top_foreground(last_result_->detect.class_probs, m.background, 5))
+      text << QStringLiteral("%1 %2").arg(QString::fromStdString(m.classes[c.index])).arg(c.score);
+  }
+  data->setText(text.join('\n'));
+  QApplication::clipboard()->setMimeData(data);
+  statusBar()->showMessage(tr("Copied the image and the results"), 3000);
+}
+
+void MainWindow::saveImageDialog() {
+  const QString base = last_result_ ? QFileInfo(last_result_->frame.source).completeBaseName()
+                                    : QStringLiteral("overfeat");
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Save annotated image"), QDir(settings_.last_dir).filePath(base + ".annotated.png"),
+      tr("PNG images (*.png)"));
+  if (!path.isEmpty()) saveAnnotatedImage(path);
+}
+
+void MainWindow::saveDetectionsDialog() {
+  const QString base = last_result_ ? QFileInfo(last_result_->frame.source).completeBaseName()
+                                    : QStringLiteral("overfeat");
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Save detections"), QDir(settings_.last_dir).filePath(base + ".detections.json"),
+      tr("JSON (*.json)"));
+  if (!path.isEmpty()) saveDetections(path);
+}
+
+void MainWindow::openDialog() {
+  const QStringList files = QFileDialog::getOpenFileNames(
+      this, tr("Open images"), settings_.last_dir,
+      tr("Images (*.jpg *.jpeg *.png *.bmp *.ppm *.pgm *.tif *.tiff *.webp);;All files (*)"));
+  if (!files.isEmpty()) openPaths(files);
+}
+
+void MainWindow::openFolderDialog() {
+  const QString dir =
+      QFileDialog::getExistingDirectory(this, tr("Open a folder of images"), settings_.last_dir);
+  if (!dir.isEmpty()) openPaths({dir});
+}
+
+void MainWindow::openVideoDialog() {
+  const QString file = QFileDialog::getOpenFileName(
+      this, tr("Open a video"), settings_.last_dir,
+      tr("Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg);;All files (*)"));
+  if (!file.isEmpty()) openVideo(file);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors, statistics, window events
+
+void MainWindow::showError(const QString& message) {
+  banner_text_->setText(message);
+  banner_->show();
+  emit errorShown(message);
+}
+
+void MainWindow::clearError() {
+  banner_text_->clear();
+  banner_->hide();
+}
+
+QString MainWindow::errorText() const {
+  return banner_->isHidden() ? QString() : banner_text_->text();
+}
+
+void MainWindow::displayAnalysisError(const QString& message, const QString& source) {
+  if (!live_active_) statusBar()->clearMessage();
+  showError(tr("Analysis of %1 failed: %2").arg(source, message));
+}
+
+QString MainWindow::statsText() const {
+  return stats_label_->text();
+}
+
+void MainWindow::updateStats() {
+  QStringList parts;
+  if (live_active_) parts << tr("camera %1 fps").arg(capture_->fps(), 0, 'f', 1);
+  parts << tr("network %1 fps").arg(worker_->networkFps(), 0, 'f', 1);
+  if (last_result_) parts << tr("latency %1 ms").arg(last_result_->latency_ms, 0, 'f', 0);
+  if (live_active_) parts << tr("dropped %1").arg(worker_->dropped() - dropped_at_start_);
+  stats_label_->setText(parts.join(QStringLiteral("  \u00b7  ")));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  settings_.geometry = saveGeometry();
+  settings_.window_state = saveState();
+  settings_.opacity = inspector_->opacity();
+  saveSettings();
+  stopSource();
+  event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  QStringList paths;
+  for (const QUrl& url : event->mimeData()->urls())
+    if (url.isLocalFile()) paths << url.toLocalFile();
+  if (paths.isEmpty()) {
+    showError(tr("Only local files and folders can be dropped here."));
+    return;
+  }
+  openPaths(paths);
+  event->acceptProposedAction();
+}
+
+}  // namespace overfeat::studio

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// The main window: sources (images, folders, video files, cameras), the three modes (Classify,
+// Detect, Heat maps), the model and device, the analysis settings, saving and copying results,
+// and every error shown in a banner inside the window. Capture and inference run on their own
+// threads (CaptureSource, InferenceWorker); this class only routes frames and draws results.
+#pragma once
+#include <QMainWindow>
+#include <QPointer>
+#include <QStringList>
+
+#include <memory>
+#include <mutex>
+
+#include "capture.hpp"
+#include "inference.hpp"
+#include "settings.hpp"
+
+class QAction;
+class QActionGroup;
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QListWidget;
+class QMenu;
+class QProgressBar;
+class QSettings;
+class QSpinBox;
+class QStackedWidget;
+class QToolButton;
+
+namespace overfeat::studio {
+
+class ClassifyPanel;
+class HeatmapInspector;
+class ImageCanvas;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  /// Reads the settings and starts loading the model they name.
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // What the menus do, callable directly (the tests drive the window through these).
+  /// Images, folders (their images, as a browsable list) and video files.
+  void openPaths(const QStringList& paths);
+  /// Plays a video file as a live source (looping, paced at its frame rate).
+  void openVideo(const QString& path);
+  /// Opens a camera: a /dev/videoN path or an index.
+  void openCamera(const QString& location, const QString& name);
+  /// Opens the first camera found, or says there is none.
+  void openDefaultCamera();
+  void stopSource();
+  void setMode(Mode mode);
+  Mode mode() const { return settings_.mode; }
+  void loadModel(const ModelRequest& request);
+  /// Uses the official weights in `dir` (fast net, else accurate); explains what is missing.
+  void useWeightsFolder(const QString& dir);
+  void showImage(int index);
+  bool saveAnnotatedImage(const QString& path);
+  bool saveDetections(const QString& path);
+  void copyToClipboard();
+  /// Applies changed analysis settings (re-runs the current still).
+  void setAnalysisSettings(const StudioSettings& settings);
+
+  // State, for the status bar and the tests.
+  const StudioSettings& settings() const { return settings_; }
+  InferenceWorker& worker() { return *worker_; }
+  CaptureSource& capture() { return *capture_; }
+  ImageCanvas* canvas() const { return canvas_; }
+  ClassifyPanel* classifyPanel() const { return classify_; }
+  HeatmapInspector* inspector() const { return inspector_; }
+  ResultPtr lastResult() const { return last_result_; }
+  QString errorText() const;
+  QString statsText() const;
+  int imageCount() const { return static_cast<int>(images_.size()); }
+  bool liveActive() const { return live_active_; }
+  qint64 framesDisplayed() const { return frames_displayed_; }
+
+ signals:
+  void resultShown(overfeat::studio::ResultPtr result);
+  void modelChanged(bool loaded);
+  void errorShown(const QString& message);
+
+ public slots:
+  void showError(const QString& message);
+  void clearError();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private slots:
+  void displayResult(overfeat::studio::ResultPtr result);
+  void displayLiveFrame();
+  void displayModelReady(overfeat::studio::ModelInfoPtr info);
+  void displayModelFailed(const QString& message);
+  void displayModelLoading(int percent, const QString& step);
+  void displayCaptureError(const QString& message);
+  void displayAnalysisError(const QString& message, const QString& source);
+  void updateDevices(const QStringList& devices);
+  void updateStats();
+  void updateCameraMenu();
+
+ private:
+  void createActions();
+  void createMenus();
+  void createSettingsDock();
+  void createStatusBar();
+  void syncSettingsWidgets();
+  void readSettingsWidgets();
+  void saveSettings();
+  void submitStill();
+  void stillLoaded(int index, quint64 generation, const QImage& image, const QString& error);
+  void updateLiveRequest();
+  void showResultInViews(const ResultPtr& r);
+  QImage annotatedImage() const;
+  void chooseModelFile();
+  void chooseWeightsFolder();
+  void saveImageDialog();
+  void saveDetectionsDialog();
+  void openDialog();
+  void openFolderDialog();
+  void openVideoDialog();
+
+  StudioSettings settings_;
+  std::unique_ptr<QSettings> qsettings_;
+  std::unique_ptr<InferenceWorker> worker_;
+  std::unique_ptr<CaptureSource> capture_;
+  ModelInfoPtr model_;
+  ModelRequest loading_;
+  bool model_loading_ = false;
+
+  // Stills: the list, the one shown, and the request whose result is awaited.
+  QStringList images_;
+  int current_ = -1;
+  quint64 still_generation_ = 0;
+  quint64 still_serial_ = 0;
+  Frame still_;
+
+  // Live: what the capture thread submits with each frame (read on that thread).
+  std::mutex live_mutex_;
+  struct LiveRequest {
+    bool enabled = false;
+    Mode mode = Mode::Detect;
+    DetectOptions options;
+  } live_request_;
+  bool live_active_ = false;
+  QString live_source_;
+  qint64 frames_displayed_ = 0;
+  quint64 dropped_at_start_ = 0;
+
+  ResultPtr last_result_;
+
+  // Widgets.
+  QStackedWidget* pages_ = nullptr;
+  ImageCanvas* canvas_ = nullptr;
+  ClassifyPanel* classify_ = nullptr;
+  HeatmapInspector* inspector_ = nullptr;
+  QWidget* banner_ = nullptr;
+  QLabel* banner_text_ = nullptr;
+  QListWidget* image_list_ = nullptr;
+  QDockWidget* image_dock_ = nullptr;
+  QLabel* model_label_ = nullptr;
+  QLabel* stats_label_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QMenu* camera_menu_ = nullptr;
+  QMenu* device_menu_ = nullptr;
+  QActionGroup* mode_group_ = nullptr;
+  QActionGroup* device_group_ = nullptr;
+  QAction* mode_actions_[3] = {};
+  QAction* stop_action_ = nullptr;
+  QAction* save_image_action_ = nullptr;
+  QAction* save_json_action_ = nullptr;
+  QAction* copy_action_ = nullptr;
+  QComboBox* scales_ = nullptr;
+  QComboBox* live_scales_ = nullptr;
+  QCheckBox* fine_ = nullptr;
+  QCheckBox* flip_ = nullptr;
+  QDoubleSpinBox* min_confidence_ = nullptr;
+  QComboBox* merge_ = nullptr;
+  QDoubleSpinBox* threshold_ = nullptr;
+  QSpinBox* max_detections_ = nullptr;
+  QCheckBox* show_raw_ = nullptr;
+  bool syncing_ = false;
+};
+
+}  // namespace overfeat::studio

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MIT
+// The app as a user drives it: open images and run each mode, browse a folder, play a video as
+// the camera while the network is slow, provoke every error, and measure how quickly the UI
+// thread answers input while video and network run. Runs on Qt's offscreen platform with the
+// Vulkan validation layer on; screenshots go to $OVERFEAT_SCREENSHOT_DIR.
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "classify_panel.hpp"
+#include "constructed_models.hpp"
+#include "heatmap_inspector.hpp"
+#include "image_canvas.hpp"
+#include "main_window.hpp"
+#include "overfeat/render.hpp"
+#include "synthetic_weights.hpp"
+
+using namespace overfeat;
+using namespace overfeat::studio;
+
+namespace {
+
+// A black picture with the marker model's objects (red squares, green corner) at `where`.
+QImage scene(int w, int h, const std::vector<QPoint>& where) {
+  Tensor t({3, h, w});
+  for (const QPoint& p : where) overfeat::testing::draw_object(t, p.x(), p.y());
+  return to_qimage(render::to_rgb8(t));
+}
+
+void save_screenshot(QWidget& w, const QString& name) {
+  const QString dir = qEnvironmentVariable("OVERFEAT_SCREENSHOT_DIR");
+  if (dir.isEmpty()) return;
+  QDir().mkpath(dir);
+  QVERIFY(w.grab().save(QDir(dir).filePath(name)));
+}
+
+// Waits for the next result the window shows.
+ResultPtr next_result(MainWindow& w, int timeout_ms = 60000) {
+  QSignalSpy spy(&w, &MainWindow::resultShown);
+  if (!spy.wait(timeout_ms)) return nullptr;
+  return spy.takeFirst().at(0).value<ResultPtr>();
+}
+
+// Records how long events posted to the UI thread wait before they are handled: the delay an
+// input event would see.
+class LatencyProbe : public QObject {
+ public:
+  struct Stamped : QEvent {
+    explicit Stamped(Clock::time_point t) : QEvent(QEvent::User), posted(t) {}
+    Clock::time_point posted;
+  };
+  std::vector<double> delays_ms;
+  bool event(QEvent* e) override {
+    if (e->type() != QEvent::User) return QObject::event(e);
+    delays_ms.push_back(ms_between(static_cast<Stamped*>(e)->posted, Clock::now()));
+    return true;
+  }
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+}  // namespace
+
+class StudioTest : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString model_, image_, video_;
+
+  QString path(const QString& name) const { return QDir(dir_.path()).filePath(name); }
+
+  // A 30 fps clip of a square drifting right, `frames` long.
+  QString make_video(const QString& name, int frames, int w = 320, int h = 240) {
+    const QString file = path(name);
+    cv::VideoWriter out(file.toStdString(), cv::VideoWriter::fourcc('m', 'p', '4', 'v'), 30,
+                        cv::Size(w, h));
+    if (!out.isOpened()) return {};
+    for (int i = 0; i < frames; ++i) {
+      const QImage rgb = scene(w, h, {QPoint(8 + (i % 40) * 4, 64)});
+      cv::Mat m(h, w, CV_8UC3, const_cast<uchar*>(rgb.constBits()), rgb.bytesPerLine());
+      cv::Mat bgr;
+      cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+      out.write(bgr);
+    }
+    return file;
+  }
+
+  // Settings the next window starts from: the marker model, the image's own size as the scale.
+  void reset_settings() {
+    QSettings s;
+    s.clear();
+    s.setValue("model/choice", model_);
+    s.setValue("analysis/scales", "160");
+    s.setValue("analysis/liveScales", "240");
+    s.setValue("mode", static_cast<int>(Mode::Detect));
+    s.sync();
+  }
+
+  std::unique_ptr<MainWindow> open_window() {
+    reset_settings();
+    auto w = std::make_unique<MainWindow>();
+    w->resize(1100, 720);
+    w->show();
+    QSignalSpy ready(w.get(), &MainWindow::modelChanged);
+    if (!w->worker().modelLoaded()) ready.wait(60000);
+    return w;
+  }
+
+  void check_validation(MainWindow& w) { QCOMPARE(w.worker().validationMessages(), quint64(0)); }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(dir_.isValid());
+    // The settings of this run live in the scratch folder, never in the user's.
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.path());
+    QCoreApplication::setOrganizationName("OverFeat Studio Tests");
+    QCoreApplication::setApplicationName("test_studio");
+    model_ = path("markers.onnx");
+    save_model(overfeat::testing::marker_model(), model_.toStdString());
+    image_ = path("squares.png");
+    QVERIFY(scene(160, 160, {QPoint(48, 64)}).save(image_));
+    video_ = make_video("clip.mp4", 90);
+    QVERIFY2(!video_.isEmpty(), "OpenCV cannot write mp4v videos here");
+  }
+
+  void opensAnImageAndRunsEachMode() {
+    auto w = open_window();
+    QVERIFY2(w->worker().modelLoaded(), qPrintable(w->errorText()));
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    QCOMPARE(r->frame.source, image_);
+    QCOMPARE(r->mode, Mode::Detect);
+    // Detect: one merged box on the square, whose true extent is (48, 64)-(79, 95).
+    QVERIFY(!r->detect.merged.empty());
+    const Detection& d = r->detect.merged.front();
+    QCOMPARE(r->model->classes[d.cls], std::string("square"));
+    QVERIFY2(
+        std::abs(d.box.x1 - 48) <= 4 && std::abs(d.box.y1 - 64) <= 4 &&
+            std::abs(d.box.x2 - 79) <= 4 && std::abs(d.box.y2 - 95) <= 4,
+        qPrintable(
+            QString("box %1 %2 %3 %4").arg(d.box.x1).arg(d.box.y1).arg(d.box.x2).arg(d.box.y2)));
+    QVERIFY(w->errorText().isEmpty());
+    save_screenshot(*w, "studio_detect.png");
+
+    // Classify: the top class with its bar.
+    w->setMode(Mode::Classify);
+    QTRY_VERIFY(!w->classifyPanel()->entries().empty());
+    QCOMPARE(w->classifyPanel()->entries().front().name, QString("square"));
+    QVERIFY(w->classifyPanel()->entries().front().probability > 0.5f);
+    save_screenshot(*w, "studio_classify.png");
+
+    // Heat maps: the detect result has the maps; the inspector shows the top class.
+    w->setMode(Mode::Heatmaps);
+    QTRY_VERIFY(w->inspector()->tileCount() >= 1);
+    QCOMPARE(w->inspector()->shownClass(), 1);
+    save_screenshot(*w, "studio_heatmaps.png");
+
+    // Coarse stride from the inspector re-runs the network: the maps get 2x coarser.
+    const int fine_w = w->lastResult()->detect.dense.maps.front().geometry.w;
+    QSignalSpy shown(w.get(), &MainWindow::resultShown);
+    w->setAnalysisSettings([&] {
+      StudioSettings s = w->settings();
+      s.fine = false;
+      return s;
+    }());
+    QVERIFY(shown.wait(30000));
+    QVERIFY(w->lastResult()->detect.dense.maps.front().geometry.w < fine_w);
+
+    // Results out: PNG, JSON, clipboard.
+    w->setMode(Mode::Detect);
+    QVERIFY(w->saveAnnotatedImage(path("out.png")));
+    QImage saved(path("out.png"));
+    QCOMPARE(saved.size(), QSize(160, 160));
+    QVERIFY(w->saveDetections(path("out.json")));
+    QFile json(path("out.json"));
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    const QJsonArray dets = QJsonDocument::fromJson(json.readAll()).array();
+    QVERIFY(!dets.isEmpty());
+    QCOMPARE(dets.first().toObject().value("category_name").toString(), QString("square"));
+    QCOMPARE(dets.first().toObject().value("image_id").toString(), QString("squares"));
+    w->copyToClipboard();
+    check_validation(*w);
+  }
+
+  void opensAFolderAsABrowsableList() {
+    const QString folder = path("folder");
+    QDir().mkpath(folder);
+    QVERIFY(scene(160, 160, {QPoint(16, 16)}).save(folder + "/a.png"));
+    QVERIFY(scene(160, 160, {QPoint(96, 100)}).save(folder + "/b.png"));
+    QFile broken(folder + "/c.jpg");
+    QVERIFY(broken.open(QIODevice::WriteOnly));
+    broken.write("this is not a JPEG file");
+    broken.close();
+    auto w = open_window();
+    w->openPaths({folder});
+    QCOMPARE(w->imageCount(), 3);
+    QVERIFY(w->findChild<QDockWidget*>("imagesDock")->isVisible());
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    QVERIFY(r->frame.source.endsWith("a.png"));
+    save_screenshot(*w, "studio_folder.png");
+    // The corrupt file: a message naming it, and the app keeps working.
+    w->showImage(2);
+    QTRY_VERIFY(w->errorText().contains("c.jpg"));
+    w->showImage(1);
+    r = next_result(*w);
+    QVERIFY(r);
+    QVERIFY(r->frame.source.endsWith("b.png"));
+    QVERIFY(!r->detect.merged.empty());
+    QVERIFY(std::abs(r->detect.merged.front().box.x1 - 96) <= 4);
+    check_validation(*w);
+  }
+
+  // A video file stands in for the camera; the network is made slower than the camera, and
+  // frames must be dropped (newest wins), never queued.
+  void videoFramesFlowAndStaleFramesAreDropped() {
+    auto w = open_window();
+    w->worker().setArtificialDelay(120);  // about 8 results per second against 30 frames
+    std::vector<ResultPtr> results;
+    connect(w.get(), &MainWindow::resultShown, this,
+            [&](ResultPtr r) { results.push_back(std::move(r)); });
+    w->openVideo(video_);
+    QVERIFY(w->liveActive());
+    quint64 max_backlog = 0;
+    QElapsedTimer timer;
+    timer.start();
+    std::vector<quint64> memory;
+    while (w->capture().framesCaptured() < 240 && timer.elapsed() < 60000) {
+      QTest::qWait(20);
+      auto& k = w->worker();
+      // Frames handed to the network and neither dropped nor done: at most the one waiting and
+      // the one running.
+      const quint64 backlog = k.submitted() - k.dropped() - k.completed();
+      max_backlog = std::max(max_backlog, backlog);
+      if (!results.empty()) memory.push_back(k.activationBytes());
+    }
+    save_screenshot(*w, "studio_video.png");
+    const QString stats = w->statsText();
+    w->stopSource();
+    auto& k = w->worker();
+    qInfo("captured %lld, displayed %lld, submitted %llu, analysed %llu, dropped %llu; %s",
+          static_cast<long long>(w->capture().framesCaptured()),
+          static_cast<long long>(w->framesDisplayed()),
+          static_cast<unsigned long long>(k.submitted()),
+          static_cast<unsigned long long>(k.completed()),
+          static_cast<unsigned long long>(k.dropped()), qPrintable(stats));
+    QVERIFY(w->capture().framesCaptured() >= 240);  // past the clip's end: it loops
+    QVERIFY(w->framesDisplayed() >= 100);
+    QVERIFY(results.size() >= 5);
+    QVERIFY2(max_backlog <= 2, qPrintable(QString("backlog %1").arg(max_backlog)));
+    QVERIFY(k.dropped() > k.completed());  // slower network: most frames dropped
+    // Results come in capture order, each from a newer frame than the last.
+    for (size_t i = 1; i < results.size(); ++i)
+      QVERIFY(results[i]->frame.index > results[i - 1]->frame.index ||
+              results[i]->frame.index < 10);  // (the clip loops: indices restart)
+    QVERIFY(stats.contains("camera") && stats.contains("network") && stats.contains("dropped"));
+    // Bounded memory across frames: the evaluator's buffers stop growing after the first one.
+    QVERIFY(!memory.empty());
+    QCOMPARE(memory.back(), memory.front());
+    check_validation(*w);
+  }
+
+  void errorsAreShownAndTheAppKeepsWorking() {
+    auto w = open_window();
+    QVERIFY(w->worker().modelLoaded());
+
+    // No camera (this machine has none; a machine with one skips this part).
+    if (list_cameras().empty()) {
+      w->openDefaultCamera();
+      QVERIFY(w->errorText().contains("No camera found"));
+      QVERIFY(!w->liveActive());
+    }
+    // A camera that does not exist.
+    w->openCamera("/dev/video97", "Missing camera");
+    QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("/dev/video97"), 10000);
+    QTRY_VERIFY(!w->liveActive());
+
+    // A camera unplugged mid-stream: a clip opened as a camera ends like an unplugged device.
+    const QString short_clip = make_video("short.mp4", 20);
+    w->clearError();
+    w->openCamera(short_clip, "Test camera");
+    QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("stopped delivering frames"), 20000);
+    QVERIFY(!w->liveActive());
+    QVERIFY(w->framesDisplayed() > 0);
+    save_screenshot(*w, "studio_error_camera.png");
+
+    // An unreadable image.
+    w->clearError();
+    const QString broken = path("broken.png");
+    QFile f(broken);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("\x89PNG\r\n\x1a\n truncated");
+    f.close();
+    w->openPaths({broken});
+    QTRY_VERIFY(w->errorText().contains("broken.png"));
+    w->clearError();
+    w->openPaths({path("no-such-file.png")});
+    QVERIFY(w->errorText().contains("no-such-file.png"));
+
+    // Missing weights: a folder without the official files gets a guided message, and the
+    // current model stays.
+    w->clearError();
+    const QString empty = path("empty-weights");
+    QDir().mkpath(empty);
+    w->useWeightsFolder(empty);
+    QVERIFY(w->errorText().contains("net_weight_0"));
+    QVERIFY(w->worker().modelLoaded());
+    // The official fast net asked for in that folder: the loader's own message.
+    w->clearError();
+    QSignalSpy failed(w.get(), &MainWindow::modelChanged);
+    w->loadModel({"fast", empty, ""});
+    QVERIFY(failed.wait(30000));
+    QVERIFY(w->errorText().contains("net_weight_0"));
+    QVERIFY(w->worker().modelLoaded());
+    // A truncated model file.
+    w->clearError();
+    QFile model(model_);
+    QVERIFY(model.open(QIODevice::ReadOnly));
+    const QByteArray bytes = model.readAll();
+    QFile cut(path("truncated.onnx"));
+    QVERIFY(cut.open(QIODevice::WriteOnly));
+    cut.write(bytes.left(bytes.size() / 2));
+    cut.close();
+    w->loadModel({path("truncated.onnx"), "", ""});
+    QVERIFY(failed.wait(30000));
+    QVERIFY(w->errorText().contains("truncated.onnx"));
+    QVERIFY(w->worker().modelLoaded());
+
+    // No Vulkan device by that name, then no Vulkan driver at all.
+    w->clearError();
+    w->loadModel({model_, "", "no-such-gpu"});
+    QVERIFY(failed.wait(30000));
+    QVERIFY(w->errorText().contains("no-such-gpu"));
+    QVERIFY(w->worker().modelLoaded());
+    w->clearError();
+    const QByteArray icd = qgetenv("VK_ICD_FILENAMES");
+    qputenv("VK_ICD_FILENAMES", path("no-driver.json").toUtf8());
+    w->loadModel({model_, "", ""});
+    QVERIFY(failed.wait(30000));
+    if (icd.isNull())
+      qunsetenv("VK_ICD_FILENAMES");
+    else
+      qputenv("VK_ICD_FILENAMES", icd);
+    QVERIFY2(w->errorText().contains("Vulkan"), qPrintable(w->errorText()));
+    save_screenshot(*w, "studio_error_vulkan.png");
+
+    // Through all of that the window kept its model and still works.
+    w->clearError();
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    QVERIFY(!r->detect.merged.empty());
+    check_validation(*w);
+  }
+
+  void settingsPersist() {
+    {
+      auto w = open_window();
+      StudioSettings s = w->settings();
+      s.scales = "200,300";
+      s.flip = true;
+      s.threshold = 0.6;
+      w->setAnalysisSettings(s);
+      w->setMode(Mode::Heatmaps);
+      w->close();
+    }
+    QSettings raw;
+    QCOMPARE(raw.value("analysis/scales").toString(), QString("200,300"));
+    const StudioSettings back = [] {
+      QSettings s;
+      return StudioSettings::load(s);
+    }();
+    QCOMPARE(back.scales, QString("200,300"));
+    QVERIFY(back.flip);
+    QCOMPARE(back.threshold, 0.6);
+    QCOMPARE(back.mode, Mode::Heatmaps);
+    QCOMPARE(back.model.choice, model_);
+  }
+
+  // The bar: with a 30 fps video and the network running flat out, input events are
+  // handled within 50 ms. The official fast net (synthetic weights) on lavapipe is far slower
+  // than the camera, so the network thread and lavapipe's threads keep every core busy.
+  void uiStaysResponsiveWhileVideoAndNetworkRun() {
+    auto w = open_window();
+    const QString weights = QString::fromStdString(overfeat::testing::synthetic_weights_dir());
+    QSignalSpy loaded(w.get(), &MainWindow::modelChanged);
+    w->useWeightsFolder(weights);
+    QVERIFY(loaded.wait(120000));
+    QVERIFY2(w->worker().modelLoaded() && w->errorText().isEmpty(), qPrintable(w->errorText()));
+    StudioSettings s = w->settings();
+    s.live_scales = "window";
+    w->setAnalysisSettings(s);
+    w->setMode(Mode::Heatmaps);
+    const QString clip = make_video("responsive.mp4", 150, 640, 480);
+    w->openVideo(clip);
+
+    LatencyProbe probe;
+    std::atomic<bool> done{false};
+    // Input arrives from outside the UI thread, as the window system's events do.
+    std::thread poster([&] {
+      while (!done) {
+        QCoreApplication::postEvent(&probe, new LatencyProbe::Stamped(Clock::now()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(15));
+      }
+    });
+    QElapsedTimer timer;
+    timer.start();
+    const quint64 completed0 = w->worker().completed();
+    // Also move the mouse over the heat maps, as a user inspecting them would.
+    while (timer.elapsed() < 6000) {
+      QTest::mouseMove(w->inspector(), QPoint(100 + (timer.elapsed() / 10) % 300, 200));
+      QTest::qWait(30);
+    }
+    done = true;
+    poster.join();
+    QCoreApplication::sendPostedEvents(&probe);
+    const QString stats = w->statsText();
+    const quint64 analysed = w->worker().completed() - completed0;
+    w->stopSource();
+    const double p50 = percentile(probe.delays_ms, 0.5), p99 = percentile(probe.delays_ms, 0.99),
+                 worst = percentile(probe.delays_ms, 1.0);
+    qInfo(
+        "UI event delay over %zu events: median %.1f ms, 99th percentile %.1f ms, max %.1f ms; "
+        "%llu frames analysed in 6 s; %s",
+        probe.delays_ms.size(), p50, p99, worst, static_cast<unsigned long long>(analysed),
+        qPrintable(stats));
+    QVERIFY(probe.delays_ms.size() > 100);
+    QVERIFY(analysed >= 1);  // the network really ran
+    QVERIFY2(p99 < 50, qPrintable(QString("99th percentile %1 ms").arg(p99)));
+    check_validation(*w);
+  }
+};
+
+QTEST_MAIN(StudioTest)
+#include "test_studio.moc"
