@@ -675,8 +675,11 @@ void HeatmapInspector::paintTile(QPainter& p, const Tile& t, const QRect& cell, 
   p.setClipRect(image);
   if (t.map >= 0) {
     if (t.rows > 0 && t.cols > 0) {
-      const QRectF covered = to.map(
-          QRectF(t.x0 - t.step_x / 2, t.y0 - t.step_y / 2, t.cols * t.step_x, t.rows * t.step_y));
+      // Whole device pixels: with fractional edges the unsmoothed overlay can leave a 1-px
+      // column between itself and the dimmed area, which reads as a bright seam.
+      const QRectF covered(to.map(QRectF(t.x0 - t.step_x / 2, t.y0 - t.step_y / 2,
+                                         t.cols * t.step_x, t.rows * t.step_y))
+                               .toAlignedRect());
       QPainterPath outside;
       outside.setFillRule(Qt::OddEvenFill);
       outside.addRect(QRectF(image));

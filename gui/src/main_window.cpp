@@ -930,10 +930,14 @@ QString MainWindow::statsText() const {
 
 void MainWindow::updateStats() {
   QStringList parts;
-  if (live_active_) parts << tr("camera %1 fps").arg(capture_->fps(), 0, 'f', 1);
-  parts << tr("network %1 fps").arg(worker_->networkFps(), 0, 'f', 1);
-  if (last_result_) parts << tr("latency %1 ms").arg(last_result_->latency_ms, 0, 'f', 0);
-  if (live_active_) parts << tr("dropped %1").arg(worker_->dropped() - dropped_at_start_);
+  if (live_active_) {
+    parts << tr("camera %1 fps").arg(capture_->fps(), 0, 'f', 1)
+          << tr("network %1 fps").arg(worker_->networkFps(), 0, 'f', 1);
+    if (last_result_) parts << tr("latency %1 ms").arg(last_result_->latency_ms, 0, 'f', 0);
+    parts << tr("dropped %1").arg(worker_->dropped() - dropped_at_start_);
+  } else if (last_result_) {
+    parts << tr("analysed in %1 ms").arg(last_result_->inference_ms, 0, 'f', 0);
+  }
   stats_label_->setText(parts.join(QStringLiteral("  \u00b7  ")));
 }
 

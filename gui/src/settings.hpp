@@ -19,7 +19,7 @@ struct StudioSettings {
   double min_confidence = 0.02;    ///< raw boxes below this are dropped
   bool nms = false;                ///< merge by non-maximum suppression instead of voting
   double threshold = 0.8;          ///< greedy: match score; NMS: IoU
-  int max_detections = 20;
+  int max_detections = 5;  ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
   int top_classes = 5;    ///< per scale, classes whose boxes are kept
   bool show_raw = false;  ///< detect mode: draw the pre-merge boxes too
   double opacity = 0.6;   ///< heat maps
