@@ -10,10 +10,12 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMimeData>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QUrl>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -230,6 +232,20 @@ class StudioTest : public QObject {
     QVERIFY(r->frame.source.endsWith("b.png"));
     QVERIFY(!r->detect.merged.empty());
     QVERIFY(std::abs(r->detect.merged.front().box.x1 - 96) <= 4);
+
+    // Dropping a file on the window opens it, as File > Open does.
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(image_)});
+    QDragEnterEvent enter(QPoint(300, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(w.get(), &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(300, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(w.get(), &drop);
+    r = next_result(*w);
+    QVERIFY(r);
+    QCOMPARE(r->frame.source, image_);
+    QCOMPARE(w->imageCount(), 1);
+    QVERIFY(!w->findChild<QDockWidget*>("imagesDock")->isVisible());
     check_validation(*w);
   }
 
