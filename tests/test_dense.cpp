@@ -498,6 +498,244 @@ TEST_F(Dense, MemoryStaysBoundedAcrossScalesAndFrames) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Features of a chosen layer (DenseOptions::feature_layer) at every cell.
+
+// Phase (dy, dx) of a map interleaved k x k: cells (i * k + dy, j * k + dx).
+Tensor phase(const Tensor& t, int k, int dy, int dx) {
+  Tensor p(t.c, std::max(0, (t.h - dy + k - 1) / k), std::max(0, (t.w - dx + k - 1) / k));
+  for (int c = 0; c < p.c; ++c)
+    for (int i = 0; i < p.h; ++i)
+      for (int j = 0; j < p.w; ++j) p.at(c, i, j) = t.at(c, i * k + dy, j * k + dx);
+  return p;
+}
+
+// max |a - b| / max |b|, or infinity when the shapes differ.
+double max_relative_difference(const Tensor& a, const Tensor& b) {
+  if (a.c != b.c || a.h != b.h || a.w != b.w) return INFINITY;
+  double diff = 0, scale = 1e-12;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a.data[i])) return INFINITY;
+    diff = std::max<double>(diff, std::abs(a.data[i] - b.data[i]));
+    scale = std::max<double>(scale, std::abs(b.data[i]));
+  }
+  return diff / scale;
+}
+
+// Brute force for pad-free nets: phase (dy, dx) of `features` (layer `layer` of a dense run on
+// `img`) is the layer as the C++ reference computes it on `img` cropped by (dy, dx) pre-pool
+// cells; a phase the crop is too small for has no cells.
+void expect_features_match_shifted_crops(const Model& model, const Tensor& img,
+                                         const Tensor& features, bool fine, int layer) {
+  const auto& mods = model.net.modules;
+  const int t = model.trunk_end();
+  const int k = fine ? mods[t].kernel : 1;
+  const int pre_stride = output_stride(mods, 0, t);
+  NetSpec upto = model.net;
+  upto.modules.resize(layer);
+  int channels, h, w;
+  model.net.layer_shape(layer, img.h, img.w, channels, h, w);
+  EXPECT_EQ(features.c, channels);
+  for (int dy = 0; dy < k; ++dy)
+    for (int dx = 0; dx < k; ++dx) {
+      SCOPED_TRACE(model.net.name + " layer " + std::to_string(layer) + " input " +
+                   std::to_string(img.h) + "x" + std::to_string(img.w) + " offset " +
+                   std::to_string(dx) + "," + std::to_string(dy));
+      const Tensor crop = image::crop(img, dy * pre_stride, dx * pre_stride,
+                                      img.h - dy * pre_stride, img.w - dx * pre_stride);
+      const Tensor got = phase(features, k, dy, dx);
+      Tensor want;
+      try {
+        want = ref::forward_all(upto, model.weights, crop).back();
+      } catch (const Error&) {  // the crop is too small for this layer
+        EXPECT_EQ(got.size(), 0u);
+        continue;
+      }
+      EXPECT_LT(max_relative_difference(got, want), 1e-4)
+          << testing::shape(got) << " vs " << testing::shape(want);
+    }
+}
+
+const char* kPadFreeNets[] = {
+    "conv:8:5:2 relu pool:2 conv:12:3:1 relu pool:3 conv:10:2:1 relu conv:6:1:1",
+    "conv:6:3:1 relu pool:2 conv:8:3:1 relu pool:2 conv:5:3:1",
+    "conv:8:7:2 relu pool:3 conv:8:5:1 relu pool:2 conv:12:3:1 relu pool:3 conv:16:2:1 relu "
+    "conv:3:1:1 relu conv:7:1:1",
+};
+
+// Every layer from the last pooling on (pooled trunk features, convs before their ReLU, ReLUs,
+// the last layer), fine and coarse, at sizes where every offset has outputs and at the window
+// (where some offsets have pooled features but no classifier cells).
+TEST_F(Dense, FeaturesEqualTheReferenceOnShiftedCrops) {
+  std::mt19937 rng(21);
+  for (const char* text : kPadFreeNets) {
+    const Model model = make_model(std::string("features ") + text, text, true);
+    DenseEvaluator eval(*ctx_, model);
+    const int t = model.trunk_end();
+    const int k = model.net.modules[t].kernel;
+    const int pre_stride = output_stride(model.net.modules, 0, t);
+    const int win = model.net.window;
+    const InputSize sizes[] = {{win, win + pre_stride}, {win + pre_stride * (k - 1) + 3, win + 29}};
+    for (const InputSize s : sizes) {
+      const Tensor img = random_tensor(3, s.h, s.w, rng, 0, 255);
+      for (bool fine : {true, false})
+        for (int layer = t + 1; layer <= model.net.num_layers(); ++layer) {
+          DenseOptions opt;
+          opt.fine = fine;
+          opt.feature_layer = layer;
+          const ScaleMap m = eval.evaluate_input(img, opt, s.h, s.w, false);
+          expect_features_match_shifted_crops(model, img, m.features, fine, layer);
+        }
+    }
+  }
+}
+
+// Heads with padding (and the official fast structure, whose default feature layer 19 is a conv
+// before its ReLU): each offset's layers equal the reference run on that offset's pooled map,
+// a padding layer with its zeros.
+TEST_F(Dense, FeaturesOfEveryHeadLayerMatchTheReferenceWithPadding) {
+  const char* kPaddedHead =
+      "conv:8:5:2 relu pool:3 conv:8:3:1 relu pool:2 pad:1 conv:8:3:1 relu pad:1 conv:6:3:1 relu "
+      "conv:5:1:1";
+  std::mt19937 rng(22);
+  for (const char* text : {kPaddedHead, kNarrowFast}) {
+    const Model model = make_model("padded", text, false);
+    DenseEvaluator eval(*ctx_, model);
+    const auto& mods = model.net.modules;
+    const int t = model.trunk_end();
+    const int k = mods[t].kernel;
+    const Tensor img = random_tensor(3, model.net.window + 20, model.net.window + 37, rng, 0, 255);
+    const Tensor pre = ref::forward_all(model.net, model.weights, img)[t];
+    std::vector<int> layers;
+    for (int l = t + 1; l <= model.net.num_layers(); ++l) layers.push_back(l);
+    if (text == kNarrowFast) layers = {t + 1, 19, 20};
+    for (int layer : layers) {
+      const ScaleMap m = eval.evaluate_input(img, {.feature_layer = layer}, img.h, img.w, false);
+      for (int dy = 0; dy < k; ++dy)
+        for (int dx = 0; dx < k; ++dx) {
+          SCOPED_TRACE(std::string(text) + " layer " + std::to_string(layer) + " offset " +
+                       std::to_string(dx) + "," + std::to_string(dy));
+          Tensor x = ref::maxpool(pre, k, dx, dy);
+          size_t conv = convs_before(mods, t);
+          for (int i = t + 1; i < layer; ++i) {
+            if (mods[i].kind == ModuleKind::Pad) x = ref::pad(x, mods[i].pad);
+            if (mods[i].kind == ModuleKind::Relu) x = ref::relu(x);
+            if (mods[i].kind == ModuleKind::Conv)
+              x = ref::conv(x, model.weights.convs[conv++], mods[i].stride, 0, false);
+          }
+          EXPECT_LT(max_relative_difference(phase(m.features, k, dy, dx), x), 1e-4);
+        }
+    }
+  }
+}
+
+// The flipped map's features are the mirror image's, in its (mirrored) order.
+TEST_F(Dense, FlippedFeaturesAreTheMirrorImagesFeatures) {
+  const Model model = make_model("flip", kPadFreeNets[0], true);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(23);
+  const int win = model.net.window;
+  const Tensor img = random_tensor(3, win + 9, win + 17, rng, 0, 255);
+  const Tensor mirror = image::flip_horizontal(img);
+  for (int layer : {model.trunk_end() + 1, model.net.num_layers() - 1}) {
+    const DenseResult r = eval.evaluate(img, {{img.h, img.w}}, {true, true, true, layer});
+    ASSERT_EQ(r.maps.size(), 2u);
+    ASSERT_TRUE(r.maps[1].flipped);
+    expect_features_match_shifted_crops(model, img, r.maps[0].features, true, layer);
+    expect_features_match_shifted_crops(model, mirror, r.maps[1].features, true, layer);
+    EXPECT_NE(r.maps[0].features.data, r.maps[1].features.data);
+  }
+}
+
+// With the last layer as features, the probabilities are their softmax at every cell.
+TEST_F(Dense, ProbabilitiesAreTheSoftmaxOfLastLayerFeatures) {
+  const Model model = make_model("narrow-fast", kNarrowFast, true);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(24);
+  const Tensor img = random_tensor(3, 250, 290, rng, 0, 255);
+  const DenseResult r =
+      eval.evaluate(img, {{250, 290}, {231, 262}}, {true, true, true, model.net.num_layers()});
+  ASSERT_EQ(r.maps.size(), 4u);
+  for (const ScaleMap& m : r.maps) {
+    ASSERT_EQ(m.features.c, m.probs.c);
+    ASSERT_EQ(m.features.h, m.probs.h);
+    ASSERT_EQ(m.features.w, m.probs.w);
+    const Tensor p = ref::softmax(m.features);
+    double worst = 0;
+    for (size_t i = 0; i < p.size(); ++i)
+      worst = std::max<double>(worst, std::abs(p.data[i] - m.probs.data[i]));
+    EXPECT_LT(worst, 1e-5);
+  }
+}
+
+TEST_F(Dense, FeatureLayerOutsideTheHeadIsAClearErrorAndFeaturesChangeNothingElse) {
+  const Model model = make_model("narrow-accurate", kNarrowAccurate, true);
+  DenseEvaluator eval(*ctx_, model);
+  const int t = model.trunk_end(), n = model.net.num_layers();
+  std::mt19937 rng(25);
+  const Tensor img = random_tensor(3, 240, 260, rng, 0, 255);
+  for (int bad : {-2, 0, 1, t, n + 1}) {
+    SCOPED_TRACE("layer " + std::to_string(bad));
+    for (bool whole : {true, false}) {
+      try {
+        DenseOptions opt;
+        opt.feature_layer = bad;
+        if (whole)
+          eval.evaluate(img, {{240, 260}}, opt);
+        else
+          eval.evaluate_input(img, opt, img.h, img.w, false);
+        FAIL() << "no error";
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("layer " + std::to_string(bad)), std::string::npos) << what;
+        EXPECT_NE(what.find("from " + std::to_string(t + 1)), std::string::npos) << what;
+        EXPECT_NE(what.find("to " + std::to_string(n)), std::string::npos) << what;
+        EXPECT_NE(what.find(model.net.modules[t].name), std::string::npos) << what;
+      }
+    }
+  }
+  // Without features: none; with them: the same probabilities and boxes, bit for bit.
+  const DenseOptions plain{true, true, true};
+  const DenseResult base = eval.evaluate(img, {{240, 260}}, plain);
+  ASSERT_EQ(base.maps.size(), 2u);
+  for (const ScaleMap& m : base.maps) EXPECT_EQ(m.features.size(), 0u);
+  for (int layer = t + 1; layer <= n; ++layer) {
+    SCOPED_TRACE("layer " + std::to_string(layer));
+    DenseOptions opt = plain;
+    opt.feature_layer = layer;
+    const DenseResult r = eval.evaluate(img, {{240, 260}}, opt);
+    ASSERT_EQ(r.maps.size(), 2u);
+    for (size_t i = 0; i < r.maps.size(); ++i) {
+      EXPECT_EQ(r.maps[i].probs.data, base.maps[i].probs.data);
+      EXPECT_EQ(r.maps[i].boxes.data, base.maps[i].boxes.data);
+      EXPECT_GT(r.maps[i].features.size(), 0u);
+    }
+  }
+}
+
+TEST_F(Dense, FeatureBuffersAreReusedAndCounted) {
+  const Model model = make_model("narrow-accurate", kNarrowAccurate, true);
+  DenseEvaluator eval(*ctx_, model);
+  std::mt19937 rng(26);
+  const Tensor img = random_tensor(3, 240, 320, rng, 0, 255);
+  const std::vector<InputSize> sizes = {{221, 260}, {250, 330}};
+  const int t = model.trunk_end(), n = model.net.num_layers();
+  eval.evaluate(img, sizes, {true, true, true});
+  const uint64_t without = eval.activation_bytes();
+  eval.evaluate(img, sizes, {true, true, true, n});
+  EXPECT_GT(eval.activation_bytes(), without);  // the per-offset feature maps are device memory
+  for (int layer = t + 1; layer <= n; ++layer) eval.evaluate(img, sizes, {true, true, true, layer});
+  const uint64_t held = eval.activation_bytes();
+  const uint64_t live = vk::live_buffer_bytes();
+  for (int frame = 0; frame < 3; ++frame)
+    for (int layer : {t + 1, n - 1, n, -1}) {
+      eval.evaluate(img, sizes, {true, frame % 2 == 0, true, layer});
+      eval.evaluate(img, {sizes[frame % 2]}, {false, false, true, layer});
+    }
+  EXPECT_EQ(eval.activation_bytes(), held);
+  EXPECT_EQ(vk::live_buffer_bytes(), live);
+}
+
+// ---------------------------------------------------------------------------------------------
 // End to end with the hand-built marker model (constructed_models.hpp): the right boxes are known.
 
 using testing::draw_object;

@@ -184,7 +184,7 @@ void ScaleMap::cell_centers(double& x0, double& y0, double& step_x, double& step
 
 struct DenseEvaluator::Impl {
   struct Stage {
-    enum class Kind { Normalize, Conv, Pool, Softmax } kind;
+    enum class Kind { Normalize, Conv, Pool, Relu, Softmax } kind;
     const ops::Conv* conv = nullptr;
     bool relu = false;
     int pool_k = 0, dx = 0, dy = 0;
@@ -195,11 +195,15 @@ struct DenseEvaluator::Impl {
   };
   struct Output {
     int dy = 0, dx = 0;
-    int probs = -1, boxes = -1;  // stages
+    // Stages; probs is -1 for an offset whose classifier map is empty while the feature layer's
+    // map is not (it still fills in the interleaved feature map).
+    int probs = -1, boxes = -1, features = -1;
   };
   struct Plan {
     InputSize size;
     bool fine = true, boxes = true;
+    int feature_layer = -1;
+    int feature_pad = 0;  // a padding layer's zeros, added on the host around its input's map
     std::vector<Stage> stages;
     std::vector<Output> outputs;
     std::unique_ptr<vk::Recorder> recorder;
@@ -212,6 +216,7 @@ struct DenseEvaluator::Impl {
   ops::PipelineLibrary lib;
   std::unique_ptr<ops::Normalize> normalize;
   std::unique_ptr<ops::Softmax> softmax;
+  std::unique_ptr<ops::Relu> relu;  // only for plans that stop at a conv's pre-ReLU output
   std::map<int, std::unique_ptr<ops::MaxPool>> pools;
   std::vector<std::unique_ptr<ops::Conv>> net_convs;  // trunk and classifier, module order
   std::vector<std::unique_ptr<ops::Conv>> reg_convs;
@@ -258,20 +263,32 @@ struct DenseEvaluator::Impl {
 
   // Appends modules [first, last) as stages (pads folded into convs, ReLUs fused into them)
   // reading stage `in`; intermediate outputs go to slots "<role>:<i>". Returns the last stage.
+  // Module `feature_module`'s output goes to slot `feature_role` instead and its stage to
+  // `*feature_stage`; a conv there is not fused with its ReLU (its own output is the layer), the
+  // ReLU then runs as a stage of its own.
   int append_chain(Plan& p, const std::vector<Module>& mods, int first, int last,
                    const std::map<int, int>& conv_index,
                    const std::vector<std::unique_ptr<ops::Conv>>& convs, int in,
-                   const std::string& role) {
+                   const std::string& role, int feature_module = -1, int* feature_stage = nullptr,
+                   const std::string& feature_role = {}) {
     for (int i = first; i < last; ++i) {
       const Module& m = mods[i];
       const Stage& prev = p.stages[in];
       Stage s{};
       s.in = in;
+      if (m.kind == ModuleKind::Relu && i == feature_module) {
+        // After a conv the ReLU is fused into it: that stage's output is this layer.
+        p.stages[in].slot = slot(p, feature_role);
+        *feature_stage = in;
+      }
       if (m.kind == ModuleKind::Pad || m.kind == ModuleKind::Relu) continue;  // folded / fused
+      bool split_relu = false;
       if (m.kind == ModuleKind::Conv) {
         s.kind = Stage::Kind::Conv;
         s.conv = convs[conv_index.at(i)].get();
         s.relu = i + 1 < last && mods[i + 1].kind == ModuleKind::Relu;
+        split_relu = s.relu && i == feature_module;
+        if (split_relu) s.relu = false;
         s.c = s.conv->out_channels();
         s.h = s.conv->out_size(prev.h);
         s.w = s.conv->out_size(prev.w);
@@ -283,36 +300,69 @@ struct DenseEvaluator::Impl {
         s.w = prev.w / m.kernel;
       }
       if (s.h <= 0 || s.w <= 0) return -1;
-      s.slot = slot(p, role + ":" + std::to_string(i));
+      s.slot = slot(p, i == feature_module ? feature_role : role + ":" + std::to_string(i));
       s.name = role == "trunk" ? m.name : role + " " + m.name;
       p.stages.push_back(s);
       in = static_cast<int>(p.stages.size()) - 1;
+      if (i == feature_module) *feature_stage = in;
+      if (split_relu) {
+        Stage r = s;
+        r.kind = Stage::Kind::Relu;
+        r.conv = nullptr;
+        r.in = in;
+        r.slot = slot(p, role + ":" + std::to_string(i));
+        r.name = role + " " + mods[i + 1].name;
+        p.stages.push_back(r);
+        in = static_cast<int>(p.stages.size()) - 1;
+      }
     }
     return in;
   }
 
-  Plan& plan_for(InputSize size, bool fine, bool boxes) {
+  // Throws unless `layer` is -1 or a layer that dense evaluation computes at every cell: the
+  // last max pooling or a later (classifier) layer.
+  void check_feature_layer(int layer) const {
+    const int first = model->trunk_end() + 1, last = model->net.num_layers();
+    if (layer == -1 || (layer >= first && layer <= last)) return;
+    throw Error("Feature layer " + std::to_string(layer) + " is not available from dense " +
+                "evaluation of the " + model->net.name + " network: choose a layer from " +
+                std::to_string(first) + " (" + model->net.modules[first - 1].name +
+                ", the last max pooling) to " + std::to_string(last) + " (the last layer, " +
+                model->net.modules[last - 1].name + "), or -1 for none");
+  }
+
+  Plan& plan_for(InputSize size, bool fine, bool boxes, int feature_layer) {
+    check_feature_layer(feature_layer);
     boxes = boxes && model->regressor.has_value();
     for (size_t i = 0; i < plans.size(); ++i) {
       Plan& p = *plans[i];
-      if (p.size == size && p.fine == fine && p.boxes == boxes) {
+      if (p.size == size && p.fine == fine && p.boxes == boxes &&
+          p.feature_layer == feature_layer) {
         std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
         return *plans.back();
       }
     }
     if (plans.size() >= kMaxPlans) plans.erase(plans.begin());
     auto plan = std::make_unique<Plan>();
-    build_stages(*plan, size, fine, boxes);
+    build_stages(*plan, size, fine, boxes, feature_layer);
     plans.push_back(std::move(plan));
     return *plans.back();
   }
 
-  void build_stages(Plan& p, InputSize size, bool fine, bool boxes) {
+  void build_stages(Plan& p, InputSize size, bool fine, bool boxes, int feature_layer) {
     p.size = size;
     p.fine = fine;
     p.boxes = boxes;
+    p.feature_layer = feature_layer;
     const NetSpec& net = model->net;
     const int t = model->trunk_end();
+    // Layer L is module L - 1's output. A padding layer is its input's map with zeros around
+    // (added on the host): the stage to keep is the last module before the paddings.
+    int feature_module = feature_layer - 1;
+    p.feature_pad = 0;
+    if (feature_layer >= 0)
+      while (net.modules[feature_module].kind == ModuleKind::Pad)
+        p.feature_pad += net.modules[feature_module--].pad;
     Stage norm{Stage::Kind::Normalize};
     norm.c = model->net.input_channels;  // written as one texel per pixel (a zero fourth)
     norm.h = size.h;
@@ -336,19 +386,26 @@ struct DenseEvaluator::Impl {
         pool.h = pre.h - dy < k ? 0 : (pre.h - dy) / k;
         pool.w = pre.w - dx < k ? 0 : (pre.w - dx) / k;
         if (pool.h <= 0 || pool.w <= 0) continue;  // this offset has no complete window
-        pool.slot = slot(p, "pooled");
+        const std::string offset = std::to_string(dy) + "," + std::to_string(dx);
+        const std::string feature_role = "features:" + offset;
+        pool.slot = slot(p, feature_module == t ? feature_role : "pooled");
         pool.name = "offset " + net.modules[t].name;
         p.stages.push_back(pool);
         const int pooled = static_cast<int>(p.stages.size()) - 1;
         Output out{dy, dx};
-        const int scores = append_chain(p, net.modules, t + 1, net.num_layers(), conv_of_module,
-                                        net_convs, pooled, "classifier");
-        if (scores < 0) continue;
+        if (feature_module == t) out.features = pooled;
+        const int scores = append_chain(
+            p, net.modules, t + 1, net.num_layers(), conv_of_module, net_convs, pooled,
+            "classifier", feature_module > t ? feature_module : -1, &out.features, feature_role);
+        if (scores < 0) {
+          if (out.features >= 0) p.outputs.push_back(out);
+          continue;
+        }
         Stage sm = p.stages[scores];
         sm.kind = Stage::Kind::Softmax;
         sm.name = "softmax";
         sm.in = scores;
-        sm.slot = slot(p, "probs:" + std::to_string(dy) + "," + std::to_string(dx));
+        sm.slot = slot(p, "probs:" + offset);
         p.stages.push_back(sm);
         out.probs = static_cast<int>(p.stages.size()) - 1;
         if (boxes) {
@@ -356,8 +413,7 @@ struct DenseEvaluator::Impl {
           out.boxes = append_chain(p, reg, 0, static_cast<int>(reg.size()), reg_conv_of_module,
                                    reg_convs, pooled, "regressor");
           // The last regressor stage writes into a per-offset slot, not a shared one.
-          p.stages[out.boxes].slot =
-              slot(p, "boxes:" + std::to_string(dy) + "," + std::to_string(dx));
+          p.stages[out.boxes].slot = slot(p, "boxes:" + offset);
           const Stage& b = p.stages[out.boxes];
           const Stage& s = p.stages[out.probs];
           if (b.h != s.h || b.w != s.w)
@@ -365,7 +421,8 @@ struct DenseEvaluator::Impl {
         }
         p.outputs.push_back(out);
       }
-    if (p.outputs.empty() || p.outputs.front().dx != 0 || p.outputs.front().dy != 0)
+    if (p.outputs.empty() || p.outputs.front().dx != 0 || p.outputs.front().dy != 0 ||
+        p.outputs.front().probs < 0)
       throw too_small(size);
   }
 
@@ -403,6 +460,10 @@ struct DenseEvaluator::Impl {
           break;
         case Stage::Kind::Pool:
           pools.at(s.pool_k)->record(rec, *p.arena, in, out, s.dx, s.dy);
+          break;
+        case Stage::Kind::Relu:
+          if (!relu) relu = std::make_unique<ops::Relu>(lib);
+          relu->record(rec, *p.arena, in, out);
           break;
         case Stage::Kind::Softmax:
           softmax->record(rec, *p.arena, in, out);
@@ -446,7 +507,7 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
                                         double* collect_ms) {
   if (input.c != 3) throw ImageError("The network expects an RGB image (3 channels)");
   const InputSize size{input.h, input.w};
-  Impl::Plan& plan = impl_->plan_for(size, options.fine, options.boxes);
+  Impl::Plan& plan = impl_->plan_for(size, options.fine, options.boxes, options.feature_layer);
   impl_->record(plan);
   impl_->input.get().upload(input.data);
   plan.recorder->submit();
@@ -471,6 +532,19 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
     const int box_channels = plan.stages[plan.outputs.front().boxes].c;
     map.boxes = Tensor(box_channels, g.h, g.w);
   }
+  // The feature layer's maps interleave like the outputs' (each offset's map starts at the same
+  // cell); before the classifier's last spatial conv they are larger than the output maps.
+  const int fpad = plan.feature_pad;
+  if (plan.feature_layer >= 0) {
+    int fc = 0, fh = 0, fw = 0;
+    for (const Impl::Output& o : plan.outputs) {
+      const Impl::Stage& s = plan.stages[o.features];
+      fc = s.c;
+      fh = std::max(fh, (s.h + 2 * fpad - 1) * k + o.dy + 1);
+      fw = std::max(fw, (s.w + 2 * fpad - 1) * k + o.dx + 1);
+    }
+    map.features = Tensor(fc, fh, fw);
+  }
   // Interleave: offset (dy, dx) cell (i, j) is fine cell (i * k + dy, j * k + dx).
   auto scatter = [&](const Tensor& part, Tensor& whole, int dy, int dx) {
     for (int c = 0; c < part.c; ++c)
@@ -479,11 +553,22 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
   };
   double scatter_ms = 0;
   for (const Impl::Output& o : plan.outputs) {
-    const Tensor probs = ops::download(impl_->blob(plan.stages[o.probs]));
+    const Tensor probs = o.probs >= 0 ? ops::download(impl_->blob(plan.stages[o.probs])) : Tensor();
     const Tensor boxes = o.boxes >= 0 ? ops::download(impl_->blob(plan.stages[o.boxes])) : Tensor();
+    Tensor features =
+        o.features >= 0 ? ops::download(impl_->blob(plan.stages[o.features])) : Tensor();
     const auto t0 = Clock::now();
-    scatter(probs, map.probs, o.dy, o.dx);
+    if (o.probs >= 0) scatter(probs, map.probs, o.dy, o.dx);
     if (o.boxes >= 0) scatter(boxes, map.boxes, o.dy, o.dx);
+    if (o.features >= 0 && fpad > 0) {
+      Tensor padded(features.c, features.h + 2 * fpad, features.w + 2 * fpad, 0.0f);
+      for (int c = 0; c < features.c; ++c)
+        for (int i = 0; i < features.h; ++i)
+          for (int j = 0; j < features.w; ++j)
+            padded.at(c, i + fpad, j + fpad) = features.at(c, i, j);
+      features = std::move(padded);
+    }
+    if (o.features >= 0) scatter(features, map.features, o.dy, o.dx);
     scatter_ms += ms_since(t0);
   }
   if (collect_ms) *collect_ms = scatter_ms;
@@ -492,6 +577,7 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
 
 DenseResult DenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
                                      const DenseOptions& options) {
+  impl_->check_feature_layer(options.feature_layer);  // before any work
   DenseResult result;
   for (size_t i = 0; i < sizes.size(); ++i) {
     auto t0 = Clock::now();

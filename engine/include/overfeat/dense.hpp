@@ -59,6 +59,12 @@ struct ScaleMap {
   Tensor probs;  ///< classes x h x w softmax probabilities
   Tensor boxes;  ///< 4 (agnostic) or 4 * classes channels x h x w, window-relative input pixels;
                  ///< empty without a regressor or when boxes were not asked for
+  /// DenseOptions::feature_layer's output, C x h x w on the same grid as probs (same stride,
+  /// fine maps interleaved the same way, cell (y, x) of both starting at the same input
+  /// pixel); empty when not asked for. Layers before the classifier's last spatial conv are
+  /// larger than probs: there cell (y, x) is the top-left cell of the features that probs'
+  /// cell (y, x) reads. A padding layer's map keeps its zero border (shifted by the padding).
+  Tensor features;
 
   /// The input window of cell (y, x) in original image coordinates (unmirrored).
   Box window_box(int y, int x) const;
@@ -88,6 +94,13 @@ struct DenseOptions {
   bool fine = true;   ///< offset pooling (k x k finer stride) or coarse
   bool flip = false;  ///< also evaluate the mirror image at every scale
   bool boxes = true;  ///< run the regressor head (when the model has one)
+  /// Also download this layer's output at every cell (release numbering: layer i is module i's
+  /// output, see NetSpec), as ScaleMap::features: the last max pooling (the trunk's pooled
+  /// features, net.last_pool_index() + 1) or any later classifier layer up to
+  /// net.num_layers(), e.g. net.default_feature_layer. A conv followed by a ReLU gives its
+  /// output before the ReLU (the ReLU's own layer number gives it after). -1: none; any other
+  /// layer throws Error naming the valid range.
+  int feature_layer = -1;
 };
 
 struct DenseResult {
