@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 // Model files (docs/model-format.md): save/load round trips, the graph save_model writes, what
 // the loader accepts (Pad nodes, constants, Identity, Dropout, PyTorch exports) and refuses
-// (each with a message naming the file), Model::validate, and the official nets as models.
+// (each with a message naming the file), Model::validate, the official nets as models, and
+// weights stored as float16 (exact rounding, Cast nodes, the Python converter).
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <bit>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "overfeat/classes.hpp"
 #include "overfeat/error.hpp"
@@ -239,6 +244,7 @@ TEST(ModelFile, SavedGraphLayout) {
                 {"overfeat.stddev", "0.1"},
                 {"overfeat.box_encoding", "window-relative-xyxy-pixels"},
                 {"overfeat.feature_layer", "10"},
+                {"overfeat.weight_storage", "float32"},
                 {"overfeat.meta.description", "a test model"},
                 {"overfeat.meta.data", "none"},
                 {"overfeat.meta.training", "--lr 0.1"}}));
@@ -248,11 +254,14 @@ TEST(ModelFile, PythonOnnxCheckerAcceptsSavedModel) {
   if (!python_has("onnx")) GTEST_SKIP() << kPython << " cannot import onnx (python3-onnx)";
   const fs::path dir = test_dir();
   save_model(small_model(Boxes::PerClass), dir / "m.onnx");
-  const std::string cmd = std::string(kPython) +
-                          " -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
-                          "full_check=True)' " +
-                          (dir / "m.onnx").string();
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  save_model(small_model(Boxes::PerClass), dir / "half.onnx", WeightStorage::Float16);
+  for (const char* name : {"m.onnx", "half.onnx"}) {
+    const std::string cmd = std::string(kPython) +
+                            " -c 'import onnx, sys; onnx.checker.check_model("
+                            "onnx.load(sys.argv[1]), full_check=True)' " +
+                            (dir / name).string();
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,12 +599,11 @@ void expect_near(const Tensor& got, const Tensor& want, const char* what) {
         << what << " at " << i;
 }
 
-/// Runs the model with the reference layers and compares with PyTorch's outputs.
-void expect_matches_torch(const Model& m, const fs::path& sample_file) {
-  std::ifstream in(sample_file);
-  const auto sample = nlohmann::json::parse(in);
-  const auto outs = ref::forward_all(m.net, m.weights, tensor_from(sample["input"]));
-  expect_near(outs.back(), tensor_from(sample["class_scores"]), "class_scores");
+/// The class scores and (when there is a regressor) the boxes of `m` on `rgb`, computed with
+/// the reference layers.
+std::pair<Tensor, Tensor> reference_outputs(const Model& m, const Tensor& rgb) {
+  const auto outs = ref::forward_all(m.net, m.weights, rgb);
+  if (!m.regressor) return {outs.back(), Tensor()};
   Tensor x = outs[m.trunk_end() + 1];
   int pad = 0;
   size_t conv = 0;
@@ -605,7 +613,16 @@ void expect_matches_torch(const Model& m, const fs::path& sample_file) {
     if (mod.kind == ModuleKind::Conv)
       x = ref::conv(x, m.regressor->convs[conv++], mod.stride, pad, false), pad = 0;
   }
-  expect_near(x, tensor_from(sample["boxes"]), "boxes");
+  return {outs.back(), x};
+}
+
+/// Runs the model with the reference layers and compares with PyTorch's outputs.
+void expect_matches_torch(const Model& m, const fs::path& sample_file) {
+  std::ifstream in(sample_file);
+  const auto sample = nlohmann::json::parse(in);
+  const auto [scores, boxes] = reference_outputs(m, tensor_from(sample["input"]));
+  expect_near(scores, tensor_from(sample["class_scores"]), "class_scores");
+  expect_near(boxes, tensor_from(sample["boxes"]), "boxes");
 }
 
 TEST(PyTorchExport, LoadsWithTheExpectedStructure) {
@@ -641,6 +658,375 @@ TEST(PyTorchExport, ZeroPad2dConstantSubgraphIsEvaluated) {
   EXPECT_EQ(m.net.modules[3].pad, 1);
   EXPECT_TRUE(m.class_agnostic_boxes());
   expect_matches_torch(m, dir / "sample.json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights stored as float16 (WeightStorage::Float16, tools/export/to_half.py, export --half)
+
+/// `x` rounded to the nearest float16 value, ties to even, computed in double independently of
+/// the engine's bit manipulation: a multiple of the half's spacing at |x| (2^-24 below 2^-14).
+/// Values that round beyond 65504 come back as they round (not infinity).
+float half_round(float x) {
+  const double a = std::fabs(static_cast<double>(x));
+  int e = 0;
+  std::frexp(a, &e);  // a = f * 2^e, 0.5 <= f < 1: 11 significant bits are a spacing 2^(e-11)
+  const double spacing = std::ldexp(1.0, std::max(e, -13) - 11);
+  return std::copysign(static_cast<float>(std::nearbyint(a / spacing) * spacing), x);
+}
+
+/// The value of the float16 bit pattern `bits` (finite ones only), from the IEEE 754 definition.
+float half_value(uint32_t bits) {
+  const int exponent = static_cast<int>((bits >> 10) & 0x1f), mantissa = bits & 0x3ff;
+  const double v =
+      exponent ? std::ldexp(1024.0 + mantissa, exponent - 25) : std::ldexp(mantissa, -24);
+  return static_cast<float>((bits & 0x8000) ? -v : v);
+}
+
+std::vector<float> half_rounded(std::vector<float> v) {
+  for (float& x : v) x = half_round(x);
+  return v;
+}
+
+/// `m` with every weight and bias rounded to float16.
+Model half_rounded(Model m) {
+  for (auto* convs : {&m.weights.convs, m.regressor ? &m.regressor->convs : nullptr})
+    if (convs)
+      for (ConvWeights& c : *convs) c.w = half_rounded(c.w), c.b = half_rounded(c.b);
+  return m;
+}
+
+/// max |a - b| / max |b| over two tensors of the same shape.
+double relative_difference(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a.data[i]) - b.data[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b.data[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+onnx::TensorProto* initializer_named(onnx::ModelProto& proto, const std::string& name) {
+  for (auto& t : *proto.mutable_graph()->mutable_initializer())
+    if (t.name() == name) return &t;
+  ADD_FAILURE() << "no initializer " << name;
+  return nullptr;
+}
+
+void set_half(onnx::TensorProto* t, size_t index, uint16_t bits) {
+  std::memcpy(t->mutable_raw_data()->data() + 2 * index, &bits, 2);
+}
+
+TEST(HalfWeights, ReferenceRoundingAgreesWithTheCompiler) {
+#ifdef __FLT16_MAX__
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> exponent(-30, 17);
+  for (int i = 0; i < 200000; ++i) {
+    const float x = std::ldexp(1.0f + std::generate_canonical<float, 24>(rng), exponent(rng) - 1);
+    if (std::abs(x) >= 65520) continue;
+    const float want = static_cast<float>(static_cast<_Float16>(x));
+    ASSERT_EQ(std::bit_cast<uint32_t>(half_round(x)), std::bit_cast<uint32_t>(want)) << x;
+  }
+  for (uint32_t bits = 0; bits < 0x10000; ++bits)
+    if (((bits >> 10) & 0x1f) != 0x1f)
+      ASSERT_EQ(std::bit_cast<uint32_t>(half_value(bits)),
+                std::bit_cast<uint32_t>(
+                    static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits)))))
+          << bits;
+#else
+  GTEST_SKIP() << "this compiler has no _Float16 to check the test's own rounding against";
+#endif
+}
+
+TEST(HalfWeights, KnownValues) {
+  const fs::path dir = test_dir();
+  Model m = small_model(Boxes::PerClass);
+  const std::vector<std::pair<float, float>> table = {
+      {1.0f, 1.0f},
+      {0.1f, 0.0999755859375f},
+      {65504.0f, 65504.0f},                  // the largest half
+      {65519.99609375f, 65504.0f},           // the largest float that does not overflow
+      {6.103515625e-05f, 6.103515625e-05f},  // 2^-14, the smallest normal half
+      {6.1e-05f, 6.097555160522461e-05f},    // rounds to the largest subnormal
+      {5.9604644775390625e-08f, 5.9604644775390625e-08f},  // 2^-24, the smallest subnormal
+      {-0.0f, -0.0f},
+      {1e-8f, 0.0f},
+      {2.98023223876953125e-08f, 0.0f},                   // 2^-25: a tie, to even (0)
+      {8.940696716308594e-08f, 1.1920928955078125e-07f},  // 3 * 2^-25: a tie, to even (2^-23)
+      {1.00048828125f, 1.0f},                             // 1 + 2^-11: a tie, to even
+      {1.00146484375f, 1.001953125f},                     // 1 + 3 * 2^-11: a tie, to even
+      {-3.14159265f, -3.140625f}};
+  std::vector<float>& w = m.weights.convs[1].w;
+  for (size_t i = 0; i < table.size(); ++i) w[i] = table[i].first;
+  save_model(m, dir / "half.onnx", WeightStorage::Float16);
+  const Model back = load_model(dir / "half.onnx");
+  for (size_t i = 0; i < table.size(); ++i)
+    EXPECT_EQ(std::bit_cast<uint32_t>(back.weights.convs[1].w[i]),
+              std::bit_cast<uint32_t>(table[i].second))
+        << table[i].first << " -> " << back.weights.convs[1].w[i] << ", want " << table[i].second;
+  expect_same(half_rounded(m), back);
+}
+
+TEST(HalfWeights, EveryHalfAndEveryTieRoundTrips) {
+  const fs::path dir = test_dir();
+  Model m;
+  m.net = NetSpec::parse("halves", "conv:256:16:1 relu pool:2 conv:2:1:1");
+  m.net.mean = 0;
+  m.net.stddev = 1;
+  m.classes = {"a", "b"};
+  m.weights = random_weights(m.net, 3);
+  std::vector<float>& w = m.weights.convs[0].w;  // 196608 values
+  std::vector<float> want;
+  auto put = [&](float x, float expected) {
+    w.at(want.size()) = x;
+    want.push_back(expected);
+  };
+  for (uint32_t bits = 0; bits < 0x7c00; ++bits) {  // every finite half, both signs
+    const float h = half_value(bits);
+    put(h, h);
+    put(-h, -h);
+    if (bits + 1 == 0x7c00) break;
+    // The midpoint with the next half (exact in float) goes to the even one; a float either
+    // side of it goes to the nearer.
+    const float next = half_value(bits + 1), mid = (h + next) / 2, even = bits % 2 ? next : h;
+    put(mid, even);
+    put(-mid, -even);
+    put(std::nextafter(mid, 0.0f), h);
+    put(std::nextafter(mid, 1e6f), next);
+  }
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_EQ(std::bit_cast<uint32_t>(half_round(w[i])), std::bit_cast<uint32_t>(want[i])) << i;
+  save_model(m, dir / "half.onnx", WeightStorage::Float16);
+  const Model back = load_model(dir / "half.onnx");
+  int wrong = 0;
+  for (size_t i = 0; i < want.size() && wrong < 10; ++i)
+    if (std::bit_cast<uint32_t>(back.weights.convs[0].w[i]) != std::bit_cast<uint32_t>(want[i]))
+      ADD_FAILURE() << "value " << i << ": " << w[i] << " -> " << back.weights.convs[0].w[i]
+                    << ", want " << want[i],
+          ++wrong;
+  expect_same(half_rounded(m), back);
+}
+
+TEST(HalfWeights, RoundTripGraphAndSize) {
+  const fs::path dir = test_dir();
+  const Model m = small_model(Boxes::PerClass);
+  save_model(m, dir / "float.onnx");
+  save_model(m, dir / "half.onnx", WeightStorage::Float16);
+  const Model back = load_model(dir / "half.onnx");
+  expect_same(half_rounded(m), back);
+  // About half the size: only the metadata and the graph are not halved.
+  const double ratio = static_cast<double>(fs::file_size(dir / "half.onnx")) /
+                       static_cast<double>(fs::file_size(dir / "float.onnx"));
+  EXPECT_GT(ratio, 0.45);
+  EXPECT_LT(ratio, 0.6);
+  // FLOAT16 initializers "<conv>.weight.fp16", each cast by "<conv>.weight.cast" before its conv.
+  const onnx::ModelProto p = read_proto(dir / "half.onnx");
+  const auto& g = p.graph();
+  EXPECT_EQ(g.initializer_size(), 14);
+  for (const auto& t : g.initializer()) {
+    EXPECT_EQ(t.data_type(), onnx::TensorProto::FLOAT16) << t.name();
+    EXPECT_EQ(t.name().substr(t.name().size() - 5), ".fp16");
+  }
+  ASSERT_GE(g.node_size(), 3);
+  EXPECT_EQ(g.node(0).name(), "conv1.weight.cast");
+  EXPECT_EQ(g.node(0).op_type(), "Cast");
+  EXPECT_EQ(g.node(0).input(0), "conv1.weight.fp16");
+  EXPECT_EQ(g.node(0).output(0), "conv1.weight");
+  ASSERT_EQ(g.node(0).attribute_size(), 1);
+  EXPECT_EQ(g.node(0).attribute(0).name(), "to");
+  EXPECT_EQ(g.node(0).attribute(0).i(), onnx::TensorProto::FLOAT);
+  EXPECT_EQ(g.node(1).output(0), "conv1.bias");
+  EXPECT_EQ(g.node(2).name(), "conv1");
+  EXPECT_EQ(g.node(2).input(1), "conv1.weight");
+  EXPECT_EQ(g.node(2).input(2), "conv1.bias");
+  EXPECT_EQ(g.node_size(), 14 + 14);
+  std::string storage;
+  for (const auto& kv : p.metadata_props())
+    if (kv.key() == "overfeat.weight_storage") storage = kv.value();
+  EXPECT_EQ(storage, "float16");
+  // Halves are exact in float32 and in float16: saving again changes nothing.
+  save_model(back, dir / "again.onnx", WeightStorage::Float16);
+  save_model(back, dir / "as_float.onnx");
+  expect_same(back, load_model(dir / "again.onnx"));
+  expect_same(back, load_model(dir / "as_float.onnx"));
+}
+
+TEST(HalfWeights, DenseOutputsAgreeWithTheFloatModel) {
+  const fs::path dir = test_dir();
+  for (Boxes boxes : {Boxes::PerClass, Boxes::Agnostic}) {
+    const Model m = small_model(boxes);
+    save_model(m, dir / "half.onnx", WeightStorage::Float16);
+    const Model half = load_model(dir / "half.onnx");
+    // Several output cells: the window plus 3 and 5 strides of 8 pixels.
+    Tensor rgb(3, m.net.window + 24, m.net.window + 40);
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> pixel(0, 255);
+    for (float& v : rgb.data) v = pixel(rng);
+    const auto [scores, box_map] = reference_outputs(m, rgb);
+    const auto [half_scores, half_boxes] = reference_outputs(half, rgb);
+    ASSERT_GT(scores.h * scores.w, 1);
+    const double ds = relative_difference(half_scores, scores);
+    const double db = relative_difference(half_boxes, box_map);
+    EXPECT_LE(ds, 2e-3) << "class scores";
+    EXPECT_LE(db, 2e-3) << "boxes";
+    EXPECT_GT(ds, 0) << "the half model should differ a little";
+    RecordProperty(boxes == Boxes::PerClass ? "scores_difference" : "agnostic_scores_difference",
+                   std::to_string(ds));
+  }
+}
+
+TEST(HalfWeights, LoaderAcceptsInt32DataAndUncastHalves) {
+  const fs::path dir = test_dir();
+  const Model m = small_model(Boxes::Agnostic);
+  save_model(m, dir / "half.onnx", WeightStorage::Float16);
+  const Model want = half_rounded(m);
+  // FLOAT16 values in int32_data (one value's bits per int32) instead of raw_data.
+  onnx::ModelProto p = read_proto(dir / "half.onnx");
+  for (auto& t : *p.mutable_graph()->mutable_initializer()) {
+    std::vector<uint16_t> bits(t.raw_data().size() / 2);
+    std::memcpy(bits.data(), t.raw_data().data(), t.raw_data().size());
+    t.clear_raw_data();
+    for (uint16_t b : bits) t.add_int32_data(b);
+  }
+  write_proto(p, dir / "int32_data.onnx");
+  expect_same(want, load_model(dir / "int32_data.onnx"));
+  // The convs reading the FLOAT16 initializers directly, without Casts.
+  p = read_proto(dir / "half.onnx");
+  auto* g = p.mutable_graph();
+  std::vector<onnx::NodeProto> nodes;
+  for (const auto& n : g->node())
+    if (n.op_type() != "Cast") nodes.push_back(n);
+  g->clear_node();
+  for (auto& n : nodes) {
+    if (n.op_type() == "Conv")
+      for (int i = 1; i < 3; ++i) n.set_input(i, n.input(i) + ".fp16");
+    *g->add_node() = n;
+  }
+  write_proto(p, dir / "uncast.onnx");
+  expect_same(want, load_model(dir / "uncast.onnx"));
+}
+
+TEST(HalfWeightsErrors, SaveRefusesValuesAHalfCannotHold) {
+  const fs::path dir = test_dir();
+  for (const float bad : {70000.0f, 65520.0f, -65520.0f, std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN()}) {
+    Model m = small_model(Boxes::PerClass);
+    m.weights.convs[1].w[5] = bad;
+    SCOPED_TRACE(bad);
+    try {
+      save_model(m, dir / "half.onnx", WeightStorage::Float16);
+      ADD_FAILURE() << "saving " << bad << " as float16 should fail";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      for (const std::string part : {(dir / "half.onnx").string(), std::string("'conv2.weight'"),
+                                     std::string("index 5"), std::string("float32 weights")})
+        EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' in: " << msg;
+    }
+    EXPECT_FALSE(fs::exists(dir / "half.onnx"));
+  }
+  Model m = small_model(Boxes::PerClass);
+  m.regressor->convs[2].b[1] = 70000;
+  EXPECT_THROW(save_model(m, dir / "half.onnx", WeightStorage::Float16), Error);
+  m.regressor->convs[2].b[1] = -65519.99f;  // rounds to -65504
+  save_model(m, dir / "half.onnx", WeightStorage::Float16);
+  EXPECT_EQ(load_model(dir / "half.onnx").regressor->convs[2].b[1], -65504.0f);
+  m.regressor->convs[2].b[1] = 70000;
+  save_model(m, dir / "float.onnx");  // float32 holds it
+  EXPECT_EQ(load_model(dir / "float.onnx").regressor->convs[2].b[1], 70000.0f);
+}
+
+TEST(HalfWeightsErrors, LoaderRefusesBadCastsAndBadHalves) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "half.onnx", WeightStorage::Float16);
+  const fs::path file = dir / "bad.onnx";
+  auto edit = [&](auto change) {
+    onnx::ModelProto p = read_proto(dir / "half.onnx");
+    change(p);
+    write_proto(p, file);
+  };
+  // A Cast of a value that is not a constant.
+  edit([](onnx::ModelProto& p) { node_named(p, "conv2.weight.cast")->set_input(0, "relu1"); });
+  expect_load_error(file, {"'conv2.weight.cast' (Cast)", "is not supported", "FLOAT16 initializer",
+                           "cast to FLOAT"});
+  // A Cast of a name that nothing defines.
+  edit([](onnx::ModelProto& p) { node_named(p, "conv2.weight.cast")->set_input(0, "nowhere"); });
+  expect_load_error(file, {"'conv2.weight.cast' (Cast)", "is not supported"});
+  // A Cast of the half weights to another type than FLOAT.
+  edit([](onnx::ModelProto& p) {
+    node_named(p, "conv2.weight.cast")->mutable_attribute(0)->set_i(onnx::TensorProto::INT64);
+  });
+  expect_load_error(file, {"'conv2.weight.cast' (Cast)", "'conv2.weight.fp16'", "to INT64",
+                           "must be cast to FLOAT"});
+  edit([](onnx::ModelProto& p) { node_named(p, "conv2.weight.cast")->clear_attribute(); });
+  expect_load_error(file, {"'conv2.weight.cast' (Cast)", "to type -1"});
+  // FLOAT16 data two bytes short, or stored as float32 (4 bytes a value).
+  edit([](onnx::ModelProto& p) {
+    initializer_named(p, "conv2.weight.fp16")->mutable_raw_data()->resize(16 * 8 * 9 * 2 - 2);
+  });
+  expect_load_error(
+      file, {"'conv2'", "float16 tensor 'conv2.weight.fp16'",
+             "does not match its shape [16, 8, 3, 3]", "2302 bytes", "1152 values of 2 bytes"});
+  edit([](onnx::ModelProto& p) {
+    initializer_named(p, "conv2.weight.fp16")->mutable_raw_data()->resize(16 * 8 * 9 * 4);
+  });
+  expect_load_error(file, {"'conv2.weight.fp16'", "4608 bytes"});
+  edit([](onnx::ModelProto& p) {
+    auto* t = initializer_named(p, "conv2.bias.fp16");
+    t->clear_raw_data();
+    for (int i = 0; i < 16; ++i) t->add_int32_data(i == 3 ? 70000 : 0);  // not 16 bits
+  });
+  expect_load_error(file, {"'conv2.bias.fp16'", "16 int32_data values"});
+  // Infinities and NaNs.
+  edit([](onnx::ModelProto& p) { set_half(initializer_named(p, "conv3.bias.fp16"), 7, 0xfc00); });
+  expect_load_error(file, {"'conv3'", "'conv3.bias.fp16'", "infinity at index 7"});
+  edit([](onnx::ModelProto& p) {
+    set_half(initializer_named(p, "reg_conv1.weight.fp16"), 0, 0x7e01);
+  });
+  expect_load_error(file, {"'reg_conv1'", "'reg_conv1.weight.fp16'", "NaN at index 0"});
+  // Weights of another type.
+  edit([](onnx::ModelProto& p) {
+    initializer_named(p, "conv2.weight.fp16")->set_data_type(onnx::TensorProto::DOUBLE);
+    node_named(p, "conv2")->set_input(1, "conv2.weight.fp16");
+    node_named(p, "conv2.weight.cast")->set_input(0, "conv2.bias.fp16");
+  });
+  expect_load_error(file, {"'conv2'", "'conv2.weight.fp16' of type DOUBLE", "FLOAT16"});
+}
+
+TEST(PyTorchExport, HalfExportIsTheRoundedFloatExport) {
+  const fs::path dir = test_dir();
+  std::string why;
+  fs::create_directories(dir / "float");
+  fs::create_directories(dir / "half");
+  if (!export_with_torch(dir / "float", "--seed 3 --zero-pad", why)) GTEST_SKIP() << why;
+  export_with_torch(dir / "half", "--seed 3 --zero-pad --half", why);
+  const std::string cmd =
+      std::string(kPython) + " " OVERFEAT_SOURCE_DIR "/tools/export/to_half.py " +
+      (dir / "float" / "m.onnx").string() + " " + (dir / "converted.onnx").string() + " >/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const Model m = load_model(dir / "float" / "m.onnx");
+  const Model half = load_model(dir / "half" / "m.onnx");
+  expect_same(half_rounded(m), half);
+  expect_same(half, load_model(dir / "converted.onnx"));
+  for (const fs::path& f : {dir / "half" / "m.onnx", dir / "converted.onnx"}) {
+    const onnx::ModelProto p = read_proto(f);
+    int casts = 0;
+    for (const auto& n : p.graph().node()) casts += n.op_type() == "Cast";
+    EXPECT_GE(casts, 16) << f;  // 8 convs' weights and biases (and the ZeroPad2d's int casts)
+    for (const auto& t : p.graph().initializer())
+      if (t.name().find("weight") != std::string::npos)
+        EXPECT_EQ(t.data_type(), onnx::TensorProto::FLOAT16) << f << " " << t.name();
+    std::string storage;
+    for (const auto& kv : p.metadata_props())
+      if (kv.key() == "overfeat.weight_storage") storage = kv.value();
+    EXPECT_EQ(storage, "float16") << f;
+  }
+  EXPECT_LT(fs::file_size(dir / "half" / "m.onnx"), fs::file_size(dir / "float" / "m.onnx") * 0.7);
+  // The half model against PyTorch's float32 outputs.
+  std::ifstream in(dir / "half" / "sample.json");
+  const auto sample = nlohmann::json::parse(in);
+  const auto [scores, boxes] = reference_outputs(half, tensor_from(sample["input"]));
+  EXPECT_LE(relative_difference(scores, tensor_from(sample["class_scores"])), 2e-3);
+  EXPECT_LE(relative_difference(boxes, tensor_from(sample["boxes"])), 2e-3);
 }
 
 }  // namespace

@@ -66,6 +66,60 @@ std::string format_float(float v) {
   return std::string(buf, ec == std::errc() ? end : buf);
 }
 
+std::string type_name(int64_t type) {
+  if (type < INT_MIN || type > INT_MAX || !TensorProto::DataType_IsValid(static_cast<int>(type)))
+    return "type " + std::to_string(type);
+  return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(type));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Half precision (IEEE 754 binary16), for weights stored as FLOAT16
+// ---------------------------------------------------------------------------------------------
+
+constexpr const char* kWeightStorageKey = "weight_storage";
+
+/// The float32 value of the binary16 bits `h` (exact: every finite half is a float); nullopt for
+/// infinities and NaNs.
+std::optional<float> half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) return std::nullopt;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+    const float v = std::ldexp(static_cast<float>(mantissa), -24);
+    return sign ? -v : v;
+  }
+  return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+}
+
+/// The binary16 bits of `x` rounded to the nearest half, ties to even; nullopt when `x` is not
+/// finite or rounds to infinity (|x| >= 65520; 65504 is the largest half).
+std::optional<uint16_t> float_to_half(float x) {
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  const uint32_t sign = (bits >> 16) & 0x8000u;
+  const uint32_t a = bits & 0x7fffffffu;
+  if (a >= 0x7f800000u) return std::nullopt;
+  // Drops the low `shift` bits of `m`, rounding to nearest, ties to even.
+  const auto round_shift = [](uint32_t m, uint32_t shift) -> uint32_t {
+    if (shift > 24) return 0;  // m < 2^24: less than half of the unit
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    const uint32_t q = m >> shift;
+    return q + (rest > half || (rest == half && (q & 1u)) ? 1 : 0);
+  };
+  const uint32_t exponent = a >> 23;
+  uint32_t h;
+  if (exponent < 127 - 14) {
+    // Below 2^-14, the smallest normal half: a multiple of 2^-24. The value is m * 2^(e - 150)
+    // with the implicit bit (e >= 1), so in units of 2^-24 it is m >> (126 - e).
+    const uint32_t m = exponent ? (a & 0x7fffffu) | 0x800000u : a;
+    h = round_shift(m, 126 - std::max<uint32_t>(exponent, 1));
+  } else {
+    // Rebias the exponent and keep 10 of the 23 mantissa bits; a carry moves into the exponent.
+    h = round_shift(a, 13) - ((127u - 15u) << 10);
+  }
+  if (h >= 0x7c00u) return std::nullopt;
+  return static_cast<uint16_t>(sign | h);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading the file
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +416,9 @@ std::string hint_for(const std::string& op) {
            "softmax itself.";
   if (op == "BatchNormalization")
     return " Fold batch normalization into the preceding conv before exporting.";
+  if (op == "Cast")
+    return " The engine reads a Cast only on a constant: weights stored as a FLOAT16 initializer "
+           "and cast to FLOAT (tools/export/to_half.py writes them so).";
   return " Remove it or express it with those ops.";
 }
 
@@ -440,7 +497,7 @@ class Reader {
     for (const auto& n : graph_.node()) {
       if (n.op_type() == "Constant") {
         constant_node(n);
-      } else if (n.input_size() > 0 &&
+      } else if (!cast_weights(n) && n.input_size() > 0 &&
                  std::all_of(n.input().begin(), n.input().end(),
                              [&](const std::string& in) { return in.empty() || is_const(in); })) {
         if (auto c = fold(n)) {
@@ -465,6 +522,27 @@ class Reader {
     } else {
       node_fail(n, "holds a kind of constant the engine does not read (use a tensor 'value')");
     }
+  }
+
+  /// A Cast to FLOAT of a FLOAT16 (or FLOAT) initializer or Constant: how weights stored in half
+  /// precision reach the convs. Its output then names the same tensor, which floats() converts.
+  /// False for any other node; a FLOAT16 tensor cast to another type is an error.
+  bool cast_weights(const onnx::NodeProto& n) {
+    const bool onnx_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    if (n.op_type() != "Cast" || !onnx_domain || n.input_size() != 1 || n.output_size() != 1)
+      return false;
+    const auto it = tensors_.find(n.input(0));
+    if (it == tensors_.end()) return false;
+    const int type = it->second->data_type();
+    const int64_t to = int_attr(n, "to", -1);
+    if (type == TensorProto::FLOAT16 && to != TensorProto::FLOAT)
+      node_fail(n, "casts the float16 tensor '" + n.input(0) + "' to " + type_name(to) +
+                       "; weights stored as FLOAT16 must be cast to FLOAT");
+    if ((type != TensorProto::FLOAT16 && type != TensorProto::FLOAT) || to != TensorProto::FLOAT)
+      return false;
+    tensors_[n.output(0)] = it->second;
+    folded_.insert(&n);
+    return true;
   }
 
   /// The value of a small constant input, or nullopt.
@@ -707,14 +785,20 @@ class Reader {
     return *it->second;
   }
 
-  std::vector<float> floats(const onnx::NodeProto& n, const TensorProto& t) const {
+  /// The values of a conv's weights or biases `t`, its input `input`, as float32.
+  std::vector<float> floats(const onnx::NodeProto& n, const TensorProto& t,
+                            const std::string& input) const {
+    const std::string name = "'" + (t.name().empty() ? input : t.name()) + "'";
     if (t.data_location() == TensorProto::EXTERNAL)
-      node_fail(n, "has weights '" + t.name() +
-                       "' in an external data file; export the model "
+      node_fail(n, "has weights " + name +
+                       " in an external data file; export the model "
                        "as one file");
-    if (t.data_type() != TensorProto::FLOAT) node_fail(n, "has weights that are not float32");
     size_t count = 1;
     for (int64_t d : t.dims()) count *= d > 0 ? static_cast<size_t>(d) : 0;
+    if (t.data_type() == TensorProto::FLOAT16) return halves(n, t, name, count);
+    if (t.data_type() != TensorProto::FLOAT)
+      node_fail(n, "has weights " + name + " of type " + type_name(t.data_type()) +
+                       "; the engine reads FLOAT (float32) or FLOAT16 weights");
     std::vector<float> v(count);
     if (t.float_data_size() > 0 && static_cast<size_t>(t.float_data_size()) == count) {
       std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
@@ -722,8 +806,42 @@ class Reader {
       static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
       std::memcpy(v.data(), t.raw_data().data(), count * sizeof(float));
     } else {
-      node_fail(n, "has tensor '" + t.name() + "' whose data does not match its shape " +
+      node_fail(n, "has tensor " + name + " whose data does not match its shape " +
                        join({t.dims().begin(), t.dims().end()}));
+    }
+    return v;
+  }
+
+  /// FLOAT16 weights (raw_data: 2 bytes a value, little-endian; or int32_data: one value's bits
+  /// per int32), converted exactly to float32.
+  std::vector<float> halves(const onnx::NodeProto& n, const TensorProto& t, const std::string& name,
+                            size_t count) const {
+    std::vector<uint16_t> bits(count);
+    const std::string& raw = t.raw_data();
+    const bool int32_ok = raw.empty() && static_cast<size_t>(t.int32_data_size()) == count &&
+                          std::all_of(t.int32_data().begin(), t.int32_data().end(),
+                                      [](int32_t b) { return b >= 0 && b <= 0xffff; });
+    if (raw.size() == count * sizeof(uint16_t) && count > 0) {
+      static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
+      std::memcpy(bits.data(), raw.data(), raw.size());
+    } else if (int32_ok) {
+      std::copy(t.int32_data().begin(), t.int32_data().end(), bits.begin());
+    } else {
+      const std::string held = raw.empty()
+                                   ? std::to_string(t.int32_data_size()) + " int32_data values"
+                                   : std::to_string(raw.size()) + " bytes of raw_data";
+      node_fail(n, "has float16 tensor " + name + " whose data does not match its shape " +
+                       join({t.dims().begin(), t.dims().end()}) + ": " + held + " for " +
+                       std::to_string(count) + " values of 2 bytes");
+    }
+    std::vector<float> v(count);
+    for (size_t i = 0; i < count; ++i) {
+      const auto f = half_to_float(bits[i]);
+      if (!f)
+        node_fail(n, "has float16 tensor " + name + " holding " +
+                         ((bits[i] & 0x3ffu) ? "NaN" : "infinity") + " at index " +
+                         std::to_string(i) + "; weights must be finite");
+      v[i] = *f;
     }
     return v;
   }
@@ -762,7 +880,7 @@ class Reader {
     ConvWeights cw{static_cast<int>(dims[0]),
                    static_cast<int>(dims[1]),
                    static_cast<int>(dims[2]),
-                   floats(n, wt),
+                   floats(n, wt, n.input(1)),
                    {}};
     if (cw.in != chain.channels)
       node_fail(n, "takes " + std::to_string(cw.in) + " input channels (weights " + join(dims) +
@@ -773,7 +891,7 @@ class Reader {
       if (bt.dims_size() != 1 || bt.dims(0) != cw.out)
         node_fail(n, "has a bias of shape " + join({bt.dims().begin(), bt.dims().end()}) + " for " +
                          std::to_string(cw.out) + " output channels");
-      cw.b = floats(n, bt);
+      cw.b = floats(n, bt, n.input(2));
     }
     const int stride = conv_attributes(n, cw.k);
     const bool valid = string_attr(n, "auto_pad") == "VALID";
@@ -902,7 +1020,8 @@ class Reader {
 
 class Writer {
  public:
-  explicit Writer(const Model& model) : model_(model), graph_(proto_.mutable_graph()) {
+  Writer(const Model& model, WeightStorage storage)
+      : model_(model), storage_(storage), graph_(proto_.mutable_graph()) {
     proto_.set_ir_version(kWriteIrVersion);
     proto_.set_producer_name("OverFeat Studio");
     auto* opset = proto_.add_opset_import();
@@ -956,14 +1075,44 @@ class Writer {
     for (int64_t v : values) a->add_ints(v);
   }
 
-  void add_tensor(const std::string& name, std::vector<int64_t> dims,
-                  const std::vector<float>& values) {
-    auto* t = graph_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
+  /// Adds a conv's weights or biases as the initializer `name` (float32), or as the FLOAT16
+  /// initializer `name.fp16` and a Cast node `name.cast` to FLOAT that outputs `name` (float16).
+  /// Returns `name`, the value the conv reads.
+  std::string add_weights(const std::string& name, std::vector<int64_t> dims,
+                          const std::vector<float>& values) {
     static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
-    t->set_raw_data(values.data(), values.size() * sizeof(float));
+    auto* t = graph_->add_initializer();
+    for (int64_t d : dims) t->add_dims(d);
+    if (storage_ == WeightStorage::Float32) {
+      t->set_name(name);
+      t->set_data_type(TensorProto::FLOAT);
+      t->set_raw_data(values.data(), values.size() * sizeof(float));
+      return name;
+    }
+    const std::string stored = name + ".fp16";
+    t->set_name(stored);
+    t->set_data_type(TensorProto::FLOAT16);
+    std::string raw(values.size() * sizeof(uint16_t), '\0');
+    for (size_t i = 0; i < values.size(); ++i) {
+      const auto h = float_to_half(values[i]);
+      if (!h)
+        throw Error("tensor '" + name + "' holds " + format_float(values[i]) + " at index " +
+                    std::to_string(i) +
+                    ", which float16 cannot store (finite values below 65520 in magnitude "
+                    "only); save it with float32 weights");
+      std::memcpy(raw.data() + i * sizeof(uint16_t), &*h, sizeof(uint16_t));
+    }
+    t->set_raw_data(std::move(raw));
+    onnx::NodeProto* cast = graph_->add_node();
+    cast->set_name(unique(name + ".cast"));
+    cast->set_op_type("Cast");
+    cast->add_input(stored);
+    cast->add_output(name);
+    auto* to = cast->add_attribute();
+    to->set_name("to");
+    to->set_type(onnx::AttributeProto::INT);
+    to->set_i(TensorProto::FLOAT);
+    return name;
   }
 
   /// Emits the modules as nodes from value `in`; the last one outputs `last` (or its own name
@@ -979,6 +1128,12 @@ class Writer {
       }
       const std::string name = unique(m.name.empty() ? "node" : m.name);
       const std::string out = i + 1 == modules.size() && !last.empty() ? last : name;
+      std::vector<std::string> weights;  // before the conv node: the Casts must come first
+      if (m.kind == ModuleKind::Conv) {
+        const ConvWeights& cw = convs.at(conv);
+        weights = {add_weights(name + ".weight", {cw.out, cw.in, cw.k, cw.k}, cw.w),
+                   add_weights(name + ".bias", {cw.out}, cw.b)};
+      }
       onnx::NodeProto* node = graph_->add_node();
       node->set_name(name);
       node->add_input(in);
@@ -989,19 +1144,17 @@ class Writer {
         add_ints(node, "kernel_shape", {m.kernel, m.kernel});
         add_ints(node, "strides", {m.kernel, m.kernel});
       }
-      if (m.kind == ModuleKind::Conv) conv_node(node, m, convs.at(conv++), pending_pad);
+      if (m.kind == ModuleKind::Conv) conv_node(node, m, weights, pending_pad), ++conv;
       if (m.kind == ModuleKind::Conv) pending_pad = 0;
       in = out;
     }
     return in;
   }
 
-  void conv_node(onnx::NodeProto* node, const Module& m, const ConvWeights& cw, int pad) {
+  static void conv_node(onnx::NodeProto* node, const Module& m,
+                        const std::vector<std::string>& weights, int pad) {
     node->set_op_type("Conv");
-    node->add_input(node->name() + ".weight");
-    node->add_input(node->name() + ".bias");
-    add_tensor(node->name() + ".weight", {cw.out, cw.in, cw.k, cw.k}, cw.w);
-    add_tensor(node->name() + ".bias", {cw.out}, cw.b);
+    for (const std::string& w : weights) node->add_input(w);
     add_ints(node, "kernel_shape", {m.kernel, m.kernel});
     add_ints(node, "strides", {m.stride, m.stride});
     add_ints(node, "pads", {pad, pad, pad, pad});
@@ -1029,10 +1182,12 @@ class Writer {
     add_prop(p + "stddev", format_float(model_.net.stddev));
     add_prop(p + "box_encoding", kBoxEncoding);
     add_prop(p + "feature_layer", std::to_string(model_.net.default_feature_layer));
+    add_prop(p + kWeightStorageKey, storage_ == WeightStorage::Float16 ? "float16" : "float32");
     for (const auto& [k, v] : model_.metadata) add_prop(kMetaPrefix + k, v);
   }
 
   const Model& model_;
+  const WeightStorage storage_;
   onnx::ModelProto proto_;
   onnx::GraphProto* graph_;
   std::set<std::string> names_{kInput, kScores, kBoxes};
@@ -1053,9 +1208,14 @@ Model load_model(const std::filesystem::path& file) {
   return model;
 }
 
-void save_model(const Model& model, const std::filesystem::path& file) {
+void save_model(const Model& model, const std::filesystem::path& file, WeightStorage storage) {
   model.validate();
-  const onnx::ModelProto proto = Writer(model).build();
+  onnx::ModelProto proto;
+  try {
+    proto = Writer(model, storage).build();
+  } catch (const Error& e) {
+    throw Error("Cannot write model file " + file.string() + ": " + e.what());
+  }
   if (proto.ByteSizeLong() > static_cast<size_t>(INT_MAX))
     throw Error("Cannot write model file " + file.string() +
                 ": ONNX files hold at most 2 GB and this model is larger");

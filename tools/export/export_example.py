@@ -18,7 +18,10 @@ As a library (the training code imports it)::
 
 As a script it writes a small random model (for the engine's tests)::
 
-    /usr/bin/python3 tools/export/export_example.py --out m.onnx --seed 1
+    /usr/bin/python3 tools/export/export_example.py --out m.onnx --seed 1 [--half]
+
+`--half` / export(..., weight_storage="float16") stores the weights as float16 (Cast nodes to
+float, tools/export/to_half.py): half the file size; the engine still computes in float32.
 
 Run it with Debian's interpreter (/usr/bin/python3), which has python3-torch and python3-onnx.
 """
@@ -26,6 +29,7 @@ Run it with Debian's interpreter (/usr/bin/python3), which has python3-torch and
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -40,6 +44,16 @@ SMALL_TRUNK = "conv:8:5:2 relu pool:2 pad:1 conv:16:3:1 relu pool:2"
 SMALL_CLASSIFIER = "conv:24:3:1 relu conv:16:1:1 relu conv:{C}:1:1"
 SMALL_REGRESSOR = "conv:16:3:1 relu conv:8:1:1 relu conv:{R}:1:1"
 SMALL_CLASSES = ["background", "cat", "dog"]
+WEIGHT_STORAGES = ("float32", "float16")
+
+
+def _to_half():
+    """tools/export/to_half.py (beside this file), imported on first use."""
+    directory = str(Path(__file__).resolve().parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    import to_half
+    return to_half
 
 
 def build_layers(spec, in_channels, zero_pad=False):
@@ -125,7 +139,8 @@ class OverFeatModel(nn.Module):
 
 
 def export(model, path, classes, background=None, mean=OFFICIAL_MEAN, stddev=OFFICIAL_STDDEV,
-           name="model", metadata=None, feature_layer=None, input_size=None, opset_version=13):
+           name="model", metadata=None, feature_layer=None, input_size=None, opset_version=13,
+           weight_storage="float32"):
     """Writes `model` to `path` as an OverFeat Studio model file.
 
     model: a torch.nn.Module whose forward takes a [1, 3, H, W] image normalized as
@@ -134,8 +149,14 @@ def export(model, path, classes, background=None, mean=OFFICIAL_MEAN, stddev=OFF
     classes: C class names; background: index of the background class or None.
     metadata: free-form strings (description, data, training command, figures), stored as
         "overfeat.meta.<key>". feature_layer: release-numbered one-shot feature layer or None.
-    input_size: side of the example input used for tracing (default: the model's window)."""
+    input_size: side of the example input used for tracing (default: the model's window).
+    weight_storage: "float32", or "float16" to store the conv weights and biases as halves (each
+        cast to float by a Cast node, tools/export/to_half.py): half the file size, the engine
+        still computes in float32."""
     import onnx  # only needed here, so the module imports without python3-onnx
+
+    if weight_storage not in WEIGHT_STORAGES:
+        raise ValueError(f"weight_storage is '{weight_storage}', not one of {WEIGHT_STORAGES}")
 
     model = model.eval()
     size = input_size or getattr(model, "window", 231)
@@ -159,6 +180,7 @@ def export(model, path, classes, background=None, mean=OFFICIAL_MEAN, stddev=OFF
         "overfeat.mean": repr(float(mean)),
         "overfeat.stddev": repr(float(stddev)),
         "overfeat.box_encoding": BOX_ENCODING,
+        "overfeat.weight_storage": "float32",
     }
     if background is not None:
         props["overfeat.background"] = str(int(background))
@@ -170,6 +192,8 @@ def export(model, path, classes, background=None, mean=OFFICIAL_MEAN, stddev=OFF
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
+    if weight_storage == "float16":
+        _to_half().convert_to_float16(proto)
     onnx.checker.check_model(proto)
     onnx.save(proto, path)
 
@@ -209,11 +233,14 @@ def main(argv):
     parser.add_argument("--zero-pad", action="store_true",
                         help="pad with nn.ZeroPad2d modules instead of the convs' padding")
     parser.add_argument("--sample", help="also write an input and the outputs on it (JSON)")
+    parser.add_argument("--half", action="store_true",
+                        help="store the weights as float16 (Cast nodes to float), half the size")
     args = parser.parse_args(argv)
     model = small_model(args.seed, args.agnostic, not args.no_regressor, args.zero_pad)
     export(model, args.out, SMALL_CLASSES, background=0, name=f"small-random-{args.seed}",
            metadata={"description": "Random weights for the tests of the model format",
-                     "training": f"tools/export/export_example.py --seed {args.seed}"})
+                     "training": f"tools/export/export_example.py --seed {args.seed}"},
+           weight_storage="float16" if args.half else "float32")
     if args.sample:
         write_sample(model, args.sample, args.seed, model.window + 2 * 4 * 4)
     return 0

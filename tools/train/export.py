@@ -6,7 +6,9 @@ folded network computes what the checkpoint's network computes, writes the file 
 tools/export/export_example.py's export(), and optionally runs the engine on it:
 
     /usr/bin/python3 tools/train/export.py build/train-runs/NAME/best.pt \
-        --out build/train-runs/NAME/NAME.onnx --check-engine
+        --out build/train-runs/NAME/NAME.onnx --check-engine [--half]
+
+`--half` stores the weights as float16 (half the file size; the engine computes in float32).
 """
 
 import argparse
@@ -52,15 +54,16 @@ def check_folding(net, plain, tolerance=1e-3):
     return errors
 
 
-def export_checkpoint(checkpoint_path, out_path, name=None):
+def export_checkpoint(checkpoint_path, out_path, name=None, weight_storage="float32"):
     """Writes the model file; returns its metadata (figures, data, training) as a dict.
+    weight_storage: "float32", or "float16" for half the file size (export_example.export).
     Leaves torch's random state as it was (building the networks draws initial weights), so
     that a training run that exports stays repeatable."""
     with torch.random.fork_rng(devices=[]):
-        return _export_checkpoint(checkpoint_path, out_path, name)
+        return _export_checkpoint(checkpoint_path, out_path, name, weight_storage)
 
 
-def _export_checkpoint(checkpoint_path, out_path, name):
+def _export_checkpoint(checkpoint_path, out_path, name, weight_storage="float32"):
     checkpoint = torch.load(checkpoint_path, map_location="cpu")
     net = load_net(checkpoint)
     plain = net.to_export_model()
@@ -80,7 +83,8 @@ def _export_checkpoint(checkpoint_path, out_path, name):
     }
     export_example.export(plain, str(out_path), checkpoint["classes"], background=0,
                           mean=MEAN, stddev=STDDEV, name=name or meta.get("name", "overfeat"),
-                          metadata=metadata, feature_layer=net.feature_layer())
+                          metadata=metadata, feature_layer=net.feature_layer(),
+                          weight_storage=weight_storage)
     return metadata
 
 
@@ -107,6 +111,9 @@ def main(argv):
     parser.add_argument("--out", help="model file to write (default: beside the checkpoint, "
                                       "<run name>.onnx)")
     parser.add_argument("--name", help="model name in the file (default: the run's name)")
+    parser.add_argument("--half", action="store_true",
+                        help="store the weights as float16: half the file size (the engine "
+                             "still computes in float32)")
     parser.add_argument("--check-engine", action="store_true",
                         help="run `overfeat classify --scales window` on the file")
     parser.add_argument("--engine", default=str(DEFAULT_ENGINE), help="the overfeat binary")
@@ -114,7 +121,7 @@ def main(argv):
     args = parser.parse_args(argv)
     checkpoint = Path(args.checkpoint)
     out = Path(args.out) if args.out else checkpoint.with_name(checkpoint.parent.name + ".onnx")
-    export_checkpoint(checkpoint, out, args.name)
+    export_checkpoint(checkpoint, out, args.name, "float16" if args.half else "float32")
     print(f"wrote {out}")
     if args.check_engine:
         print(check_with_engine(out, args.image or default_check_image(), args.engine), end="")

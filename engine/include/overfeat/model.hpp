@@ -53,10 +53,19 @@ struct Model {
 /// `weights_dir`, with the ImageNet class names.
 Model official_model(int net_index, const std::filesystem::path& weights_dir);
 
-/// Loads a model file (ONNX, docs/model-format.md). Throws WeightFileError naming the file and
-/// the problem (missing, not ONNX, unsupported node, shapes that do not chain, ...).
+/// Loads a model file (ONNX, docs/model-format.md), with weights stored as float32 or float16
+/// (converted exactly to float32). Throws WeightFileError naming the file and the problem
+/// (missing, not ONNX, unsupported node, shapes that do not chain, ...).
 Model load_model(const std::filesystem::path& file);
-/// Writes a model as ONNX, with the metadata the loader needs.
-void save_model(const Model& model, const std::filesystem::path& file);
+/// How save_model stores the conv weights and biases in the file. The engine computes in float32
+/// either way; Float16 halves the file: FLOAT16 initializers, each cast to FLOAT by a Cast node
+/// (docs/model-format.md), every value rounded to the nearest half (ties to even).
+enum class WeightStorage { Float32, Float16 };
+
+/// Writes a model as ONNX, with the metadata the loader needs. With WeightStorage::Float16,
+/// throws Error naming the tensor when a weight is not finite or too large for a half
+/// (|x| >= 65520, which rounds to infinity); nothing is written then.
+void save_model(const Model& model, const std::filesystem::path& file,
+                WeightStorage storage = WeightStorage::Float32);
 
 }  // namespace overfeat
