@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev fonts-dejavu-core xvfb xauth
   imagemagick python3-skimage
+  libarchive-dev                              # reading overfeat-weights.tgz
+  dpkg-dev file appstream desktop-file-utils  # the .deb: shlibdeps, validators
 )
 [[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy)
 

@@ -5,12 +5,10 @@
 #include <cstdlib>
 
 #include "overfeat/error.hpp"
+#include "overfeat/paths.hpp"
 
-#ifndef OVERFEAT_SOURCE_MODEL
-#define OVERFEAT_SOURCE_MODEL ""
-#endif
-#ifndef OVERFEAT_INSTALLED_MODEL
-#define OVERFEAT_INSTALLED_MODEL ""
+#ifndef OVERFEAT_MODEL_NAME
+#define OVERFEAT_MODEL_NAME "overfeat-studio.onnx"
 #endif
 
 namespace overfeat {
@@ -22,10 +20,8 @@ double ms_since(Clock::time_point t0) {
 }  // namespace
 
 std::filesystem::path bundled_model_path() {
-  std::error_code ec;
-  for (const char* p : {OVERFEAT_INSTALLED_MODEL, OVERFEAT_SOURCE_MODEL})
-    if (*p && std::filesystem::exists(p, ec)) return p;
-  return {};
+  const std::filesystem::path relative = std::filesystem::path("models") / OVERFEAT_MODEL_NAME;
+  return find_data_file(relative, source_tree_file("resources" / relative));
 }
 
 Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir) {

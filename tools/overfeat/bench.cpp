@@ -18,6 +18,7 @@
 
 #include "common.hpp"
 #include "overfeat/error.hpp"
+#include "overfeat/paths.hpp"
 #include "overfeat/weights.hpp"
 
 namespace overfeat::cli {
@@ -42,13 +43,10 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// Installed with the package (share/overfeat-studio/bench), else the source tree's.
 std::filesystem::path find_torch_script() {
-  for (std::filesystem::path dir : {std::filesystem::path(OVERFEAT_SOURCE_BENCH_DIR),
-                                    std::filesystem::path(OVERFEAT_INSTALL_BENCH_DIR)}) {
-    auto p = dir / "pytorch_reference.py";
-    if (std::filesystem::exists(p)) return p;
-  }
-  return {};
+  return find_data_file("bench/pytorch_reference.py",
+                        std::filesystem::path(OVERFEAT_SOURCE_BENCH_DIR) / "pytorch_reference.py");
 }
 
 // Runs the PyTorch reference; returns null JSON (with a note on stderr) when it cannot.

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -51,6 +52,73 @@ std::string release_float(float v) {
   std::ostringstream s;
   s << v;
   return s.str();
+}
+
+void add_common(CLI::App& app, Common& c, bool boxes, bool dense) {
+  app.add_option("-m,--model", c.model,
+                 "fast | accurate (official weights) | FILE.onnx; default: $OVERFEAT_MODEL, the "
+                 "bundled model, else fast");
+  app.add_option("-d,--data_dir,--weights-dir", c.weights_dir,
+                 "Folder with the official net_weight_0 / net_weight_1");
+  app.add_option("--device", c.device, "Vulkan device index or name (see `overfeat devices`)");
+  if (dense) {
+    app.add_option("-s,--scales", c.detect.scales,
+                   "paper | paper-exact | window | list of N (smaller side) or HxW")
+        ->capture_default_str();
+    app.add_flag("--coarse", c.coarse, "Coarse stride (no offset pooling)");
+    app.add_flag("--flip,!--no-flip", c.detect.dense.flip, "Also evaluate the mirror image");
+  }
+  app.add_flag("-v,--verbose", c.verbose, "Print the device, the model and timings on stderr");
+  if (!dense || !boxes) return;
+  app.add_option("--top-classes", c.detect.top_classes,
+                 "Per scale, how many classes' boxes enter the merge")
+      ->capture_default_str();
+  app.add_option("--min-confidence", c.detect.min_confidence,
+                 "Drop raw boxes whose window confidence is below this")
+      ->capture_default_str();
+  app.add_option("--merge", c.merge, "greedy (the paper's voting) | nms")
+      ->check(CLI::IsMember({"greedy", "nms"}))
+      ->capture_default_str();
+  c.threshold =
+      app.add_option(
+             "--threshold", c.detect.merge_threshold,
+             "greedy: largest match score merged; nms: IoU above which boxes are suppressed")
+          ->capture_default_str();
+  c.max = app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
+              ->capture_default_str();
+}
+
+Session::Session(Common& c, bool device) : device_(c.device), verbose_(c.verbose) {
+  opt = c.detect;
+  opt.dense.fine = !c.coarse;
+  opt.merge = c.merge == "nms" ? DetectOptions::Merge::Nms : DetectOptions::Merge::Greedy;
+  if (c.merge == "nms" && c.threshold && c.threshold->count() == 0)
+    opt.merge_threshold = 0.5f;  // NMS's customary IoU
+  const std::filesystem::path dir =
+      c.weights_dir.empty() ? default_weights_dir() : std::filesystem::path(c.weights_dir);
+  model = load_model_choice(c.model, dir);
+  if (device) open_device();
+}
+
+void Session::open_device() {
+  if (eval) return;
+  ctx = open_context(device_, verbose_);
+  eval = std::make_unique<DenseEvaluator>(*ctx, model);
+  if (verbose_)
+    std::cerr << "Model: " << model.net.name << " (" << model.classes.size() << " classes"
+              << (model.regressor ? ", box regressor" : ", no box regressor: boxes are windows")
+              << ")\n";
+}
+
+void write_text(const std::filesystem::path& file, const std::string& text) {
+  if (file == "-") {
+    std::cout << text;
+    return;
+  }
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
+  std::ofstream out(file);
+  out << text;
+  if (!out) throw Error("Cannot write " + file.string());
 }
 
 int run_devices(int, char**) {

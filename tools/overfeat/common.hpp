@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: MIT
-// Shared by the `overfeat` subcommands: where weights live, opening a device, output helpers.
+// Shared by the `overfeat` subcommands: where weights live, opening a device, the model and
+// dense-evaluation options of the paper's subcommands, output helpers.
 #pragma once
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "overfeat/error.hpp"
+#include "overfeat/image.hpp"
 #include "overfeat/network.hpp"
+#include "overfeat/pipeline.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 
 namespace overfeat::cli {
 
@@ -31,6 +38,64 @@ std::string release_float(float v);
 /// 2 (usage, as in the release mode) after printing what was wrong.
 int parse_or_exit(CLI::App& app, int argc, char** argv);
 
+/// Options every dense subcommand (classify, detect, heatmap, eval, learn, recognize) shares.
+struct Common {
+  std::string model;
+  std::string weights_dir;
+  std::string device;
+  bool verbose = false;
+  DetectOptions detect;
+  bool coarse = false;
+  std::string merge = "greedy";
+  CLI::Option* threshold = nullptr;  ///< given by the user? (NMS has its own default)
+  CLI::Option* max = nullptr;        ///< given by the user? (eval keeps more boxes)
+};
+
+/// Adds the model and device options (-m, -d, --device, -v); with `dense` the scales, --coarse
+/// and --flip; with `boxes` the detection options too.
+void add_common(CLI::App& app, Common& c, bool boxes, bool dense = true);
+
+/// A loaded model on a device, with the options resolved.
+struct Session {
+  std::unique_ptr<vk::Context> ctx;
+  Model model;
+  std::unique_ptr<DenseEvaluator> eval;
+  DetectOptions opt;
+
+  /// Loads the model and, with `open_device`, opens the device and uploads it (else call
+  /// open_device() later: checks that need only the model then fail fast).
+  explicit Session(Common& c, bool open_device = true);
+  void open_device();
+  const std::string& name(int cls) const { return model.classes.at(cls); }
+  /// The best `n` classes, the background class never among them.
+  std::vector<ScoredClass> top(const std::vector<float>& probs, int n) const {
+    return top_foreground(probs, model.background, n);
+  }
+
+ private:
+  std::string device_;
+  bool verbose_ = false;
+};
+
+/// Writes `text` to `file` (creating its folder), or to stdout for "-". Throws Error.
+void write_text(const std::filesystem::path& file, const std::string& text);
+
+/// Runs `fn(path, rgb)` on every image; an unreadable image is reported and the others go on.
+/// Returns 5 when some image failed, else 0.
+template <typename Fn>
+int for_each_image(const std::vector<std::string>& images, Fn fn) {
+  int failures = 0;
+  for (const std::string& path : images) {
+    try {
+      fn(path, image::load_rgb(path));
+    } catch (const ImageError& e) {
+      std::cerr << "overfeat: " << e.what() << "\n";
+      ++failures;
+    }
+  }
+  return failures ? 5 : 0;
+}
+
 int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_dense(int argc, char** argv);
@@ -39,5 +104,10 @@ int run_classify(int argc, char** argv);
 int run_detect(int argc, char** argv);
 int run_heatmap(int argc, char** argv);
 int run_eval(int argc, char** argv);
+int run_learn(int argc, char** argv);
+int run_recognize(int argc, char** argv);
+int run_learned(int argc, char** argv);
+int run_bench_oneshot(int argc, char** argv);
+int run_weights(int argc, char** argv);
 
 }  // namespace overfeat::cli

@@ -13,11 +13,17 @@ int main(int argc, char** argv) {
     const std::string sub = argc > 1 ? argv[1] : "";
     if (sub == "bench" && argc > 2 && std::strcmp(argv[2], "dense") == 0)
       return cli::run_bench_dense(argc - 2, argv + 2);
+    if (sub == "bench" && argc > 2 && std::strcmp(argv[2], "oneshot") == 0)
+      return cli::run_bench_oneshot(argc - 2, argv + 2);
     if (sub == "bench") return cli::run_bench(argc - 1, argv + 1);
     if (sub == "classify") return cli::run_classify(argc - 1, argv + 1);
     if (sub == "detect") return cli::run_detect(argc - 1, argv + 1);
     if (sub == "heatmap") return cli::run_heatmap(argc - 1, argv + 1);
     if (sub == "eval") return cli::run_eval(argc - 1, argv + 1);
+    if (sub == "learn") return cli::run_learn(argc - 1, argv + 1);
+    if (sub == "recognize") return cli::run_recognize(argc - 1, argv + 1);
+    if (sub == "learned") return cli::run_learned(argc - 1, argv + 1);
+    if (sub == "weights") return cli::run_weights(argc - 1, argv + 1);
     if (sub == "devices" || sub == "--list-devices") return cli::run_devices(argc - 1, argv + 1);
     return cli::run_release(argc, argv);
   } catch (const VulkanUnavailable& e) {

@@ -111,7 +111,8 @@ int run_release(int argc, char** argv) {
   CLI::App app{
       "OverFeat (Vulkan): classify images or print features, compatible with the original "
       "release's `overfeat` command.\nSubcommands: classify, detect, heatmap, eval (dense "
-      "multi-scale; see `overfeat SUBCOMMAND --help`), bench, devices."};
+      "multi-scale; see `overfeat SUBCOMMAND --help`), learn, recognize, learned (one-shot "
+      "learning), bench [dense|oneshot], devices, weights (the official weight files)."};
   app.add_option("-n,--n_top_classes", o.ntop, "Number of top classes to print")
       ->check(CLI::PositiveNumber);
   app.add_flag("-f,--features", o.features,

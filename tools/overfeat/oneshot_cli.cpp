@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+// `overfeat learn | recognize | learned`: one-shot learning on the command line, with the same
+// store files as the app (engine/include/overfeat/oneshot.hpp, docs/oneshot-store.md).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+#include "overfeat/oneshot.hpp"
+#include "overfeat/render.hpp"
+
+namespace overfeat::cli {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// "x1,y1,x2,y2" in image pixels; throws Error on anything else.
+std::optional<Box> parse_box(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::stringstream ss(text);
+  std::string part;
+  std::vector<float> v;
+  while (std::getline(ss, part, ',')) {
+    try {
+      size_t used = 0;
+      v.push_back(std::stof(part, &used));
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      v.clear();
+      break;
+    }
+  }
+  if (v.size() != 4 || !(v[2] > v[0]) || !(v[3] > v[1]))
+    throw Error("'" + text +
+                "' is not a box x1,y1,x2,y2 in pixels with x1 < x2 and y1 < y2 (e.g. --box "
+                "40,30,200,180)");
+  return Box{v[0], v[1], v[2], v[3]};
+}
+
+// Checks --box while parsing, so that a malformed box is a usage error (exit code 2).
+CLI::Validator box_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          parse_box(text);
+          return "";
+        } catch (const Error& e) {
+          return e.what();
+        }
+      },
+      "x1,y1,x2,y2");
+}
+
+json box_json(const Box& b) {
+  auto r = [](float v) { return std::round(v * 10) / 10; };
+  return {r(b.x1), r(b.y1), r(b.x2), r(b.y2)};
+}
+
+// The store named with --store, or the user's store of the session's model.
+fs::path store_path(const std::string& option, const Model& model, const std::string& fp) {
+  return option.empty() ? default_store_path(model.net.name, fp) : fs::path(option);
+}
+
+// ---------------------------------------------------------------------------------------------
+// learn
+
+int learn_main(int argc, char** argv) {
+  Common c;
+  std::string store_file, box_text, framing;
+  int layer = -1;
+  std::string name;
+  std::vector<std::string> images;
+  CLI::App app{
+      "Learn a class from examples: each image (or the --box on it) becomes an embedding of the "
+      "model's feature layer, added to the class NAME in a one-shot store (default: the user's "
+      "store for the model, shared with the app). More examples refine the class."};
+  add_common(app, c, false, false);
+  app.add_option("--store", store_file,
+                 "Store file (default: $XDG_DATA_HOME/overfeat-studio/oneshot/<model>-<id>.json)");
+  app.add_option("--box", box_text, "Learn from this box of every image: x1,y1,x2,y2 in pixels")
+      ->check(box_validator());
+  app.add_option("--layer", layer,
+                 "Feature layer, release numbering (default: the model's, e.g. 19); a new store "
+                 "only");
+  app.add_option("--framing", framing,
+                 "fit (default: smaller side = window, cells averaged) or square (the region "
+                 "stretched to one window); a new store only")
+      ->check(CLI::IsMember({"square", "fit"}));
+  app.add_option("name", name, "The class to learn (new or existing)")->required();
+  app.add_option("images", images, "Image files, examples of the class")->required();
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
+  const std::optional<Box> box = parse_box(box_text);
+  Session s(c, false);
+  const std::string fp = model_fingerprint(s.model);
+  const fs::path file = store_path(store_file, s.model, fp);
+  OneShotStore store;
+  if (fs::exists(file)) {
+    store = OneShotStore::load(file);
+    store.check_model(s.model.net.name, fp);
+    if (layer >= 0 && layer != store.identity().feature_layer)
+      throw Error("The store " + file.string() + " holds embeddings of " +
+                  store.identity().layer_name + ", not layer " + std::to_string(layer) +
+                  ": leave out --layer, or learn into a new store (--store FILE)");
+    if (!framing.empty() && parse_framing(framing) != store.identity().framing)
+      throw Error("The store " + file.string() + " was learned with framing " +
+                  to_string(store.identity().framing) +
+                  ": leave out --framing, or learn into a new store (--store FILE)");
+  } else {
+    EmbedOptions o;
+    o.feature_layer = layer;
+    if (!framing.empty()) o.framing = parse_framing(framing);
+    store = OneShotStore::for_model(s.model, fp, o);
+  }
+  s.open_device();
+  int added = 0;
+  const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
+    store.add_example(name, make_example(*s.eval, store, rgb, box, path));
+    ++added;
+  });
+  if (added > 0) store.save(file);
+  const int cls = store.find(name);
+  std::cout << "learned " << name << ": " << added << " example" << (added == 1 ? "" : "s")
+            << " added, " << (cls >= 0 ? store.classes()[cls].examples.size() : 0) << " in all; "
+            << store.classes().size() << " class" << (store.classes().size() == 1 ? "" : "es")
+            << " in " << file.string() << "\n";
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// recognize
+
+int recognize_main(int argc, char** argv) {
+  Common c;
+  std::string store_file, box_text;
+  bool as_json = false, locate = false;
+  std::optional<float> threshold;
+  std::vector<std::string> images;
+  CLI::App app{
+      "Recognize learned classes: for each image, the class whose examples are the most similar "
+      "(cosine similarity of embeddings) with a calibrated confidence, or `unknown` when none is "
+      "similar enough. Prints `image class confidence similarity [x1 y1 x2 y2]`."};
+  add_common(app, c, false, true);
+  app.add_option("--store", store_file, "Store file (default: the user's store for the model)");
+  app.add_flag("--json", as_json,
+               "Print a JSON list, one object per image in order: image, class, confidence, "
+               "similarity, best, runner_up, margin, [box]");
+  app.add_option("--threshold", threshold,
+                 "Similarity below which the answer is `unknown` (default: the calibrated one)");
+  app.add_flag("--locate", locate,
+               "Also find where the answered class matches best: dense evaluation with features "
+               "at --scales, the best cell's window as a box x1 y1 x2 y2");
+  app.add_option("--box", box_text, "Recognize this box of every image: x1,y1,x2,y2 in pixels")
+      ->check(box_validator());
+  app.add_option("images", images, "Image files")->required();
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
+  const std::optional<Box> box = parse_box(box_text);
+  Session s(c, false);
+  const std::string fp = model_fingerprint(s.model);
+  const fs::path file = store_path(store_file, s.model, fp);
+  if (!fs::exists(file))
+    throw Error("Nothing learned for the model " + s.model.net.name + " yet: no store at " +
+                file.string() + ". Teach a class first: `overfeat learn NAME images...`" +
+                (store_file.empty() ? "" : " with --store " + store_file));
+  const OneShotStore store = OneShotStore::load(file);
+  store.check_model(s.model.net.name, fp);
+  s.open_device();
+  if (store.empty())
+    std::cerr << "overfeat recognize: the store " << file.string()
+              << " has no classes; every answer is unknown\n";
+  json out = json::array();
+  int failures = 0;
+  for (const std::string& path : images) {
+    Tensor rgb;
+    try {
+      rgb = image::load_rgb(path);
+    } catch (const ImageError& e) {
+      std::cerr << "overfeat: " << e.what() << "\n";
+      ++failures;
+      if (as_json) out.push_back({{"image", path}, {"error", e.what()}});
+      continue;
+    }
+    const Recognition r = recognize(store, embed(*s.eval, rgb, box, store), threshold);
+    std::optional<Box> where;
+    if (locate && r.cls >= 0) {
+      Tensor region = rgb;
+      Box offset{0, 0, 0, 0};
+      if (box) {  // locate inside the box, then back to image pixels
+        const Box b = embedding_region(rgb, box, 0);
+        region = image::crop(rgb, static_cast<int>(b.y1), static_cast<int>(b.x1),
+                             static_cast<int>(b.height()), static_cast<int>(b.width()));
+        offset = b;
+      }
+      DenseOptions d = s.opt.dense;
+      d.boxes = false;
+      d.feature_layer = store.identity().feature_layer;
+      const auto sizes = parse_scales(s.opt.scales, s.model.net, region.h, region.w);
+      const std::vector<Localization> loc = localize(store, s.eval->evaluate(region, sizes, d));
+      Box b = loc[r.cls].box;
+      b = {b.x1 + offset.x1, b.y1 + offset.y1, b.x2 + offset.x1, b.y2 + offset.y1};
+      where = b;
+    }
+    if (as_json) {
+      json o = {
+          {"image", path},
+          {"class", r.name},
+          {"confidence", r.confidence},
+          {"similarity", r.similarity},
+          {"best", r.best >= 0 ? json(store.classes()[r.best].name) : json(nullptr)},
+          {"runner_up", r.runner_up >= 0 ? json(store.classes()[r.runner_up].name) : json(nullptr)},
+          {"runner_up_similarity", r.runner_up_similarity},
+          {"margin", r.margin},
+          {"threshold", r.threshold}};
+      if (locate) o["box"] = where ? box_json(*where) : json(nullptr);
+      out.push_back(o);
+    } else {
+      std::cout << path << " " << r.name << " " << fixed(r.confidence, 3) << " "
+                << fixed(r.similarity, 3);
+      if (where)
+        std::cout << " " << fixed(where->x1, 1) << " " << fixed(where->y1, 1) << " "
+                  << fixed(where->x2, 1) << " " << fixed(where->y2, 1);
+      std::cout << "\n";
+    }
+  }
+  if (as_json) std::cout << out.dump(2) << "\n";
+  return failures ? 5 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// learned
+
+std::string file_safe(std::string name) {
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  return name;
+}
+
+int learned_main(int argc, char** argv) {
+  Common c;
+  std::string store_file, remove, thumbnails;
+  std::vector<std::string> rename;
+  bool as_json = false;
+  CLI::App app{
+      "List the classes of a one-shot store (default: the user's store for the model), rename "
+      "or remove one, or write their examples' thumbnails."};
+  add_common(app, c, false, false);
+  app.add_option("--store", store_file, "Store file (default: the user's store for the model)");
+  app.add_option("--rename", rename, "Rename class OLD to NEW")->expected(2);
+  app.add_option("--remove", remove, "Remove a class and its examples");
+  app.add_option("--thumbnails", thumbnails, "Write every example's thumbnail to DIR");
+  app.add_flag("--json", as_json, "Print the list as JSON");
+  if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
+  fs::path file = store_file;
+  if (file.empty()) {  // the model names the store; no device needed
+    const fs::path dir = c.weights_dir.empty() ? default_weights_dir() : fs::path(c.weights_dir);
+    const Model model = load_model_choice(c.model, dir);
+    file = default_store_path(model);
+  }
+  OneShotStore store = OneShotStore::load(file);
+  bool changed = false;
+  if (!rename.empty()) {
+    store.rename(rename[0], rename[1]);
+    changed = true;
+  }
+  if (!remove.empty()) {
+    store.remove(remove);
+    changed = true;
+  }
+  if (changed) store.save(file);
+  if (!thumbnails.empty()) {
+    fs::create_directories(thumbnails);
+    for (const LearnedClass& k : store.classes())
+      for (size_t i = 0; i < k.examples.size(); ++i) {
+        if (k.examples[i].thumbnail.empty()) continue;
+        const Tensor t = decode_image(k.examples[i].thumbnail);
+        render::write_png(
+            fs::path(thumbnails) / (file_safe(k.name) + "_" + std::to_string(i + 1) + ".png"),
+            render::to_rgb8(t));
+      }
+  }
+  const StoreIdentity& id = store.identity();
+  if (as_json) {
+    json classes = json::array();
+    for (const LearnedClass& k : store.classes()) {
+      json examples = json::array();
+      for (const LearnedExample& e : k.examples)
+        examples.push_back({{"source", e.source}, {"time", e.time}});
+      classes.push_back({{"name", k.name}, {"examples", examples}});
+    }
+    std::cout << json({{"store", file.string()},
+                       {"model", id.model_name},
+                       {"fingerprint", id.fingerprint},
+                       {"feature_layer", id.feature_layer},
+                       {"layer_name", id.layer_name},
+                       {"framing", to_string(id.framing)},
+                       {"classes", classes}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << file.string() << ": model " << id.model_name << " (" << id.fingerprint << "), "
+            << id.layer_name << ", " << to_string(id.framing) << " framing, "
+            << store.classes().size() << " class" << (store.classes().size() == 1 ? "" : "es")
+            << "\n";
+  for (const LearnedClass& k : store.classes()) {
+    std::cout << "  " << k.name << ": " << k.examples.size() << " example"
+              << (k.examples.size() == 1 ? "" : "s") << "\n";
+    for (size_t i = 0; i < k.examples.size(); ++i)
+      std::cout << "    " << i + 1 << ". " << k.examples[i].source << " (" << k.examples[i].time
+                << ")\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_learn(int argc, char** argv) {
+  return learn_main(argc, argv);
+}
+int run_recognize(int argc, char** argv) {
+  return recognize_main(argc, argv);
+}
+int run_learned(int argc, char** argv) {
+  return learned_main(argc, argv);
+}
+
+}  // namespace overfeat::cli
