@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "app_identity.hpp"
 #include "main_window.hpp"
 
 using overfeat::studio::MainWindow;
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName("OverFeat Studio");
   QApplication::setApplicationName("OverFeat Studio");
   QApplication::setApplicationVersion(OVERFEAT_STUDIO_VERSION);
+  QGuiApplication::setDesktopFileName(overfeat::studio::kDesktopId);
+  QApplication::setWindowIcon(overfeat::studio::appIcon());
 
   QCommandLineParser cli;
   cli.setApplicationDescription(
@@ -49,13 +52,18 @@ int main(int argc, char** argv) {
       window.setMode(Mode::Detect);
     else if (m.startsWith("h"))
       window.setMode(Mode::Heatmaps);
+    else if (m.startsWith("r"))
+      window.setMode(Mode::Recognize);
     else {
-      std::fprintf(stderr, "overfeat-studio: unknown mode '%s' (classify, detect, heatmaps)\n",
+      std::fprintf(stderr,
+                   "overfeat-studio: unknown mode '%s' (classify, detect, heatmaps, recognize)\n",
                    qPrintable(m));
       return 2;
     }
   }
   window.show();
+  // Not for scripted screenshots: a modal dialog would be all they show.
+  if (!cli.isSet(screenshot)) window.showFirstRunHelp();
   if (!cli.positionalArguments().isEmpty()) window.openPaths(cli.positionalArguments());
   if (cli.isSet(video)) window.openVideo(cli.value(video));
   if (cli.isSet(camera)) window.openDefaultCamera();

@@ -26,6 +26,11 @@ void ClassifyPanel::setScores(const std::vector<float>& probs,
   update();
 }
 
+void ClassifyPanel::setEntries(std::vector<Entry> entries) {
+  entries_ = std::move(entries);
+  update();
+}
+
 void ClassifyPanel::clear() {
   entries_.clear();
   update();

@@ -20,6 +20,8 @@ class ClassifyPanel : public QWidget {
   /// The top `n` foreground classes of `probs`.
   void setScores(const std::vector<float>& probs, const std::vector<std::string>& classes,
                  int background, int n = 5);
+  /// Entries as they are (e.g. the learned classes' similarities), best first.
+  void setEntries(std::vector<Entry> entries);
   void clear();
   const std::vector<Entry>& entries() const { return entries_; }
   /// A short caption under the bars, e.g. "6 scales, fine stride - 812 ms".

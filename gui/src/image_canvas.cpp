@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "image_canvas.hpp"
 
+#include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
 
@@ -44,6 +45,86 @@ void ImageCanvas::setShowRaw(bool show) {
   update();
 }
 
+void ImageCanvas::setOverlay(const QImage& overlay, const QRectF& where) {
+  overlay_ = overlay;
+  overlay_rect_ = where;
+  update();
+}
+
+void ImageCanvas::setCaption(const QString& text, const QColor& color) {
+  caption_ = text;
+  caption_color_ = color;
+  update();
+}
+
+void ImageCanvas::setSelectable(bool selectable) {
+  selectable_ = selectable;
+  setCursor(selectable ? Qt::CrossCursor : Qt::ArrowCursor);
+  if (!selectable) setSelection(std::nullopt);
+}
+
+void ImageCanvas::setSelection(const std::optional<QRectF>& box) {
+  selection_ = box;
+  update();
+  emit selectionChanged();
+}
+
+QPointF ImageCanvas::toImage(const QPointF& w) const {
+  const QRectF r = imageRect();
+  const double x = (w.x() - r.x()) * image_.width() / r.width() - 0.5;
+  const double y = (w.y() - r.y()) * image_.height() / r.height() - 0.5;
+  return {std::clamp(x, 0.0, image_.width() - 1.0), std::clamp(y, 0.0, image_.height() - 1.0)};
+}
+
+void ImageCanvas::mousePressEvent(QMouseEvent* event) {
+  if (!selectable_ || image_.isNull()) return QWidget::mousePressEvent(event);
+  if (event->button() == Qt::RightButton) {
+    setSelection(std::nullopt);
+  } else if (event->button() == Qt::LeftButton && imageRect().contains(event->position())) {
+    drag_start_ = toImage(event->position());
+    selection_.reset();
+    update();
+  }
+}
+
+void ImageCanvas::mouseMoveEvent(QMouseEvent* event) {
+  if (!drag_start_) return QWidget::mouseMoveEvent(event);
+  selection_ = QRectF(*drag_start_, toImage(event->position())).normalized();
+  update();
+}
+
+void ImageCanvas::mouseReleaseEvent(QMouseEvent* event) {
+  if (!drag_start_) return QWidget::mouseReleaseEvent(event);
+  const QRectF box = QRectF(*drag_start_, toImage(event->position())).normalized();
+  drag_start_.reset();
+  // A click without a drag clears the box rather than making a degenerate one.
+  setSelection(box.width() >= 4 && box.height() >= 4 ? std::optional<QRectF>(box) : std::nullopt);
+}
+
+void ImageCanvas::paintOverlayAndCaption(QPainter& p, const QTransform& to_view,
+                                         const QRectF& picture, double scale) const {
+  if (!overlay_.isNull()) {
+    p.save();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);  // cells stay visible
+    p.drawImage(to_view.mapRect(overlay_rect_), overlay_);
+    p.restore();
+  }
+  if (!caption_.isEmpty()) {
+    p.save();  // the caption's big font must not leak into the box tags
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 1.6 * scale);
+    f.setBold(true);
+    p.setFont(f);
+    const QFontMetricsF fm(f);
+    const QSizeF ts(fm.horizontalAdvance(caption_) + 16 * scale, fm.height() + 8 * scale);
+    const QRectF r(picture.topLeft() + QPointF(8 * scale, 8 * scale), ts);
+    p.fillRect(r, QColor(0, 0, 0, 170));
+    p.setPen(caption_color_.isValid() ? caption_color_ : QColor(Qt::white));
+    p.drawText(r, Qt::AlignCenter, caption_);
+    p.restore();
+  }
+}
+
 void ImageCanvas::setPlaceholder(const QString& text) {
   placeholder_ = text;
   update();
@@ -71,7 +152,17 @@ void ImageCanvas::paintEvent(QPaintEvent*) {
   t.translate(r.x(), r.y());
   t.scale(r.width() / image_.width(), r.height() / image_.height());
   p.setRenderHint(QPainter::Antialiasing);
+  paintOverlayAndCaption(p, t, r, 1.0);
   paintBoxes(p, t, 1.0);
+  if (selection_) {
+    const QRectF s = t.mapRect(QRectF(selection_->topLeft() - QPointF(0.5, 0.5),
+                                      selection_->bottomRight() + QPointF(0.5, 0.5)));
+    p.setBrush(Qt::NoBrush);
+    p.setPen(QPen(Qt::black, 2));
+    p.drawRect(s);
+    p.setPen(QPen(Qt::white, 2, Qt::DashLine));
+    p.drawRect(s);
+  }
 }
 
 void ImageCanvas::paintBoxes(QPainter& p, const QTransform& to_view, double label_scale) const {
@@ -125,6 +216,7 @@ QImage ImageCanvas::renderToImage() const {
   // Lines and tags keep their on-screen look relative to the image: scale them like the
   // engine's PNGs do (up with images larger than 640 px).
   const double scale = std::max(1.0, std::max(out.width(), out.height()) / 640.0);
+  paintOverlayAndCaption(p, QTransform(), QRectF(out.rect()), scale);
   paintBoxes(p, QTransform(), scale);
   return out;
 }

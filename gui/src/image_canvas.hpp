@@ -6,6 +6,7 @@
 #include <QImage>
 #include <QWidget>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,17 @@ class ImageCanvas : public QWidget {
                      std::vector<std::string> classes);
   void clearDetections();
   void setShowRaw(bool show);
+  /// A translucent picture laid over the image rectangle `where` (image pixels), e.g. a
+  /// similarity map; a null image removes it.
+  void setOverlay(const QImage& overlay, const QRectF& where);
+  /// A large caption in the top-left corner of the picture (the one-shot answer); empty: none.
+  void setCaption(const QString& text, const QColor& color);
+  QString caption() const { return caption_; }
+  /// Lets the user drag a box on the picture (for teaching a region); right click clears it.
+  void setSelectable(bool selectable);
+  /// The box dragged on the picture, in image pixels (corners inclusive), if any.
+  std::optional<QRectF> selection() const { return selection_; }
+  void setSelection(const std::optional<QRectF>& box);
   /// Shown centred when there is no image.
   void setPlaceholder(const QString& text);
   /// Where the image is drawn in the widget.
@@ -36,15 +48,31 @@ class ImageCanvas : public QWidget {
 
  protected:
   void paintEvent(QPaintEvent* event) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+
+ signals:
+  void selectionChanged();
 
  private:
   void paintBoxes(QPainter& p, const QTransform& to_view, double label_scale) const;
+  void paintOverlayAndCaption(QPainter& p, const QTransform& to_view, const QRectF& picture,
+                              double scale) const;
+  QPointF toImage(const QPointF& widget_point) const;
 
   QImage image_;
   QString placeholder_;
   std::vector<Detection> merged_, raw_;
   std::vector<std::string> classes_;
   bool show_raw_ = false;
+  QImage overlay_;
+  QRectF overlay_rect_;
+  QString caption_;
+  QColor caption_color_;
+  bool selectable_ = false;
+  std::optional<QRectF> selection_;
+  std::optional<QPointF> drag_start_;
 };
 
 /// The QColor of a class, the same as the engine's PNGs use.

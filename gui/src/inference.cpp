@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "overfeat/error.hpp"
+#include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
 
@@ -20,6 +21,8 @@ QString mode_name(Mode mode) {
       return QStringLiteral("Detect");
     case Mode::Heatmaps:
       return QStringLiteral("Heat maps");
+    case Mode::Recognize:
+      return QStringLiteral("Recognize");
   }
   return {};
 }
@@ -29,6 +32,8 @@ struct InferenceWorker::Engine {
   Model model;
   std::unique_ptr<DenseEvaluator> evaluator;
   ModelInfoPtr info;
+  std::string fingerprint;              // of the model, ties learned classes to it
+  std::unique_ptr<OneShotStore> store;  // the learned classes, saved at every change
   ~Engine() {
     evaluator.reset();  // device memory goes before the device
     ctx.reset();
@@ -45,6 +50,7 @@ QString message_of(const std::exception& e) {
 InferenceWorker::InferenceWorker(QObject* parent) : QObject(parent) {
   qRegisterMetaType<ModelInfoPtr>("overfeat::studio::ModelInfoPtr");
   qRegisterMetaType<ResultPtr>("overfeat::studio::ResultPtr");
+  qRegisterMetaType<StoreSnapshotPtr>("overfeat::studio::StoreSnapshotPtr");
   thread_ = std::thread([this] { run(); });
 }
 
@@ -96,14 +102,24 @@ double InferenceWorker::networkFps() const {
 void InferenceWorker::run() {
   for (;;) {
     std::optional<ModelRequest> request;
+    std::function<void()> task;
     {
       std::unique_lock lock(model_mutex_);
-      wake_.wait(lock, [&] { return stop_ || model_request_ || jobs_.has_value(); });
+      wake_.wait(lock,
+                 [&] { return stop_ || model_request_ || !tasks_.empty() || jobs_.has_value(); });
       if (stop_) break;
       request.swap(model_request_);
+      if (!request && !tasks_.empty()) {
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
     }
     if (request) {
       load(*request);
+      continue;
+    }
+    if (task) {
+      task();
       continue;
     }
     if (auto job = jobs_.try_take()) analyse(std::move(*job));
@@ -178,7 +194,10 @@ void InferenceWorker::load(const ModelRequest& request) {
                         .arg(info->regressor ? tr("box regressor")
                                              : tr("no box regressor (boxes are windows)"));
     engine->info = info;
+    emit modelLoading(95, tr("Reading the learned classes"));
+    engine->fingerprint = model_fingerprint(engine->model);
     engine_ = std::move(engine);
+    loadStoreFor(engine_->model);
     activation_bytes_ = engine_->evaluator->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     loaded_ = true;
@@ -190,6 +209,193 @@ void InferenceWorker::load(const ModelRequest& request) {
     emit modelFailed(message_of(e));
   }
   busy_ = false;
+}
+
+void InferenceWorker::recognizeFrame(Result& result, const Tensor& rgb) {
+  Engine& e = *engine_;
+  const OneShotStore& store = *e.store;
+  DetectOptions& o = result.options;
+  o.dense.boxes = false;
+  o.dense.feature_layer = store.identity().feature_layer;
+  const auto t0 = Clock::now();
+  result.detect.dense =
+      e.evaluator->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
+  result.detect.class_probs = classify(result.detect.dense);
+  auto answer = std::make_shared<OneShotAnswer>();
+  for (const LearnedClass& c : store.classes()) answer->names.push_back(c.name);
+  // A taught object may fill the frame or a small part of it: each class's similarity is the
+  // better of the whole frame (embedded the way the examples were, one window) and of its best
+  // window in the dense maps (which also says where it is).
+  const float threshold = store.effective_calibration().threshold;
+  if (!store.empty()) {
+    const Recognition whole = recognize(store, embed(*e.evaluator, rgb, std::nullopt, store));
+    answer->localizations = localize(store, result.detect.dense);
+    std::vector<float> similarities = whole.similarities;
+    for (size_t i = 0; i < similarities.size() && i < answer->localizations.size(); ++i)
+      similarities[i] = std::max(similarities[i], answer->localizations[i].score);
+    answer->recognition = recognize_similarities(store, std::move(similarities));
+  } else {
+    answer->recognition.name = "unknown";
+    answer->recognition.confidence = 1;
+    answer->recognition.threshold = threshold;
+  }
+  result.detect.timings.total_ms = ms_between(t0, Clock::now());
+  result.oneshot = std::move(answer);
+}
+
+void InferenceWorker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(model_mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_all();
+}
+
+void InferenceWorker::loadStoreFor(const Model& model) {
+  Engine& e = *engine_;
+  const auto path = default_store_path(model.net.name, e.fingerprint);
+  std::error_code ec;
+  try {
+    if (std::filesystem::exists(path, ec)) {
+      auto store = std::make_unique<OneShotStore>(OneShotStore::load(path));
+      store->check_model(model.net.name, e.fingerprint);
+      e.store = std::move(store);
+    }
+  } catch (const std::exception& ex) {
+    emit storeFailed(tr("The learned classes in %1 could not be used: %2\nNew examples start a "
+                        "new set (the file is kept until then).")
+                         .arg(QString::fromStdString(path.string()), message_of(ex)));
+  }
+  if (!e.store) {
+    try {
+      e.store = std::make_unique<OneShotStore>(OneShotStore::for_model(model, e.fingerprint));
+    } catch (const std::exception& ex) {
+      emit storeFailed(
+          tr("One-shot learning is not available with this model: %1").arg(message_of(ex)));
+      return;
+    }
+  }
+  store_path_ = QString::fromStdString(path.string());
+  publishStore();
+}
+
+void InferenceWorker::publishStore() {
+  if (!engine_ || !engine_->store) return;
+  const OneShotStore& store = *engine_->store;
+  auto snap = std::make_shared<StoreSnapshot>();
+  snap->path = store_path_;
+  const StoreIdentity& id = store.identity();
+  snap->identity = tr("%1, %2").arg(QString::fromStdString(id.model_name),
+                                    QString::fromStdString(id.layer_name));
+  snap->threshold = store.effective_calibration().threshold;
+  for (const LearnedClass& c : store.classes()) {
+    LearnedSummary s;
+    s.name = QString::fromStdString(c.name);
+    s.examples = static_cast<int>(c.examples.size());
+    if (!c.examples.empty() && !c.examples.back().thumbnail.empty())
+      s.thumbnail = QImage::fromData(c.examples.back().thumbnail.data(),
+                                     static_cast<int>(c.examples.back().thumbnail.size()), "PNG");
+    snap->classes.push_back(std::move(s));
+  }
+  emit storeChanged(snap);
+}
+
+void InferenceWorker::saveStore() {
+  engine_->store->save(store_path_.toStdString());
+}
+
+void InferenceWorker::teach(const QImage& image, const std::optional<Box>& box, const QString& name,
+                            const QString& source) {
+  post([this, image, box, name, source] {
+    try {
+      if (!engine_ || !engine_->store)
+        throw Error("No model is loaded: choose one in the Model menu first.");
+      if (name.trimmed().isEmpty()) throw Error("Type a name for what you are teaching.");
+      busy_ = true;
+      OneShotStore& store = *engine_->store;
+      LearnedExample example =
+          make_example(*engine_->evaluator, store, to_tensor(image), box, source.toStdString());
+      const std::string key = name.trimmed().toStdString();
+      store.add_example(key, std::move(example));
+      saveStore();
+      busy_ = false;
+      publishStore();
+      emit taught(name.trimmed(),
+                  static_cast<int>(store.classes()[store.find(key)].examples.size()));
+    } catch (const std::exception& e) {
+      busy_ = false;
+      emit storeFailed(tr("Could not teach \"%1\": %2").arg(name, message_of(e)));
+    }
+  });
+}
+
+void InferenceWorker::renameLearned(const QString& old_name, const QString& new_name) {
+  post([this, old_name, new_name] {
+    try {
+      if (!engine_ || !engine_->store) return;
+      engine_->store->rename(old_name.toStdString(), new_name.trimmed().toStdString());
+      saveStore();
+    } catch (const std::exception& e) {
+      emit storeFailed(tr("Could not rename \"%1\": %2").arg(old_name, message_of(e)));
+    }
+    publishStore();
+  });
+}
+
+void InferenceWorker::forgetLearned(const QString& name) {
+  post([this, name] {
+    try {
+      if (!engine_ || !engine_->store) return;
+      engine_->store->remove(name.toStdString());
+      saveStore();
+    } catch (const std::exception& e) {
+      emit storeFailed(tr("Could not forget \"%1\": %2").arg(name, message_of(e)));
+    }
+    publishStore();
+  });
+}
+
+void InferenceWorker::setOneShotThreshold(float threshold) {
+  post([this, threshold] {
+    try {
+      if (!engine_ || !engine_->store) return;
+      Calibration c = engine_->store->effective_calibration();
+      c.threshold = threshold;
+      engine_->store->calibration = c;
+      saveStore();
+    } catch (const std::exception& e) {
+      emit storeFailed(message_of(e));
+    }
+    publishStore();
+  });
+}
+
+void InferenceWorker::openStore(const QString& path) {
+  post([this, path] {
+    try {
+      if (!engine_) throw Error("No model is loaded: choose one in the Model menu first.");
+      auto store = std::make_unique<OneShotStore>(OneShotStore::load(path.toStdString()));
+      store->check_model(engine_->model.net.name, engine_->fingerprint);
+      engine_->store = std::move(store);
+      store_path_ = path;
+    } catch (const std::exception& e) {
+      emit storeFailed(tr("Could not open the learned classes %1: %2").arg(path, message_of(e)));
+    }
+    publishStore();
+  });
+}
+
+void InferenceWorker::saveStoreAs(const QString& path) {
+  post([this, path] {
+    try {
+      if (!engine_ || !engine_->store) throw Error("No model is loaded.");
+      engine_->store->save(path.toStdString());
+      store_path_ = path;
+    } catch (const std::exception& e) {
+      emit storeFailed(tr("Could not save the learned classes to %1: %2").arg(path, message_of(e)));
+    }
+    publishStore();
+  });
 }
 
 void InferenceWorker::analyse(Job job) {
@@ -209,8 +415,14 @@ void InferenceWorker::analyse(Job job) {
     result->serial = job.serial;
     DetectOptions& o = result->options;
     if (job.mode == Mode::Classify) o.dense.boxes = false;  // the regressor is not needed
+    if (job.mode == Mode::Recognize && !engine_->store)
+      throw Error("One-shot learning is not available with this model.");
     const Tensor rgb = to_tensor(job.frame.image);
-    result->detect = detect(*engine_->evaluator, rgb, o);
+    if (job.mode == Mode::Recognize) {
+      recognizeFrame(*result, rgb);
+    } else {
+      result->detect = detect(*engine_->evaluator, rgb, o);
+    }
     if (const int d = delay_ms_.load(); d > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(d));
     const auto t1 = Clock::now();

@@ -8,8 +8,12 @@
 #include <QString>
 #include <QStringList>
 
+#include <QImage>
+
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,12 +23,15 @@
 
 #include "frame.hpp"
 #include "latest_slot.hpp"
+#include "overfeat/oneshot.hpp"
 #include "overfeat/pipeline.hpp"
 
 namespace overfeat::studio {
 
-/// What the user looks at; decides what the network computes.
-enum class Mode { Classify, Detect, Heatmaps };
+/// What the user looks at; decides what the network computes. Recognize answers with the classes
+/// taught by one-shot learning (the Teach panel) and shows where they match.
+enum class Mode { Classify, Detect, Heatmaps, Recognize };
+inline constexpr int kModeCount = 4;
 QString mode_name(Mode mode);
 
 /// Which model to load and where to run it.
@@ -48,6 +55,28 @@ struct ModelInfo {
 };
 using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
 
+/// The learned classes as the UI shows them (a snapshot: the store itself lives on the network's
+/// thread).
+struct LearnedSummary {
+  QString name;
+  int examples = 0;
+  QImage thumbnail;  ///< the latest example's
+};
+struct StoreSnapshot {
+  QString path;         ///< the file it is saved to
+  QString identity;     ///< "model X, layer conv7 (layer 19), 4096 values"
+  float threshold = 0;  ///< the similarity below which the answer is "unknown"
+  std::vector<LearnedSummary> classes;
+};
+using StoreSnapshotPtr = std::shared_ptr<const StoreSnapshot>;
+
+/// One-shot answer for a frame: the whole frame recognized, and every learned class localized.
+struct OneShotAnswer {
+  Recognition recognition;                  ///< cls indexes `names`; -1 = unknown
+  std::vector<Localization> localizations;  ///< per learned class, store order
+  std::vector<std::string> names;           ///< the learned classes' names, store order
+};
+
 /// One frame to analyse, and how.
 struct Job {
   Frame frame;
@@ -62,6 +91,8 @@ struct Result {
   Mode mode = Mode::Classify;
   DetectOptions options;
   DetectResult detect;  ///< dense maps, class_probs, raw and merged boxes, timings
+  /// Recognize mode: the learned classes' answer (the maps in `detect` then hold features).
+  std::shared_ptr<const OneShotAnswer> oneshot;
   ModelInfoPtr model;
   double inference_ms = 0;  ///< network + merge, this frame
   double latency_ms = 0;    ///< from capture (or loading) to the result
@@ -95,6 +126,20 @@ class InferenceWorker : public QObject {
   /// Messages the Vulkan validation layer has reported on this worker's devices (when it is on:
   /// OVERFEAT_VALIDATION=1), summed over every device opened.
   quint64 validationMessages() const { return validation_messages_.load(); }
+  // One-shot learning. The store is the user's file for the loaded model; every change is saved
+  // at once. Outcomes arrive as storeChanged / taught / storeFailed.
+  /// Teaches `name` from `image` (or the box on it, image pixels).
+  void teach(const QImage& image, const std::optional<Box>& box, const QString& name,
+             const QString& source);
+  void renameLearned(const QString& old_name, const QString& new_name);
+  void forgetLearned(const QString& name);
+  /// Uses the similarity threshold below which the answer is "unknown" (saved with the store).
+  void setOneShotThreshold(float threshold);
+  /// Switches to another store file (refused when learned with another model).
+  void openStore(const QString& path);
+  /// Saves a copy of the store under another name and keeps using it there.
+  void saveStoreAs(const QString& path);
+
   /// Slows every analysis down by this much, to test what happens when the network is slow.
   void setArtificialDelay(int ms) { delay_ms_ = ms; }
 
@@ -105,16 +150,26 @@ class InferenceWorker : public QObject {
   void modelFailed(const QString& message);
   void resultReady(overfeat::studio::ResultPtr result);
   void analysisFailed(const QString& message, const QString& source);
+  void storeChanged(overfeat::studio::StoreSnapshotPtr snapshot);
+  void taught(const QString& name, int examples);
+  void storeFailed(const QString& message);
 
  private:
   struct Engine;
   void run();
   void load(const ModelRequest& request);
   void analyse(Job job);
+  /// Runs `task` on the worker thread, before any waiting frame.
+  void post(std::function<void()> task);
+  void recognizeFrame(Result& result, const Tensor& rgb);
+  void loadStoreFor(const Model& model);
+  void publishStore();
+  void saveStore();
 
   std::mutex model_mutex_;
   std::condition_variable wake_;
   std::optional<ModelRequest> model_request_;
+  std::deque<std::function<void()>> tasks_;
   LatestSlot<Job> jobs_;
   std::atomic<bool> stop_{false}, loaded_{false}, busy_{false};
   std::atomic<quint64> serial_{0}, completed_{0}, activation_bytes_{0};
@@ -123,6 +178,7 @@ class InferenceWorker : public QObject {
   mutable std::mutex fps_mutex_;
   std::vector<Clock::time_point> finished_at_;
   std::unique_ptr<Engine> engine_;  // touched only by the worker thread
+  QString store_path_;              // likewise
   std::thread thread_;
 };
 
@@ -130,3 +186,4 @@ class InferenceWorker : public QObject {
 
 Q_DECLARE_METATYPE(overfeat::studio::ModelInfoPtr)
 Q_DECLARE_METATYPE(overfeat::studio::ResultPtr)
+Q_DECLARE_METATYPE(overfeat::studio::StoreSnapshotPtr)

@@ -41,8 +41,11 @@
 #include "heatmap_inspector.hpp"
 #include "image_canvas.hpp"
 #include "overfeat/image.hpp"
+#include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/weights.hpp"
+#include "teach_panel.hpp"
+#include "weights_dialog.hpp"
 
 namespace overfeat::studio {
 namespace {
@@ -122,6 +125,7 @@ MainWindow::MainWindow(QWidget* parent)
   createActions();
   createMenus();
   createSettingsDock();
+  createTeachDock();
   createStatusBar();
 
   connect(worker_.get(), &InferenceWorker::resultReady, this, &MainWindow::displayResult);
@@ -130,6 +134,12 @@ MainWindow::MainWindow(QWidget* parent)
   connect(worker_.get(), &InferenceWorker::modelLoading, this, &MainWindow::displayModelLoading);
   connect(worker_.get(), &InferenceWorker::analysisFailed, this, &MainWindow::displayAnalysisError);
   connect(worker_.get(), &InferenceWorker::devicesFound, this, &MainWindow::updateDevices);
+  connect(worker_.get(), &InferenceWorker::storeChanged, this, &MainWindow::displayStore);
+  connect(worker_.get(), &InferenceWorker::taught, this, &MainWindow::displayTaught);
+  connect(worker_.get(), &InferenceWorker::storeFailed, this, [this](const QString& message) {
+    teach_->setStatus(tr("Failed: see the message above."));
+    showError(message);
+  });
   connect(capture_.get(), &CaptureSource::frameReady, this, &MainWindow::displayLiveFrame);
   connect(capture_.get(), &CaptureSource::failed, this, &MainWindow::displayCaptureError);
   connect(capture_.get(), &CaptureSource::opened, this,
@@ -179,11 +189,13 @@ MainWindow::~MainWindow() {
 
 void MainWindow::createActions() {
   mode_group_ = new QActionGroup(this);
-  const QString names[3] = {tr("&Classify"), tr("&Detect"), tr("&Heat maps")};
-  const QString tips[3] = {tr("Top-5 classes with confidence bars"),
-                           tr("Regressed boxes merged by voting"),
-                           tr("Per-scale score maps of a class; hover a cell to see its window")};
-  for (int i = 0; i < 3; ++i) {
+  const QString names[kModeCount] = {tr("&Classify"), tr("&Detect"), tr("&Heat maps"),
+                                     tr("&Recognize")};
+  const QString tips[kModeCount] = {
+      tr("Top-5 classes with confidence bars"), tr("Regressed boxes merged by voting"),
+      tr("Per-scale score maps of a class; hover a cell to see its window"),
+      tr("The classes you taught (Teach panel): the answer, and where each one matches")};
+  for (int i = 0; i < kModeCount; ++i) {
     mode_actions_[i] = new QAction(names[i], this);
     mode_actions_[i]->setCheckable(true);
     mode_actions_[i]->setShortcut(QKeySequence(Qt::CTRL | (Qt::Key_1 + i)));
@@ -223,6 +235,19 @@ void MainWindow::createMenus() {
   file->addAction(save_image_action_);
   file->addAction(save_json_action_);
   file->addSeparator();
+  file->addAction(tr("Open &learned classes..."), this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Open learned classes"),
+                                                   QString::fromStdString(oneshot_dir().string()),
+                                                   tr("Learned classes (*.json);;All files (*)"));
+    if (!f.isEmpty()) worker_->openStore(f);
+  });
+  file->addAction(tr("Save learned classes &as..."), this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, tr("Save learned classes"),
+                                                   QString::fromStdString(oneshot_dir().string()),
+                                                   tr("Learned classes (*.json)"));
+    if (!f.isEmpty()) worker_->saveStoreAs(f);
+  });
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -253,7 +278,8 @@ void MainWindow::createMenus() {
     r.choice = "accurate";
     loadModel(r);
   });
-  model->addAction(tr("Official &weights folder..."), this, &MainWindow::chooseWeightsFolder);
+  model->addAction(tr("Get the official &weights..."), this, &MainWindow::openWeightsDialog);
+  model->addAction(tr("Official weights &folder..."), this, &MainWindow::chooseWeightsFolder);
   model->addAction(tr("Open model &file (ONNX)..."), this, &MainWindow::chooseModelFile);
   model->addSeparator();
   device_menu_ = model->addMenu(tr("&Device"));
@@ -281,6 +307,7 @@ void MainWindow::createMenus() {
 
 void MainWindow::createSettingsDock() {
   auto* dock = new QDockWidget(tr("Analysis"), this);
+  analysis_dock_ = dock;
   dock->setObjectName("analysisDock");
   auto* panel = new QWidget(dock);
   auto* form = new QFormLayout(panel);
@@ -620,11 +647,23 @@ void MainWindow::setMode(Mode mode) {
   mode_actions_[static_cast<int>(mode)]->setChecked(true);
   pages_->setCurrentIndex(mode == Mode::Heatmaps ? 1 : 0);
   classify_->setVisible(mode != Mode::Heatmaps);
+  if (mode != Mode::Recognize) {
+    canvas_->setCaption({}, {});
+    canvas_->setOverlay({}, {});
+  } else {
+    teach_dock_->show();
+    teach_dock_->raise();
+  }
   saveSettings();
   updateLiveRequest();
-  // Detect and heat map results hold everything both show; a classification holds no boxes.
-  if (last_result_ && !live_active_ &&
-      (mode == Mode::Classify || last_result_->mode != Mode::Classify)) {
+  // Detect and heat map results hold everything both show; a classification holds no boxes;
+  // a recognition holds features instead of boxes and is only good for itself.
+  const bool reusable =
+      last_result_ && (mode == Mode::Recognize
+                           ? last_result_->mode == Mode::Recognize
+                           : last_result_->mode != Mode::Recognize &&
+                                 (mode == Mode::Classify || last_result_->mode != Mode::Classify));
+  if (reusable && !live_active_) {
     showResultInViews(last_result_);
   } else if (before != mode || !last_result_) {
     submitStill();
@@ -647,6 +686,26 @@ void MainWindow::displayResult(ResultPtr r) {
 void MainWindow::showResultInViews(const ResultPtr& r) {
   const ModelInfo& m = *r->model;
   if (!r->frame.live) canvas_->setImage(r->frame.image);
+  if (settings_.mode == Mode::Recognize) {
+    if (!r->oneshot) return;
+    showOneShot(*canvas_, *r);
+    std::vector<ClassifyPanel::Entry> entries;
+    const Recognition& rec = r->oneshot->recognition;
+    for (size_t i = 0; i < rec.similarities.size(); ++i)
+      entries.push_back({QString::fromStdString(r->oneshot->names[i]),
+                         std::max(0.0f, rec.similarities[i]), static_cast<int>(i)});
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.probability > b.probability; });
+    if (entries.size() > 5) entries.resize(5);
+    classify_->setEntries(std::move(entries));
+    classify_->setCaption(
+        rec.similarities.empty()
+            ? tr("Nothing taught yet: use the Teach panel")
+            : tr("cosine similarity to each taught class; \"unknown\" below %1 - %2 ms")
+                  .arg(rec.threshold, 0, 'f', 2)
+                  .arg(r->inference_ms, 0, 'f', 0));
+    return;
+  }
   if (settings_.mode == Mode::Detect && r->mode != Mode::Classify)
     canvas_->setDetections(r->detect.merged, r->detect.raw, m.classes);
   else
@@ -749,6 +808,27 @@ void MainWindow::useWeightsFolder(const QString& dir) {
   loadModel(r);
 }
 
+void MainWindow::openWeightsDialog() {
+  auto* d = new WeightsDialog(this);
+  d->setAttribute(Qt::WA_DeleteOnClose);
+  connect(d, &WeightsDialog::weightsInstalled, this, &MainWindow::useWeightsFolder);
+  connect(d, &WeightsDialog::bundledModelChosen, this, [this] {
+    ModelRequest r = settings_.model;
+    r.choice = "bundled";
+    loadModel(r);
+  });
+  d->open();
+}
+
+void MainWindow::showFirstRunHelp() {
+  if (!WeightsDialog::shouldShowOnFirstRun(*qsettings_)) return;
+  WeightsDialog::markShownOnFirstRun(*qsettings_);
+  // With a bundled model the app works out of the box; the dialog is for those who want the
+  // official nets, and says where they come from.
+  if (!bundled_model_path().empty()) return;
+  openWeightsDialog();
+}
+
 void MainWindow::chooseWeightsFolder() {
   const QString dir = QFileDialog::getExistingDirectory(
       this, tr("Folder with the official OverFeat weights"),
@@ -769,8 +849,137 @@ void MainWindow::chooseModelFile() {
 // ---------------------------------------------------------------------------------------------
 // Results out
 
+void MainWindow::showOneShot(ImageCanvas& canvas, const Result& r) const {
+  const OneShotAnswer& a = *r.oneshot;
+  const Recognition& rec = a.recognition;
+  const float threshold = rec.threshold;
+  if (rec.cls >= 0) {
+    canvas.setCaption(QStringLiteral("%1  %2 %")
+                          .arg(QString::fromStdString(rec.name))
+                          .arg(100.0 * rec.confidence, 0, 'f', 0),
+                      class_qcolor(rec.cls));
+  } else if (rec.best >= 0) {
+    canvas.setCaption(tr("unknown (closest: %1, %2)")
+                          .arg(QString::fromStdString(a.names[rec.best]))
+                          .arg(rec.similarity, 0, 'f', 2),
+                      QColor(200, 200, 200));
+  } else {
+    canvas.setCaption(tr("Nothing taught yet"), QColor(200, 200, 200));
+  }
+  // Where each taught class matches: its best window, when it is similar enough.
+  std::vector<Detection> boxes;
+  for (const Localization& l : a.localizations)
+    if (l.score >= threshold) boxes.push_back({l.cls, l.score, l.box, 1, l.map});
+  std::sort(boxes.begin(), boxes.end(), [](auto& x, auto& y) { return x.score > y.score; });
+  canvas.setDetections(boxes, {}, a.names);
+  // The similarity map of the answer (or of the closest class) on its best scale: cells above
+  // the threshold, coloured by how far above.
+  const int shown = rec.cls >= 0 ? rec.cls : rec.best;
+  if (shown < 0 || shown >= static_cast<int>(a.localizations.size())) {
+    canvas.setOverlay({}, {});
+    return;
+  }
+  const Localization& l = a.localizations[shown];
+  if (l.map < 0 || l.map >= static_cast<int>(l.maps.size())) {
+    canvas.setOverlay({}, {});
+    return;
+  }
+  const Tensor& sim = l.maps[l.map];
+  QImage overlay(sim.w, sim.h, QImage::Format_ARGB32);
+  for (int y = 0; y < sim.h; ++y)
+    for (int x = 0; x < sim.w; ++x) {
+      const float v = sim.at(0, y, x);
+      const float t = (v - threshold) / std::max(1e-3f, 1.0f - threshold);
+      if (t < 0) {
+        overlay.setPixel(x, y, qRgba(0, 0, 0, 0));
+        continue;
+      }
+      const auto c = render::colormap_color(render::Colormap::Inferno, 0.35f + 0.65f * t);
+      overlay.setPixel(x, y, qRgba(c[0], c[1], c[2], 140));
+    }
+  double x0, y0, sx, sy;
+  r.detect.dense.maps[l.map].cell_centers(x0, y0, sx, sy);
+  canvas.setOverlay(overlay, QRectF(x0 - sx / 2, y0 - sy / 2, sim.w * sx, sim.h * sy));
+}
+
+void MainWindow::createTeachDock() {
+  teach_dock_ = new QDockWidget(tr("Teach"), this);
+  teach_dock_->setObjectName("teachDock");
+  teach_ = new TeachPanel(teach_dock_);
+  teach_dock_->setWidget(teach_);
+  addDockWidget(Qt::RightDockWidgetArea, teach_dock_);
+  tabifyDockWidget(analysis_dock_, teach_dock_);
+  analysis_dock_->raise();
+  canvas_->setSelectable(true);
+  connect(canvas_, &ImageCanvas::selectionChanged, this,
+          [this] { teach_->setHasBox(canvas_->selection().has_value()); });
+  connect(teach_, &TeachPanel::teachRequested, this, &MainWindow::teach);
+  connect(teach_, &TeachPanel::renameRequested, worker_.get(), &InferenceWorker::renameLearned);
+  connect(teach_, &TeachPanel::forgetRequested, worker_.get(), &InferenceWorker::forgetLearned);
+  connect(teach_, &TeachPanel::thresholdChanged, worker_.get(),
+          &InferenceWorker::setOneShotThreshold);
+  connect(teach_, &TeachPanel::openRequested, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Open learned classes"),
+                                                   QString::fromStdString(oneshot_dir().string()),
+                                                   tr("Learned classes (*.json);;All files (*)"));
+    if (!f.isEmpty()) worker_->openStore(f);
+  });
+  connect(teach_, &TeachPanel::saveAsRequested, this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, tr("Save learned classes"),
+                                                   QString::fromStdString(oneshot_dir().string()),
+                                                   tr("Learned classes (*.json)"));
+    if (!f.isEmpty()) worker_->saveStoreAs(f);
+  });
+}
+
+void MainWindow::teach(const QString& name) {
+  const QImage image = live_active_ ? canvas_->image() : still_.image;
+  if (image.isNull()) {
+    showError(tr("Nothing to learn from yet: open an image, a video or a camera first."));
+    return;
+  }
+  if (!model_) {
+    showError(tr("No model is loaded: choose one in the Model menu first."));
+    return;
+  }
+  std::optional<Box> box;
+  if (const auto s = canvas_->selection())
+    box = Box{static_cast<float>(s->left()), static_cast<float>(s->top()),
+              static_cast<float>(s->right()), static_cast<float>(s->bottom())};
+  const QString source =
+      live_active_ ? tr("%1 (live)").arg(live_source_) : QFileInfo(still_.source).fileName();
+  teach_->setStatus(tr("Learning \"%1\"...").arg(name));
+  worker_->teach(image, box, name, source);
+}
+
+void MainWindow::displayTaught(const QString& name, int examples) {
+  teach_->setStatus(examples == 1 ? tr("Learned \"%1\" from one example.").arg(name)
+                                  : tr("Learned \"%1\" (%2 examples).").arg(name).arg(examples));
+  canvas_->setSelection(std::nullopt);
+  if (settings_.mode != Mode::Recognize)
+    setMode(Mode::Recognize);
+  else
+    submitStill();  // see it recognized at once
+}
+
+void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
+  const bool changed_names = store_ && snapshot &&
+                             (store_->classes.size() != snapshot->classes.size() ||
+                              store_->threshold != snapshot->threshold);
+  store_ = snapshot;
+  teach_->setSnapshot(snapshot);
+  emit learnedClassesChanged(snapshot);
+  if (changed_names && settings_.mode == Mode::Recognize) submitStill();
+}
+
 QImage MainWindow::annotatedImage() const {
   if (!last_result_) return {};
+  if (settings_.mode == Mode::Recognize && last_result_->oneshot) {
+    ImageCanvas c;
+    c.setImage(last_result_->frame.image);
+    showOneShot(c, *last_result_);
+    return c.renderToImage();
+  }
   if (settings_.mode == Mode::Heatmaps) return inspector_->renderToImage();
   if (settings_.mode == Mode::Detect) {
     ImageCanvas c;
@@ -820,6 +1029,30 @@ bool MainWindow::saveAnnotatedImage(const QString& path) {
 }
 
 bool MainWindow::saveDetections(const QString& path) {
+  if (last_result_ && last_result_->oneshot && settings_.mode == Mode::Recognize) {
+    // The same fields as `overfeat recognize --json --locate`, for one image.
+    const OneShotAnswer& a = *last_result_->oneshot;
+    const Recognition& rec = a.recognition;
+    nlohmann::json j = {{"image", last_result_->frame.source.toStdString()},
+                        {"class", rec.name},
+                        {"confidence", rec.confidence},
+                        {"similarity", rec.similarity}};
+    if (rec.runner_up >= 0) j["runner_up"] = a.names[rec.runner_up];
+    if (rec.cls >= 0 && rec.cls < static_cast<int>(a.localizations.size())) {
+      const Box& b = a.localizations[rec.cls].box;
+      j["box"] = {b.x1, b.y1, b.x2, b.y2};
+    }
+    const std::string text = nlohmann::json::array({j}).dump(2) + "\n";
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) ||
+        file.write(text.data(), static_cast<qint64>(text.size())) !=
+            static_cast<qint64>(text.size()) ||
+        !file.commit()) {
+      showError(tr("Cannot write %1: %2").arg(path, file.errorString()));
+      return false;
+    }
+    return true;
+  }
   if (!last_result_ || last_result_->mode == Mode::Classify) {
     showError(tr("No detections to save: switch to Detect (or Heat maps) first."));
     return false;

@@ -34,6 +34,7 @@ namespace overfeat::studio {
 class ClassifyPanel;
 class HeatmapInspector;
 class ImageCanvas;
+class TeachPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -55,12 +56,18 @@ class MainWindow : public QMainWindow {
   void setMode(Mode mode);
   Mode mode() const { return settings_.mode; }
   void loadModel(const ModelRequest& request);
+  /// The dialog that explains, checks and installs the official weights.
+  void openWeightsDialog();
+  /// On the very first run without a bundled model: the weights dialog, once.
+  void showFirstRunHelp();
   /// Uses the official weights in `dir` (fast net, else accurate); explains what is missing.
   void useWeightsFolder(const QString& dir);
   void showImage(int index);
   bool saveAnnotatedImage(const QString& path);
   bool saveDetections(const QString& path);
   void copyToClipboard();
+  /// Teaches `name` from the picture shown now (the box dragged on it, if any).
+  void teach(const QString& name);
   /// Applies changed analysis settings (re-runs the current still).
   void setAnalysisSettings(const StudioSettings& settings);
 
@@ -71,6 +78,8 @@ class MainWindow : public QMainWindow {
   ImageCanvas* canvas() const { return canvas_; }
   ClassifyPanel* classifyPanel() const { return classify_; }
   HeatmapInspector* inspector() const { return inspector_; }
+  TeachPanel* teachPanel() const { return teach_; }
+  StoreSnapshotPtr learnedClasses() const { return store_; }
   ResultPtr lastResult() const { return last_result_; }
   QString errorText() const;
   QString statsText() const;
@@ -82,6 +91,7 @@ class MainWindow : public QMainWindow {
   void resultShown(overfeat::studio::ResultPtr result);
   void modelChanged(bool loaded);
   void errorShown(const QString& message);
+  void learnedClassesChanged(overfeat::studio::StoreSnapshotPtr snapshot);
 
  public slots:
   void showError(const QString& message);
@@ -103,6 +113,8 @@ class MainWindow : public QMainWindow {
   void updateDevices(const QStringList& devices);
   void updateStats();
   void updateCameraMenu();
+  void displayStore(overfeat::studio::StoreSnapshotPtr snapshot);
+  void displayTaught(const QString& name, int examples);
 
  private:
   void createActions();
@@ -116,6 +128,8 @@ class MainWindow : public QMainWindow {
   void stillLoaded(int index, quint64 generation, const QImage& image, const QString& error);
   void updateLiveRequest();
   void showResultInViews(const ResultPtr& r);
+  void showOneShot(ImageCanvas& canvas, const Result& r) const;
+  void createTeachDock();
   QImage annotatedImage() const;
   void chooseModelFile();
   void chooseWeightsFolder();
@@ -153,12 +167,16 @@ class MainWindow : public QMainWindow {
   quint64 dropped_at_start_ = 0;
 
   ResultPtr last_result_;
+  StoreSnapshotPtr store_;
 
   // Widgets.
   QStackedWidget* pages_ = nullptr;
   ImageCanvas* canvas_ = nullptr;
   ClassifyPanel* classify_ = nullptr;
   HeatmapInspector* inspector_ = nullptr;
+  TeachPanel* teach_ = nullptr;
+  QDockWidget* teach_dock_ = nullptr;
+  QDockWidget* analysis_dock_ = nullptr;
   QWidget* banner_ = nullptr;
   QLabel* banner_text_ = nullptr;
   QListWidget* image_list_ = nullptr;
@@ -170,7 +188,7 @@ class MainWindow : public QMainWindow {
   QMenu* device_menu_ = nullptr;
   QActionGroup* mode_group_ = nullptr;
   QActionGroup* device_group_ = nullptr;
-  QAction* mode_actions_[3] = {};
+  QAction* mode_actions_[kModeCount] = {};
   QAction* stop_action_ = nullptr;
   QAction* save_image_action_ = nullptr;
   QAction* save_json_action_ = nullptr;

@@ -6,7 +6,7 @@ namespace overfeat::studio {
 StudioSettings StudioSettings::load(QSettings& s) {
   StudioSettings o;
   const int mode = s.value("mode", static_cast<int>(o.mode)).toInt();
-  if (mode >= 0 && mode <= static_cast<int>(Mode::Heatmaps)) o.mode = static_cast<Mode>(mode);
+  if (mode >= 0 && mode < kModeCount) o.mode = static_cast<Mode>(mode);
   o.model.choice = s.value("model/choice", o.model.choice).toString();
   o.model.weights_dir = s.value("model/weightsDir", o.model.weights_dir).toString();
   o.model.device = s.value("model/device", o.model.device).toString();

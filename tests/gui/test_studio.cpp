@@ -33,6 +33,7 @@
 #include "main_window.hpp"
 #include "overfeat/render.hpp"
 #include "synthetic_weights.hpp"
+#include "teach_panel.hpp"
 
 using namespace overfeat;
 using namespace overfeat::studio;
@@ -44,6 +45,18 @@ QImage scene(int w, int h, const std::vector<QPoint>& where) {
   Tensor t({3, h, w});
   for (const QPoint& p : where) overfeat::testing::draw_object(t, p.x(), p.y());
   return to_qimage(render::to_rgb8(t));
+}
+
+// The bounding box of the red pixels (the marker model's objects), empty when there are none.
+QRect red_box(const QImage& image) {
+  const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
+  QRect box;
+  for (int y = 0; y < rgb.height(); ++y)
+    for (int x = 0; x < rgb.width(); ++x) {
+      const uchar* p = rgb.constScanLine(y) + 3 * x;
+      if (p[0] > 160 && p[1] < 90 && p[2] < 90) box |= QRect(x, y, 1, 1);
+    }
+  return box;
 }
 
 void save_screenshot(QWidget& w, const QString& name) {
@@ -138,6 +151,8 @@ class StudioTest : public QObject {
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.path());
     QCoreApplication::setOrganizationName("OverFeat Studio Tests");
     QCoreApplication::setApplicationName("test_studio");
+    // Learned classes (and anything else under the XDG data folder) too.
+    qputenv("XDG_DATA_HOME", path("data").toUtf8());
     model_ = path("markers.onnx");
     save_model(overfeat::testing::marker_model(), model_.toStdString());
     image_ = path("squares.png");
@@ -388,6 +403,84 @@ class StudioTest : public QObject {
     ResultPtr r = next_result(*w);
     QVERIFY(r);
     QVERIFY(!r->detect.merged.empty());
+    check_validation(*w);
+  }
+
+  // One-shot learning as the issue describes it: teach an object from a single frame of a video,
+  // watch it recognized and located in later frames; a picture without it says "unknown".
+  void teachesFromOneVideoFrameAndRecognizesLater() {
+    auto w = open_window();
+    QVERIFY(w->worker().modelLoaded());
+    QTRY_VERIFY(w->learnedClasses() != nullptr);
+    w->openVideo(video_);
+    QTRY_VERIFY(w->framesDisplayed() >= 3);
+    // The box around the object in the frame on screen, as a user would drag it.
+    const QImage frame = w->canvas()->image();
+    const QRect object = red_box(frame);
+    QVERIFY(!object.isEmpty());
+    w->canvas()->setSelection(QRectF(object));
+    QSignalSpy taught(&w->worker(), &InferenceWorker::taught);
+    w->teachPanel()->setName("square");
+    w->teach("square");
+    QVERIFY(taught.wait(30000));
+    QCOMPARE(w->mode(), Mode::Recognize);
+    QCOMPARE(w->learnedClasses()->classes.size(), size_t(1));
+    QCOMPARE(w->learnedClasses()->classes[0].name, QString("square"));
+    QVERIFY(!w->learnedClasses()->classes[0].thumbnail.isNull());
+    // Later frames: recognized, and the box lies on the object wherever it has moved.
+    int recognized = 0, located = 0;
+    for (int i = 0, waited = 0; i < 6; ++waited) {
+      QVERIFY(waited < 20);
+      ResultPtr r = next_result(*w);
+      QVERIFY(r);
+      if (!r->oneshot) continue;  // a frame already on its way when the mode changed
+      ++i;
+      const Recognition& rec = r->oneshot->recognition;
+      if (rec.name == "square") ++recognized;
+      const QRect truth = red_box(r->frame.image);
+      const Box& b = r->oneshot->localizations.at(0).box;
+      const QPointF center((b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2);
+      if (QRectF(truth).adjusted(-8, -8, 8, 8).contains(center)) ++located;
+    }
+    qInfo("recognized in %d of 6 later frames, located in %d", recognized, located);
+    QVERIFY(recognized >= 5);
+    QVERIFY(located >= 5);
+    save_screenshot(*w, "studio_recognize.png");
+    w->stopSource();
+
+    // A picture without the object: unknown.
+    const QString black = path("black.png");
+    QVERIFY(scene(160, 160, {}).save(black));
+    w->openPaths({black});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r && r->oneshot);
+    QCOMPARE(QString::fromStdString(r->oneshot->recognition.name), QString("unknown"));
+    QVERIFY(w->canvas()->caption().startsWith("unknown"));
+
+    // Rename, save a copy, forget; the copy is refused by another model.
+    QSignalSpy changed(w.get(), &MainWindow::learnedClassesChanged);
+    w->worker().renameLearned("square", "red square");
+    QVERIFY(changed.wait(10000));
+    QCOMPARE(w->learnedClasses()->classes[0].name, QString("red square"));
+    const QString copy = path("learned-copy.json");
+    w->worker().saveStoreAs(copy);
+    QVERIFY(changed.wait(10000));
+    QVERIFY(QFile::exists(copy));
+    QCOMPARE(w->learnedClasses()->path, copy);
+    w->worker().forgetLearned("red square");
+    QVERIFY(changed.wait(10000));
+    QVERIFY(w->learnedClasses()->classes.empty());
+
+    Model other = overfeat::testing::marker_model();
+    other.weights.convs[1].b[1] = -4;  // one weight apart
+    const QString other_file = path("other-markers.onnx");
+    save_model(other, other_file.toStdString());
+    QSignalSpy loaded(w.get(), &MainWindow::modelChanged);
+    w->loadModel({other_file, "", ""});
+    QVERIFY(loaded.wait(30000));
+    w->clearError();
+    w->worker().openStore(copy);
+    QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("learned with"), 10000);
     check_validation(*w);
   }
 

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include "teach_panel.hpp"
+
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSlider>
+#include <QVBoxLayout>
+
+namespace overfeat::studio {
+
+TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
+  auto* column = new QVBoxLayout(this);
+  auto* intro = new QLabel(
+      tr("Show one example, type its name and press Teach (or Enter). Drag a box on the picture "
+         "to teach only that region. More examples of a name refine it."),
+      this);
+  intro->setWordWrap(true);
+  column->addWidget(intro);
+
+  auto* row = new QHBoxLayout;
+  name_ = new QLineEdit(this);
+  name_->setPlaceholderText(tr("Name, e.g. my mug"));
+  teach_ = new QPushButton(tr("Teach"), this);
+  teach_->setDefault(true);
+  row->addWidget(name_, 1);
+  row->addWidget(teach_);
+  column->addLayout(row);
+  status_ = new QLabel(this);
+  status_->setWordWrap(true);
+  column->addWidget(status_);
+
+  list_ = new QListWidget(this);
+  list_->setIconSize(QSize(48, 48));
+  list_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+  list_->setToolTip(tr("Double-click (or F2) a name to rename it"));
+  column->addWidget(list_, 1);
+
+  auto* buttons = new QHBoxLayout;
+  forget_ = new QPushButton(tr("Forget"), this);
+  forget_->setToolTip(tr("Forget the selected class and its examples"));
+  auto* open = new QPushButton(tr("Open..."), this);
+  open->setToolTip(tr("Use another file of learned classes (learned with this model)"));
+  auto* save = new QPushButton(tr("Save as..."), this);
+  buttons->addWidget(forget_);
+  buttons->addStretch(1);
+  buttons->addWidget(open);
+  buttons->addWidget(save);
+  column->addLayout(buttons);
+
+  threshold_label_ = new QLabel(this);
+  threshold_ = new QSlider(Qt::Horizontal, this);
+  threshold_->setRange(0, 100);
+  threshold_->setToolTip(
+      tr("Cosine similarity below which the answer is \"unknown\". Higher: fewer false "
+         "recognitions, more unknowns."));
+  column->addWidget(threshold_label_);
+  column->addWidget(threshold_);
+  store_label_ = new QLabel(this);
+  store_label_->setWordWrap(true);
+  store_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  QFont small = store_label_->font();
+  small.setPointSizeF(small.pointSizeF() * 0.85);
+  store_label_->setFont(small);
+  column->addWidget(store_label_);
+
+  connect(teach_, &QPushButton::clicked, this, &TeachPanel::requestTeach);
+  connect(name_, &QLineEdit::returnPressed, this, &TeachPanel::requestTeach);
+  connect(list_, &QListWidget::itemChanged, this, &TeachPanel::itemEdited);
+  connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
+    forget_->setEnabled(row >= 0);
+    if (row >= 0 && snapshot_ && row < static_cast<int>(snapshot_->classes.size()))
+      name_->setText(snapshot_->classes[row].name);  // teaching again refines that class
+  });
+  connect(forget_, &QPushButton::clicked, this, [this] {
+    const int row = list_->currentRow();
+    if (snapshot_ && row >= 0 && row < static_cast<int>(snapshot_->classes.size()))
+      emit forgetRequested(snapshot_->classes[row].name);
+  });
+  connect(open, &QPushButton::clicked, this, &TeachPanel::openRequested);
+  connect(save, &QPushButton::clicked, this, &TeachPanel::saveAsRequested);
+  connect(threshold_, &QSlider::valueChanged, this, [this] {
+    updateThresholdLabel();
+    if (!updating_) emit thresholdChanged(threshold_->value() / 100.0f);
+  });
+  forget_->setEnabled(false);
+  setEnabled(false);  // until a model (and its store) is loaded
+  updateThresholdLabel();
+}
+
+QString TeachPanel::name() const {
+  return name_->text().trimmed();
+}
+void TeachPanel::setName(const QString& name) {
+  name_->setText(name);
+}
+void TeachPanel::setStatus(const QString& text) {
+  status_->setText(text);
+}
+QString TeachPanel::status() const {
+  return status_->text();
+}
+
+void TeachPanel::setHasBox(bool has_box) {
+  has_box_ = has_box;
+  teach_->setText(has_box ? tr("Teach the box") : tr("Teach"));
+}
+
+void TeachPanel::requestTeach() {
+  if (name().isEmpty()) {
+    setStatus(tr("Type a name first."));
+    name_->setFocus();
+    return;
+  }
+  emit teachRequested(name());
+}
+
+void TeachPanel::setSnapshot(StoreSnapshotPtr snapshot) {
+  snapshot_ = std::move(snapshot);
+  setEnabled(snapshot_ != nullptr);
+  updating_ = true;
+  const int row = list_->currentRow();
+  list_->clear();
+  if (snapshot_) {
+    for (const LearnedSummary& c : snapshot_->classes) {
+      auto* item = new QListWidgetItem(
+          c.thumbnail.isNull() ? QIcon() : QIcon(QPixmap::fromImage(c.thumbnail)), c.name);
+      item->setData(Qt::UserRole, c.name);
+      item->setToolTip(tr("%n example(s)", nullptr, c.examples));
+      item->setFlags(item->flags() | Qt::ItemIsEditable);
+      list_->addItem(item);
+    }
+    threshold_->setValue(static_cast<int>(std::lround(snapshot_->threshold * 100)));
+    store_label_->setText(tr("%1\nSaved in %2").arg(snapshot_->identity, snapshot_->path));
+    store_label_->setToolTip(snapshot_->path);
+  }
+  if (row >= 0 && row < list_->count()) list_->setCurrentRow(row);
+  forget_->setEnabled(list_->currentRow() >= 0);
+  updating_ = false;
+  updateThresholdLabel();
+}
+
+void TeachPanel::itemEdited(QListWidgetItem* item) {
+  if (updating_) return;
+  const QString old_name = item->data(Qt::UserRole).toString();
+  const QString new_name = item->text().trimmed();
+  if (new_name == old_name) return;
+  if (new_name.isEmpty()) {
+    const QSignalBlocker block(list_);
+    item->setText(old_name);
+    return;
+  }
+  emit renameRequested(old_name, new_name);
+}
+
+void TeachPanel::updateThresholdLabel() {
+  threshold_label_->setText(
+      tr("\"Unknown\" below similarity %1").arg(threshold_->value() / 100.0, 0, 'f', 2));
+}
+
+}  // namespace overfeat::studio

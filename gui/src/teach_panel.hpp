@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// The Teach panel: show the network one example, name it, and it is recognized from then on.
+// It lists the learned classes with a thumbnail of their latest example, renames (edit the
+// name in place) and forgets them, sets the "unknown" threshold, and opens or saves the file
+// they live in. It only talks to the network's thread through signals (MainWindow routes them).
+#pragma once
+#include <QWidget>
+
+#include "inference.hpp"
+
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QListWidgetItem;
+class QPushButton;
+class QSlider;
+
+namespace overfeat::studio {
+
+class TeachPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit TeachPanel(QWidget* parent = nullptr);
+
+  QString name() const;
+  void setName(const QString& name);
+  /// Shows the store as it is now (from InferenceWorker::storeChanged).
+  void setSnapshot(StoreSnapshotPtr snapshot);
+  StoreSnapshotPtr snapshot() const { return snapshot_; }
+  /// A line under the button: what happened last ("Learned mug (2 examples)").
+  void setStatus(const QString& text);
+  QString status() const;
+  /// Whether a box is drawn on the picture (the button then says it teaches the box).
+  void setHasBox(bool has_box);
+  QListWidget* list() const { return list_; }
+  QSlider* thresholdSlider() const { return threshold_; }
+
+ signals:
+  void teachRequested(const QString& name);
+  void renameRequested(const QString& old_name, const QString& new_name);
+  void forgetRequested(const QString& name);
+  void thresholdChanged(float threshold);
+  void openRequested();
+  void saveAsRequested();
+
+ private:
+  void requestTeach();
+  void itemEdited(QListWidgetItem* item);
+  void updateThresholdLabel();
+
+  QLineEdit* name_ = nullptr;
+  QPushButton* teach_ = nullptr;
+  QLabel* status_ = nullptr;
+  QListWidget* list_ = nullptr;
+  QPushButton* forget_ = nullptr;
+  QSlider* threshold_ = nullptr;
+  QLabel* threshold_label_ = nullptr;
+  QLabel* store_label_ = nullptr;
+  StoreSnapshotPtr snapshot_;
+  bool has_box_ = false;
+  bool updating_ = false;
+};
+
+}  // namespace overfeat::studio
