@@ -98,6 +98,17 @@ TEST_F(CliDense, DetectFindsTheObjectsAsCocoJson) {
   EXPECT_EQ(png.w, 320);
 }
 
+// `--json` takes the output file's name; `detect --json a.png b.png` must not write JSON over
+// the photograph a.png (it once did, destroying it).
+TEST_F(CliDense, JsonOutputNeverOverwritesAnInputImage) {
+  const auto before = std::filesystem::file_size(image0_);
+  const Result r = run("detect " + m() + "--json " + q(image0_) + " " + q(image0_));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("looks like an input"), std::string::npos) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(image0_), before);
+  EXPECT_NO_THROW(image::load_rgb(image0_));
+}
+
 TEST_F(CliDense, NmsIsAvailableForComparison) {
   const Result r = run("detect " + m() + "--merge nms --threshold 0.3 --json - " + q(image0_));
   ASSERT_EQ(r.code, 0) << r.err;

@@ -243,7 +243,7 @@ int run_bench_oneshot(int argc, char** argv) {
   app.add_option("--target-far", target_far,
                  "The fitted threshold lets at most this share of untaught queries through")
       ->capture_default_str();
-  app.add_option("--json", json_file, "Also write the figures as JSON to FILE");
+  output_file(app.add_option("--json", json_file, "Also write the figures as JSON to FILE"));
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::vector<int> shots = parse_int_list(shots_text, "--shots");
   if (caltech_dir.empty()) caltech_dir = (default_data_dir() / "caltech101").string();

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -37,6 +38,22 @@ std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesy
         " or pass their folder with -d DIR (or set OVERFEAT_WEIGHTS).");
   Weights weights = load_weights(file, spec);
   return std::make_unique<Network>(ctx, std::move(spec), weights);
+}
+
+CLI::Option* output_file(CLI::Option* option) {
+  return option->check(CLI::Validator(
+      [](const std::string& value) -> std::string {
+        std::string ext = std::filesystem::path(value).extension().string();
+        for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        static const char* kInputs[] = {".jpg",  ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif",
+                                        ".tiff", ".webp", ".gif", ".mp4", ".avi", ".mkv", ".onnx"};
+        for (const char* e : kInputs)
+          if (ext == e)
+            return "'" + value + "' looks like an input (an image, a video or a model), not a " +
+                   "file to write: this option takes the output file's name first (e.g. out.json)";
+        return {};
+      },
+      "FILE", "output file"));
 }
 
 int parse_or_exit(CLI::App& app, int argc, char** argv) {

@@ -96,6 +96,11 @@ int for_each_image(const std::vector<std::string>& images, Fn fn) {
   return failures ? 5 : 0;
 }
 
+/// Marks an option as naming a file the command writes: a name ending like an image or a video
+/// is refused at parse time (exit 2), since `--json a.jpg b.jpg` most likely meant a.jpg as an
+/// input and writing the output there would destroy it.
+CLI::Option* output_file(CLI::Option* option);
+
 int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_dense(int argc, char** argv);

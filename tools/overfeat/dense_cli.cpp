@@ -94,7 +94,8 @@ int detect_main(int argc, char** argv) {
       "paper's greedy voting (or NMS). Prints `image class score x1 y1 x2 y2`."};
   add_common(app, c, true);
   app.add_option("-o,--out", out_dir, "Write annotated PNGs (<name>.detections.png) here");
-  app.add_option("--json", json_file, "Write detections, COCO results style, to FILE (- = stdout)");
+  output_file(app.add_option("--json", json_file,
+                             "Write detections, COCO results style, to FILE (- = stdout)"));
   app.add_flag("--raw", raw, "Also draw the raw boxes before merging (faint)");
   app.add_option("images", images, "Image files")->required();
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
@@ -278,7 +279,7 @@ int eval_main(int argc, char** argv) {
                  "test, else all)")
       ->capture_default_str();
   app.add_option("--limit", limit, "Evaluate only the first N images");
-  app.add_option("--json", json_file, "Write the report as JSON to FILE");
+  output_file(app.add_option("--json", json_file, "Write the report as JSON to FILE"));
   app.add_option("--detections", detections_file, "Write all detections (COCO style) to FILE");
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   if (split == "auto") split = default_split(dir);
