@@ -739,14 +739,7 @@ fs::path default_store_path(const Model& model) {
 
 Recognition recognize(const OneShotStore& store, const std::vector<float>& embedding,
                       std::optional<float> threshold) {
-  const Calibration cal = store.effective_calibration();
-  Recognition r;
-  r.threshold = threshold ? *threshold : cal.threshold;
-  r.name = "unknown";
-  if (store.empty()) {
-    r.confidence = 1;  // nothing learned: nothing it could be
-    return r;
-  }
+  if (store.empty()) return recognize_similarities(store, {}, threshold);
   if (static_cast<int>(embedding.size()) != store.dims())
     throw Error("An embedding of " + std::to_string(embedding.size()) +
                 " values cannot be compared with " + where(store.path()) + ", whose have " +

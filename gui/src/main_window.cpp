@@ -1096,22 +1096,37 @@ void MainWindow::copyToClipboard() {
   statusBar()->showMessage(tr("Copied the image and the results"), 3000);
 }
 
-void MainWindow::saveImageDialog() {
+QString MainWindow::askSavePath(const QString& title, const QString& suffix,
+                                const QString& filter) {
   const QString base = last_result_ ? QFileInfo(last_result_->frame.source).completeBaseName()
                                     : QStringLiteral("overfeat");
-  const QString path = QFileDialog::getSaveFileName(
-      this, tr("Save annotated image"), QDir(settings_.last_dir).filePath(base + ".annotated.png"),
-      tr("PNG images (*.png)"));
+  return QFileDialog::getSaveFileName(this, title, QDir(settings_.last_dir).filePath(base + suffix),
+                                      filter);
+}
+
+void MainWindow::saveImageDialog() {
+  const QString path =
+      askSavePath(tr("Save annotated image"), ".annotated.png", tr("PNG images (*.png)"));
   if (!path.isEmpty()) saveAnnotatedImage(path);
 }
 
 void MainWindow::saveDetectionsDialog() {
-  const QString base = last_result_ ? QFileInfo(last_result_->frame.source).completeBaseName()
-                                    : QStringLiteral("overfeat");
-  const QString path = QFileDialog::getSaveFileName(
-      this, tr("Save detections"), QDir(settings_.last_dir).filePath(base + ".detections.json"),
-      tr("JSON (*.json)"));
+  const QString path = askSavePath(tr("Save detections"), ".detections.json", tr("JSON (*.json)"));
   if (!path.isEmpty()) saveDetections(path);
+}
+
+void MainWindow::openStoreDialog() {
+  const QString f = QFileDialog::getOpenFileName(this, tr("Open learned classes"),
+                                                 QString::fromStdString(oneshot_dir().string()),
+                                                 tr("Learned classes (*.json);;All files (*)"));
+  if (!f.isEmpty()) worker_->openStore(f);
+}
+
+void MainWindow::saveStoreDialog() {
+  const QString f = QFileDialog::getSaveFileName(this, tr("Save learned classes"),
+                                                 QString::fromStdString(oneshot_dir().string()),
+                                                 tr("Learned classes (*.json)"));
+  if (!f.isEmpty()) worker_->saveStoreAs(f);
 }
 
 void MainWindow::openDialog() {

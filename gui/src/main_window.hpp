@@ -133,7 +133,10 @@ class MainWindow : public QMainWindow {
   QImage annotatedImage() const;
   void chooseModelFile();
   void chooseWeightsFolder();
+  QString askSavePath(const QString& title, const QString& suffix, const QString& filter);
   void saveImageDialog();
+  void openStoreDialog();
+  void saveStoreDialog();
   void saveDetectionsDialog();
   void openDialog();
   void openFolderDialog();
