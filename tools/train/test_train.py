@@ -111,6 +111,8 @@ class ExportTest(unittest.TestCase):
         self.assertEqual((net.window, net.stride, net.feature_layer()), (133, 16, 19))
 
 
+@unittest.skipUnless(data.DEFAULT_CACHE.exists() or data.DEFAULT_DATA.exists(),
+                     f"needs the training cache or the photographs in {data.DEFAULT_DATA}")
 class ResumeTest(unittest.TestCase):
     """An interrupted run (--max-steps in the middle of an epoch) resumed twice ends with
     exactly the weights of an uninterrupted run."""
