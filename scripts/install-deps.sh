@@ -13,7 +13,7 @@ packages=(
   libarchive-dev                              # reading overfeat-weights.tgz
   dpkg-dev file appstream desktop-file-utils  # the .deb: shlibdeps, validators
 )
-[[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy)
+[[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy python3-onnx)
 
 missing=()
 for p in "${packages[@]}"; do
