@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "overfeat/error.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
+#include "overfeat/weights.hpp"
 
 namespace overfeat::studio {
 
@@ -151,6 +153,16 @@ void InferenceWorker::load(const ModelRequest& request) {
             "The bundled model is not installed (resources/models/overfeat-studio.onnx). "
             "Choose Model > Official fast net or Model > Open model file.");
       choice = path.string();
+    }
+    if (choice.empty() && bundled_model_path().empty() && !std::getenv("OVERFEAT_MODEL") &&
+        !std::filesystem::exists(official_weight_path(dir, 0))) {
+      // The engine's message speaks of command-line options; say what to do in the window.
+      throw WeightFileError(
+          tr("No model to run yet: the bundled model is not installed and there are no official "
+             "weights in %1. Choose Model > Get the official weights... to check and install "
+             "them, or Model > Open model file (ONNX) for another model.")
+              .arg(QString::fromStdString(dir.string()))
+              .toStdString());
     }
     engine->model = load_model_choice(choice, dir);
 
