@@ -914,6 +914,19 @@ void MainWindow::createTeachDock() {
   connect(canvas_, &ImageCanvas::selectionChanged, this,
           [this] { teach_->setHasBox(canvas_->selection().has_value()); });
   connect(teach_, &TeachPanel::teachRequested, this, &MainWindow::teach);
+  // Ctrl+T teaches from anywhere in the window, e.g. while the camera shows the object.
+  auto* teach_key = new QAction(tr("&Teach the picture on screen"), this);
+  teach_key->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+  addAction(teach_key);
+  connect(teach_key, &QAction::triggered, this, [this] {
+    teach_dock_->show();
+    teach_dock_->raise();
+    if (teach_->name().isEmpty()) {
+      teach_->setStatus(tr("Type a name first, then press Enter (or Ctrl+T)."));
+      return;
+    }
+    teach(teach_->name());
+  });
   connect(teach_, &TeachPanel::renameRequested, worker_.get(), &InferenceWorker::renameLearned);
   connect(teach_, &TeachPanel::forgetRequested, worker_.get(), &InferenceWorker::forgetLearned);
   connect(teach_, &TeachPanel::thresholdChanged, worker_.get(),

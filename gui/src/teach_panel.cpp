@@ -15,8 +15,8 @@ namespace overfeat::studio {
 TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   auto* column = new QVBoxLayout(this);
   auto* intro = new QLabel(
-      tr("Show one example, type its name and press Teach (or Enter). Drag a box on the picture "
-         "to teach only that region. More examples of a name refine it."),
+      tr("Show one example, type its name and press Teach (Enter, or Ctrl+T anywhere). Drag a "
+         "box on the picture to teach only that region. More examples of a name refine it."),
       this);
   intro->setWordWrap(true);
   column->addWidget(intro);

@@ -14,6 +14,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QApplication>
 #include <QTest>
 #include <QUrl>
 
@@ -421,7 +422,10 @@ class StudioTest : public QObject {
     w->canvas()->setSelection(QRectF(object));
     QSignalSpy taught(&w->worker(), &InferenceWorker::taught);
     w->teachPanel()->setName("square");
-    w->teach("square");
+    // The key a user presses while the camera shows the object.
+    QApplication::setActiveWindow(w.get());
+    QVERIFY(QTest::qWaitForWindowActive(w.get()));
+    QTest::keyClick(w.get(), Qt::Key_T, Qt::ControlModifier);
     QVERIFY(taught.wait(30000));
     QCOMPARE(w->mode(), Mode::Recognize);
     QCOMPARE(w->learnedClasses()->classes.size(), size_t(1));
