@@ -557,6 +557,10 @@ void MainWindow::openVideo(const QString& path) {
   spec.location = path;
   spec.name = QFileInfo(path).fileName();
   spec.loop = true;
+  startLive(spec);
+}
+
+void MainWindow::startLive(const SourceSpec& spec) {
   stopSource();
   live_source_ = spec.name;
   live_active_ = true;
@@ -573,15 +577,7 @@ void MainWindow::openCamera(const QString& location, const QString& name) {
   spec.kind = SourceSpec::Kind::Camera;
   spec.location = location;
   spec.name = name.isEmpty() ? location : name;
-  stopSource();
-  live_source_ = spec.name;
-  live_active_ = true;
-  dropped_at_start_ = worker_->dropped();
-  frames_displayed_ = 0;
-  updateLiveRequest();
-  capture_->start(spec);
-  stop_action_->setEnabled(true);
-  setWindowTitle(tr("%1 - OverFeat Studio").arg(spec.name));
+  startLive(spec);
 }
 
 void MainWindow::openDefaultCamera() {

@@ -125,6 +125,8 @@ class MainWindow : public QMainWindow {
   void readSettingsWidgets();
   void saveSettings();
   void submitStill();
+  /// Plays a camera or video: frames to the screen and, newest first, to the network.
+  void startLive(const SourceSpec& spec);
   void stillLoaded(int index, quint64 generation, const QImage& image, const QString& error);
   void updateLiveRequest();
   void showResultInViews(const ResultPtr& r);

@@ -3,6 +3,7 @@
 // the camera while the network is slow, provoke every error, and measure how quickly the UI
 // thread answers input while video and network run. Runs on Qt's offscreen platform with the
 // Vulkan validation layer on; screenshots go to $OVERFEAT_SCREENSHOT_DIR.
+#include <QApplication>
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -14,7 +15,6 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QApplication>
 #include <QTest>
 #include <QUrl>
 
