@@ -397,7 +397,7 @@ InstallOutcome install_weights(const WeightsCheck& check, const fs::path& dir,
                                const InstallCallback& progress) {
   InstallOutcome out;
   out.dir = dir;
-  std::vector<const WeightFileCheck*> todo;
+  std::vector<const WeightFileCheck*> to_install;
   std::uint64_t total = 0;
   for (const auto& f : check.files) {
     if (f.verdict == WeightVerdict::Ok) {
@@ -406,19 +406,20 @@ InstallOutcome install_weights(const WeightsCheck& check, const fs::path& dir,
         out.unchanged.push_back(f.file.name);
         continue;
       }
-      todo.push_back(&f);
+      to_install.push_back(&f);
       total += f.file.bytes;
     } else if (f.verdict != WeightVerdict::Missing) {
       out.refused.push_back(f.file.name + ": " + f.explain());
     }
   }
-  if (todo.empty()) return out;
+  if (to_install.empty()) return out;
 
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("Cannot create " + dir.string() + ": " + ec.message());
   std::uint64_t replaced = 0;
-  for (const auto* f : todo) replaced += fs::exists(dir / f->file.name, ec) ? f->file.bytes : 0;
+  for (const auto* f : to_install)
+    replaced += fs::exists(dir / f->file.name, ec) ? f->file.bytes : 0;
   const auto space = fs::space(dir, ec);
   if (!ec && space.available + replaced < total)
     throw Error("Not enough space in " + dir.string() + ": the weights need " +
@@ -437,7 +438,7 @@ InstallOutcome install_weights(const WeightsCheck& check, const fs::path& dir,
   };
 
   if (!check.archive) {
-    for (const auto* f : todo) {
+    for (const auto* f : to_install) {
       if (!finish(*f, report.start(f->file.name, base) &&
                           copy_weight_file(f->location, dir, *f, report)))
         return out;
@@ -449,7 +450,7 @@ InstallOutcome install_weights(const WeightsCheck& check, const fs::path& dir,
   ArchivePtr a = open_archive(check.source, error);
   if (!a) throw Error("Cannot read " + check.source.string() + ": " + error);
   archive_entry* e = nullptr;
-  std::size_t left = todo.size();
+  std::size_t left = to_install.size();
   while (left > 0) {
     const int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
@@ -457,7 +458,7 @@ InstallOutcome install_weights(const WeightsCheck& check, const fs::path& dir,
       throw Error("The archive " + check.source.string() + " is damaged (" +
                   (archive_error_string(a.get()) ? archive_error_string(a.get()) : "") + ")");
     const std::string name = member_name(e);
-    for (const auto* f : todo)
+    for (const auto* f : to_install)
       if (f->location == name && std::find(out.installed.begin(), out.installed.end(),
                                            f->file.name) == out.installed.end()) {
         if (!finish(*f,
