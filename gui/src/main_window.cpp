@@ -1052,15 +1052,7 @@ bool MainWindow::saveDetections(const QString& path) {
       j["box"] = {b.x1, b.y1, b.x2, b.y2};
     }
     const std::string text = nlohmann::json::array({j}).dump(2) + "\n";
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) ||
-        file.write(text.data(), static_cast<qint64>(text.size())) !=
-            static_cast<qint64>(text.size()) ||
-        !file.commit()) {
-      showError(tr("Cannot write %1: %2").arg(path, file.errorString()));
-      return false;
-    }
-    return true;
+    return writeTextFile(path, text);
   }
   if (!last_result_ || last_result_->mode == Mode::Classify) {
     showError(tr("No detections to save: switch to Detect (or Heat maps) first."));
@@ -1069,6 +1061,10 @@ bool MainWindow::saveDetections(const QString& path) {
   const std::string id = QFileInfo(last_result_->frame.source).completeBaseName().toStdString();
   const std::string text =
       detections_json(last_result_->detect.merged, last_result_->model->classes, id).dump(2) + "\n";
+  return writeTextFile(path, text);
+}
+
+bool MainWindow::writeTextFile(const QString& path, const std::string& text) {
   QSaveFile file(path);  // written whole or not at all: never a half-written file
   if (!file.open(QIODevice::WriteOnly) ||
       file.write(text.data(), static_cast<qint64>(text.size())) !=

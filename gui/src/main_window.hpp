@@ -135,6 +135,8 @@ class MainWindow : public QMainWindow {
   QImage annotatedImage() const;
   void chooseModelFile();
   void chooseWeightsFolder();
+  /// Writes `text` to `path` atomically; on failure shows why and returns false.
+  bool writeTextFile(const QString& path, const std::string& text);
   QString askSavePath(const QString& title, const QString& suffix, const QString& filter);
   void saveImageDialog();
   void openStoreDialog();
