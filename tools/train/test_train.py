@@ -111,6 +111,39 @@ class ExportTest(unittest.TestCase):
         self.assertEqual((net.window, net.stride, net.feature_layer()), (133, 16, 19))
 
 
+class EvaluateTest(unittest.TestCase):
+    """evaluate()'s figures from a stand-in network whose answers are fixed."""
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, classes, boxes):
+            super().__init__()
+            self.classes, self.boxes = classes, boxes
+
+        def forward(self, x):
+            n = x.shape[0]
+            logits = torch.nn.functional.one_hot(self.classes[:n], 3).float()
+            self.classes, boxes, self.boxes = self.classes[n:], self.boxes[:n], self.boxes[n:]
+            return logits[:, :, None, None], boxes[:, :, None, None]
+
+    def test_accuracy_iou_and_localization(self):
+        unit, half = [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.5]  # IoU(unit, half) = 0.5
+        labels = np.array([1, 1, 2, 2, 0])
+        boxes = np.array([unit, unit, unit, unit, NO_BOX], np.float32)
+        groups = np.array(["voc", "voc", "caltech", "caltech", "background"])
+        pixels = np.zeros((5, 4, 4, 3), np.uint8)
+        # right + IoU 1, right + IoU 0.5, wrong + IoU 1, right + IoU 0.25, right (background)
+        net = self.Fixed(torch.tensor([1, 1, 1, 2, 0]),
+                         torch.tensor([unit, half, unit, [0, 0, 0.5, 0.5], unit]))
+        f = train.evaluate(net, (pixels, labels, boxes, groups), batch_size=2)
+        self.assertAlmostEqual(f["accuracy"], 4 / 5)
+        self.assertAlmostEqual(f["voc"], 1.0)
+        self.assertAlmostEqual(f["caltech"], 0.5)
+        self.assertAlmostEqual(f["box_iou"], (1 + 0.5 + 1 + 0.25) / 4)
+        self.assertAlmostEqual(f["localization"], 2 / 4)
+        self.assertAlmostEqual(f["localization_voc"], 1.0)
+        self.assertAlmostEqual(f["localization_caltech"], 0.0)
+
+
 @unittest.skipUnless(data.DEFAULT_CACHE.exists() or data.DEFAULT_DATA.exists(),
                      f"needs the training cache or the photographs in {data.DEFAULT_DATA}")
 class ResumeTest(unittest.TestCase):

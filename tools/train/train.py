@@ -163,9 +163,10 @@ def box_iou(a, b):
 
 @torch.no_grad()
 def evaluate(net, val, batch_size=100):
-    """Accuracy on the validation windows, overall and per group, and the mean IoU of the
-    predicted boxes with the true ones. `score` (the mean of the group accuracies) picks
-    best.pt."""
+    """Accuracy on the validation windows, overall and per group; the mean IoU of the predicted
+    boxes with the true ones; localization accuracy (class right and IoU >= 0.5) over the
+    windows with a box, overall and per group. `score` (the mean of the group accuracies)
+    picks best.pt."""
     pixels, labels, boxes, groups = val
     net.eval()
     predictions, predicted_boxes = [], []
@@ -180,8 +181,14 @@ def evaluate(net, val, batch_size=100):
         figures[group] = float(correct[groups == group].mean()) if (groups == group).any() else 0.0
     figures["score"] = float(np.mean([figures[g] for g in ("voc", "caltech", "background")]))
     has_box = ~np.isnan(boxes[:, 0])
-    figures["box_iou"] = float(box_iou(torch.cat(predicted_boxes)[has_box],
-                                       torch.from_numpy(boxes[has_box])).mean())
+    ious = box_iou(torch.cat(predicted_boxes)[has_box], torch.from_numpy(boxes[has_box])).numpy()
+    figures["box_iou"] = float(ious.mean())
+    # Localization as the paper scores it: the class right and the box at IoU >= 0.5.
+    located = correct[has_box] & (ious >= 0.5)
+    figures["localization"] = float(located.mean())
+    for group in ("voc", "caltech"):
+        in_group = groups[has_box] == group
+        figures[f"localization_{group}"] = float(located[in_group].mean()) if in_group.any() else 0.0
     return figures
 
 
