@@ -135,6 +135,21 @@ TEST_F(CliDense, EvalPrintsPerfectMapOnItsLastLine) {
   EXPECT_NE(s.out.find("mAP 0.0 %"), std::string::npos) << s.out;
 }
 
+TEST_F(CliDense, EvalSkipAndLimitChooseTheImages) {
+  const Result r = run("eval " + q(dir_ / "data") + " " + m() + "--skip 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The fixture: img0 (two objects), img1 (one), img2 (none); all three are labelled but img2.
+  EXPECT_NE(r.out.find(": 2 images after the first 1,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(1/1, best"), std::string::npos) << r.out;
+  const Result l = run("eval " + q(dir_ / "data") + " " + m() + "--skip 1 --limit 1");
+  ASSERT_EQ(l.code, 0) << l.err;
+  EXPECT_NE(l.out.find(": 1 images after the first 1,"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("(1/1, best"), std::string::npos) << l.out;
+  const Result none = run("eval " + q(dir_ / "data") + " " + m() + "--skip 3");
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find("leaves none of the 3 images"), std::string::npos) << none.err;
+}
+
 TEST_F(CliDense, HeatmapWritesOverlaysNumbersAndIndex) {
   const Result r = run("heatmap " + m() + "--class square -o " + q(dir_ / "hm") + " " + q(image0_));
   ASSERT_EQ(r.code, 0) << r.err;

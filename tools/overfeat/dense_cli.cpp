@@ -266,7 +266,7 @@ std::string default_split(const fs::path& dir) {
 int eval_main(int argc, char** argv) {
   Common c;
   std::string dir, split = "auto", json_file, detections_file;
-  size_t limit = 0;
+  size_t limit = 0, skip = 0;
   CLI::App app{
       "Evaluate a model on a folder laid out like ../shared/data/voc2007 "
       "(annotations.jsonl + images/): PASCAL VOC mean average precision (IoU 0.5, "
@@ -278,7 +278,9 @@ int eval_main(int argc, char** argv) {
                  "Records to evaluate: a split name, all, or auto (val, else "
                  "test, else all)")
       ->capture_default_str();
-  app.add_option("--limit", limit, "Evaluate only the first N images");
+  app.add_option("--skip", skip,
+                 "Leave out the first N images (e.g. those used to tune the options)");
+  app.add_option("--limit", limit, "Evaluate only N images (after --skip)");
   output_file(app.add_option("--json", json_file, "Write the report as JSON to FILE"));
   app.add_option("--detections", detections_file, "Write all detections (COCO style) to FILE");
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
@@ -308,7 +310,11 @@ int eval_main(int argc, char** argv) {
                  "the bundled model.\n";
   }
 
-  const size_t n = limit ? std::min(limit, data.images.size()) : data.images.size();
+  if (skip >= data.images.size())
+    throw Error("--skip " + std::to_string(skip) + " leaves none of the " +
+                std::to_string(data.images.size()) + " images");
+  const size_t left = data.images.size() - skip;
+  const size_t n = limit ? std::min(limit, left) : left;
   std::vector<ScoredDetection> dets;
   std::vector<GroundTruthBox> truth;
   json coco = json::array();
@@ -316,7 +322,7 @@ int eval_main(int argc, char** argv) {
   double network_ms = 0, outside_ms = 0;
   ProgressBar bar("eval", n);
   for (size_t i = 0; i < n; ++i) {
-    const DatasetImage& im = data.images[i];
+    const DatasetImage& im = data.images[skip + i];
     for (const DatasetObject& o : im.objects)
       truth.push_back({im.id, data.class_index(o.cls), o.box, o.difficult});
     Tensor rgb;
@@ -360,7 +366,8 @@ int eval_main(int argc, char** argv) {
   bar.finish();
   const DetectionReport report = evaluate_detections(dets, truth, data.classes);
   std::cout << "dataset " << dir << (split.empty() ? "" : " (" + split + ")") << ": " << n
-            << " images, model " << s.model.net.name << ", scales " << s.opt.scales
+            << " images" << (skip ? " after the first " + std::to_string(skip) : "") << ", model "
+            << s.model.net.name << ", scales " << s.opt.scales
             << (s.opt.dense.fine ? ", fine" : ", coarse") << (s.opt.dense.flip ? ", flips" : "")
             << "\n";
   std::cout << std::left << std::setw(16) << "class" << std::right << std::setw(8) << "AP %"
@@ -388,6 +395,7 @@ int eval_main(int argc, char** argv) {
     write_text(json_file, json({{"dataset", dir},
                                 {"split", split},
                                 {"images", n},
+                                {"skipped", skip},
                                 {"model", s.model.net.name},
                                 {"scales", s.opt.scales},
                                 {"classes", per_class},
