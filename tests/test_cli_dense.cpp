@@ -117,6 +117,21 @@ TEST_F(CliDense, NmsIsAvailableForComparison) {
   for (const json& d : doc) EXPECT_EQ(d["votes"], 1);  // suppression keeps single boxes
 }
 
+// Voting that merges almost nothing (threshold 0.01) leaves many overlapping boxes per object;
+// the suppression after it keeps the best of each, and --suppress 0 turns it off.
+TEST_F(CliDense, SuppressionAfterVotingKeepsOneBoxPerObject) {
+  const std::string cmd = "detect " + m() + "--threshold 0.01 --max 0 --json - ";
+  const Result off = run(cmd + "--suppress 0 " + q(image0_));
+  ASSERT_EQ(off.code, 0) << off.err;
+  EXPECT_GT(json::parse(off.out).size(), 2u) << off.out;
+  const Result on = run(cmd + "--suppress 0.3 " + q(image0_));
+  ASSERT_EQ(on.code, 0) << on.err;
+  const json doc = json::parse(on.out);
+  ASSERT_EQ(doc.size(), 2u) << on.out;
+  for (const json& d : doc) EXPECT_EQ(d["category_name"], "square");
+  EXPECT_NE(run(cmd + "--suppress 1.5 " + q(image0_)).code, 0);
+}
+
 TEST_F(CliDense, EvalPrintsPerfectMapOnItsLastLine) {
   const Result r = run("eval " + q(dir_ / "data") + " " + m());
   ASSERT_EQ(r.code, 0) << r.err;

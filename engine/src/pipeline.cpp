@@ -51,9 +51,13 @@ DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOp
   const auto t1 = Clock::now();
   r.class_probs = classify(r.dense);
   r.raw = raw_detections(r.dense, options.top_classes, options.min_confidence);
-  if (options.merge == DetectOptions::Merge::Greedy)
-    r.merged = greedy_merge(r.raw, {options.merge_threshold, options.max_detections});
-  else
+  if (options.merge == DetectOptions::Merge::Greedy) {
+    r.merged = greedy_merge(
+        r.raw, {options.merge_threshold, options.suppress_iou > 0 ? 0 : options.max_detections});
+    if (options.suppress_iou > 0)
+      r.merged =
+          non_max_suppression(std::move(r.merged), options.suppress_iou, options.max_detections);
+  } else
     r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
   r.timings.dense = r.dense.timings;
   r.timings.merge_ms = ms_since(t1);

@@ -101,6 +101,11 @@ void add_common(CLI::App& app, Common& c, bool boxes, bool dense) {
              "--threshold", c.detect.merge_threshold,
              "greedy: largest match score merged; nms: IoU above which boxes are suppressed")
           ->capture_default_str();
+  app.add_option("--suppress", c.detect.suppress_iou,
+                 "greedy: after voting, drop merged boxes overlapping a better one of their "
+                 "class by more than this IoU (0 = the paper's merge alone)")
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->capture_default_str();
   c.max = app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
               ->capture_default_str();
 }

@@ -28,7 +28,12 @@ struct DetectOptions {
   float min_confidence = 0.02f;  ///< raw boxes below this window confidence are dropped
   enum class Merge { Greedy, Nms } merge = Merge::Greedy;
   float merge_threshold = 0.8f;  ///< greedy: match score; nms: IoU
-  int max_detections = 20;       ///< after merging (0 = all)
+  /// Greedy only: after voting, a merged box is dropped when it overlaps a better-scored merged
+  /// box of its class by more than this IoU (0 = keep all, the paper's merge alone). Voting
+  /// leaves several boxes on one object when the raw boxes disagree (parts of it, different
+  /// scales); they are duplicates to a user and false positives to VOC's AP.
+  float suppress_iou = 0.3f;
+  int max_detections = 20;  ///< after merging (0 = all)
 };
 
 /// Timings of one detection, wall clock, milliseconds.
