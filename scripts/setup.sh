@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The README's first command: installs the packages, builds, and runs the main job on a
-# photograph: `overfeat detect` with the default model (the bundled model once it ships, else
-# the official fast net), writing an annotated PNG to build/demo/. With no model at all it says
-# where the weights go.
+# photograph: `overfeat detect` with the default model (the bundled one, resources/models/),
+# writing an annotated PNG to build/demo/. With no model at all it says where the weights go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
