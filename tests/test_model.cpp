@@ -19,14 +19,16 @@
 #include "overfeat/error.hpp"
 #include "overfeat/model.hpp"
 #include "overfeat/reference.hpp"
+#include "python_support.hpp"
 #include "synthetic_weights.hpp"
 
 namespace overfeat {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kPython = "/usr/bin/python3";
+using testing::kPython;
+using testing::python_has;
+using testing::tensor_from;
 
 /// A fresh folder for the running test (ctest runs tests in parallel processes).
 fs::path test_dir() {
@@ -152,11 +154,6 @@ void expect_load_error(const fs::path& file, const std::vector<std::string>& par
   EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
   for (const auto& p : parts)
     EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' in: " << msg;
-}
-
-bool python_has(const std::string& modules) {
-  const std::string cmd = std::string(kPython) + " -c 'import " + modules + "' >/dev/null 2>&1";
-  return fs::exists(kPython) && std::system(cmd.c_str()) == 0;
 }
 
 onnx::NodeProto* node_named(onnx::ModelProto& proto, const std::string& name) {
@@ -581,13 +578,6 @@ bool export_with_torch(const fs::path& dir, const std::string& flags, std::strin
       " 2>" + (dir / "stderr.txt").string();
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   return true;
-}
-
-Tensor tensor_from(const nlohmann::json& j) {
-  Tensor t(j["shape"][0], j["shape"][1], j["shape"][2]);
-  EXPECT_EQ(j["data"].size(), t.size());
-  for (size_t i = 0; i < t.size() && i < j["data"].size(); ++i) t.data[i] = j["data"][i];
-  return t;
 }
 
 void expect_near(const Tensor& got, const Tensor& want, const char* what) {

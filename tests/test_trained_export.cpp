@@ -18,6 +18,7 @@
 
 #include "overfeat/dense.hpp"
 #include "overfeat/model.hpp"
+#include "python_support.hpp"
 #include "test_support.hpp"
 #include "vulkan_fixture.hpp"
 
@@ -25,20 +26,9 @@ namespace overfeat {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kPython = "/usr/bin/python3";
-
-bool python_has(const std::string& modules) {
-  const std::string cmd = std::string(kPython) + " -c 'import " + modules + "' >/dev/null 2>&1";
-  return fs::exists(kPython) && std::system(cmd.c_str()) == 0;
-}
-
-Tensor tensor_from(const nlohmann::json& j) {
-  Tensor t(j["shape"][0], j["shape"][1], j["shape"][2]);
-  EXPECT_EQ(j["data"].size(), t.size());
-  for (size_t i = 0; i < t.size() && i < j["data"].size(); ++i) t.data[i] = j["data"][i];
-  return t;
-}
+using testing::kPython;
+using testing::python_has;
+using testing::tensor_from;
 
 /// The relative error of `got` against `want` in the maximum norm over the whole map:
 /// max |got - want| / max |want|. It is at most `bound` exactly when every value is within
