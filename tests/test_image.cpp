@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <opencv2/core.hpp>
@@ -435,6 +436,127 @@ TEST(ImageLoad, DirectoryIsNotAnImage) {
   fs::create_directories(dir / "sub");
   const std::string msg = error_of([&] { img::load_rgb(dir / "sub"); });
   EXPECT_NE(msg.find("directory"), std::string::npos) << msg;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Hostile files: cut short, huge, not regular files
+
+std::string encoded(const char* ext, const cv::Mat& bgr) {
+  std::vector<uint8_t> bytes;
+  EXPECT_TRUE(cv::imencode(ext, bgr, bytes));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+cv::Mat noisy_bgr(int h, int w) {
+  cv::Mat m(h, w, CV_8UC3);
+  cv::randu(m, 0, 255);
+  return m;
+}
+
+TEST(ImageProbe, ReadsTheSizeOfEveryProbedFormat) {
+  const cv::Mat bgr = noisy_bgr(37, 53);
+  for (const char* ext : {".jpg", ".png", ".bmp", ".ppm", ".tiff", ".webp"}) {
+    const auto info = img::probe(encoded(ext, bgr));
+    ASSERT_TRUE(info) << ext;
+    EXPECT_EQ(info->width, 53) << ext;
+    EXPECT_EQ(info->height, 37) << ext;
+    EXPECT_TRUE(info->complete) << ext;
+  }
+  EXPECT_FALSE(img::probe("GIF89a and so on"));
+}
+
+TEST(ImageProbe, FindsJpegAndPngCutShortAnywhere) {
+  // A JPEG with an EXIF thumbnail's own end marker inside APP1 must not pass for complete.
+  const std::string jpeg = encoded(".jpg", noisy_bgr(120, 160));
+  std::string thumb = encoded(".jpg", noisy_bgr(8, 8));
+  std::string app1 = "\xff\xe1..Exif" + std::string(2, '\0') + thumb;
+  app1[2] = static_cast<char>((app1.size() - 2) >> 8);
+  app1[3] = static_cast<char>((app1.size() - 2) & 0xff);
+  const std::string with_thumb = jpeg.substr(0, 2) + app1 + jpeg.substr(2);
+  const std::string png = encoded(".png", noisy_bgr(120, 160));
+  for (const std::string* whole : {&jpeg, &with_thumb, &png}) {
+    ASSERT_TRUE(img::probe(*whole)->complete);
+    for (double cut : {0.1, 0.5, 0.9, 0.999}) {
+      const auto info = img::probe(whole->substr(0, static_cast<size_t>(whole->size() * cut)));
+      ASSERT_TRUE(info);
+      EXPECT_FALSE(info->complete) << info->format << " cut at " << cut;
+    }
+  }
+  // Bytes after the end marker (some cameras append data) are not damage.
+  EXPECT_TRUE(img::probe(jpeg + "trailing data")->complete);
+}
+
+TEST(ImageLoad, TruncatedJpegAndPngAreRefusedNamingTheFile) {
+  TempDir dir("image");
+  const std::string jpeg = encoded(".jpg", noisy_bgr(240, 320));
+  const std::string png = encoded(".png", noisy_bgr(240, 320));
+  write_bytes(dir / "cut.jpg", jpeg.substr(0, jpeg.size() * 9 / 10));
+  write_bytes(dir / "cut2.jpg", jpeg.substr(0, jpeg.size() - 2));  // only EOI missing
+  write_bytes(dir / "cut.png", png.substr(0, png.size() / 2));
+  for (const char* name : {"cut.jpg", "cut2.jpg", "cut.png"}) {
+    const std::string msg = error_of([&] { img::load_rgb(dir / name); });
+    EXPECT_NE(msg.find((dir / name).string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cut short"), std::string::npos) << msg;
+  }
+  write_bytes(dir / "whole.jpg", jpeg);
+  EXPECT_EQ(img::load_rgb(dir / "whole.jpg").w, 320);
+}
+
+TEST(ImageLoad, AnImageOverThePixelLimitIsRefusedBeforeDecoding) {
+  // A real PNG whose header claims 20000x20000: refused from the header, nothing allocated.
+  TempDir dir("image");
+  std::string png = encoded(".png", noisy_bgr(4, 4));
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t side = 20000;
+    for (int b = 0; b < 4; ++b)
+      png[16 + 4 * i + b] = static_cast<char>((side >> (24 - 8 * b)) & 0xff);
+  }
+  write_bytes(dir / "huge.png", png);
+  const std::string msg = error_of([&] { img::load_rgb(dir / "huge.png"); });
+  EXPECT_NE(msg.find("20000x20000"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("megapixels"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("huge.png"), std::string::npos) << msg;
+  // The limit itself decodes: a 1-pixel-high image of kMaxPixels / 8192 columns would be slow to
+  // write, so check the arithmetic on the JPEG header path with a claimed size just over it.
+  std::string jpeg = encoded(".jpg", noisy_bgr(8, 8));
+  const size_t sof = jpeg.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg[sof + 5] = static_cast<char>(0x20), jpeg[sof + 6] = 0;     // height 8192
+  jpeg[sof + 7] = static_cast<char>(0x20), jpeg[sof + 8] = 0x01;  // width 8193
+  write_bytes(dir / "just_over.jpg", jpeg);
+  EXPECT_NE(error_of([&] { img::load_rgb(dir / "just_over.jpg"); }).find("8193x8192"),
+            std::string::npos);
+}
+
+TEST(ImageLoad, SpecialFilesAreRefusedWithoutBlocking) {
+  TempDir dir("image");
+  const fs::path fifo = dir / "pipe.jpg";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string msg = error_of([&] { img::load_rgb(fifo); });  // would block forever
+  EXPECT_NE(msg.find("named pipe"), std::string::npos) << msg;
+  const std::string dev = error_of([] { img::load_rgb("/dev/zero"); });
+  EXPECT_NE(dev.find("character device"), std::string::npos) << dev;
+}
+
+TEST(ImagePpm, AStreamGoesOnAfterABadImage) {
+  // good, garbage, a sound header with 16-bit samples, good: both good ones arrive.
+  const std::string stream = ppm(1, 1, {1, 2, 3}) + "garbage P7 bytes\n" + "P6\n2 1\n65535\n" +
+                             std::string(12, '\x7f') + ppm(1, 1, {4, 5, 6});
+  std::istringstream in(stream);
+  Tensor t;
+  std::vector<float> firsts;
+  int errors = 0;
+  for (;;) {
+    try {
+      if (!img::read_ppm(in, t)) break;
+      firsts.push_back(t.data[0]);
+    } catch (const ImageError&) {
+      ++errors;
+      if (!img::skip_to_next_ppm(in)) break;
+    }
+  }
+  EXPECT_EQ(errors, 2);
+  EXPECT_EQ(firsts, (std::vector<float>{1, 4}));
 }
 
 TEST(ImageLoad, FromRgb8HonoursTheStride) {

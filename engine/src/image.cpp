@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "overfeat/error.hpp"
+#include "overfeat/files.hpp"
 
 namespace overfeat::image {
 namespace {
@@ -42,6 +43,17 @@ void check_size(int h, int w, const char* what) {
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
+
+void check_pixels(long long width, long long height, const std::string& name) {
+  if (width <= 0 || height <= 0 || width * height <= kMaxPixels) return;
+  const double side = std::sqrt(static_cast<double>(kMaxPixels));
+  fail("image " + name + " is " + std::to_string(width) + "x" + std::to_string(height) + " (" +
+       std::to_string(width * height / 1000000) + " megapixels); images of at most " +
+       std::to_string(kMaxPixels / 1000000) + " megapixels (e.g. " +
+       std::to_string(static_cast<int>(side)) + "x" + std::to_string(static_cast<int>(side)) +
+       ") are decoded, so that one image cannot take the machine's memory. Shrink it first, e.g. "
+       "`convert IMAGE -resize 4096x4096 smaller.jpg`");
+}
 
 Tensor from_bgr_mat(const cv::Mat& bgr) {
   Tensor out(3, bgr.rows, bgr.cols);
@@ -289,31 +301,50 @@ Tensor to_quantum(const Tensor& rgb) {
 }  // namespace
 
 Tensor load_rgb(const std::filesystem::path& file) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(file, ec);
-  if (!std::filesystem::exists(status)) {
-    if (ec && ec != std::errc::no_such_file_or_directory)
-      fail("cannot access image file '" + file.string() + "': " + ec.message() +
-           "; check the path and its permissions");
-    fail("image file '" + file.string() + "' does not exist; check the path");
+  const std::string name = "'" + file.string() + "'";
+  if (const auto problem = files::problem(file, kMaxFileBytes))
+    fail("image file " + name + " " + *problem +
+         (problem->find("does not exist") != std::string::npos ? "; check the path"
+          : problem->find("directory") != std::string::npos    ? "; name an image inside it"
+                                                               : "; give an image file"));
+  std::string bytes;
+  try {
+    bytes = files::read_all(file, kMaxFileBytes, "image file");
+  } catch (const ImageError&) {
+    throw;
+  } catch (const Error& e) {
+    fail(e.what());
   }
-  if (std::filesystem::is_directory(status))
-    fail("'" + file.string() + "' is a directory, not an image file; name an image inside it");
+  if (bytes.empty()) fail("image file " + name + " is empty (0 bytes)");
+  if (const auto info = probe(bytes)) {
+    if (!info->complete)
+      fail("image file " + name + " is cut short: the " + info->format +
+           " data stops before its end marker (" + std::to_string(bytes.size()) +
+           " bytes; an interrupted download or copy?); get the file again");
+    if (info->width == 0 || info->height == 0)
+      fail("image file " + name + " has an empty size in its " + info->format + " header");
+    check_pixels(info->width, info->height, name);
+  }
   cv::Mat bgr;
   try {
     // The release's ImageMagick pipeline never applied EXIF orientation, so neither do we.
-    bgr = cv::imread(file.string(), cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
+    bgr = cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
-    fail("could not decode image '" + file.string() + "' (" + e.what() +
+    fail("could not decode image " + name + " (" + e.what() +
          "); the file is corrupt or in an unsupported format, convert it to PNG or JPEG");
+  } catch (const std::bad_alloc&) {
+    fail("out of memory decoding image " + name + "; shrink it (e.g. `convert " + file.string() +
+         " -resize 4096x4096 smaller.png`)");
   }
   if (bgr.empty())
-    fail("could not decode image '" + file.string() +
-         "': it is unreadable, corrupt or not an image format OpenCV supports; check the "
-         "permissions or convert it to PNG or JPEG");
+    fail("could not decode image " + name +
+         ": it is corrupt or not an image format OpenCV supports (JPEG, PNG, BMP, PNM, TIFF, "
+         "WebP, ...); convert it to PNG or JPEG");
   if (bgr.depth() != CV_8U || bgr.channels() != 3)
-    fail("image '" + file.string() +
-         "' decoded to an unexpected pixel format; convert it to an 8-bit RGB PNG or JPEG");
+    fail("image " + name +
+         " decoded to an unexpected pixel format; convert it to an 8-bit RGB PNG or JPEG");
+  check_pixels(bgr.cols, bgr.rows, name);  // formats whose header probe() does not read
   return from_bgr_mat(bgr);
 }
 
@@ -352,17 +383,37 @@ bool read_ppm(std::istream& in, Tensor& out) {
   const int h = read_header_number(in, "height", kMaxSide);
   const int maxval = read_header_number(in, "maxval", 65535);
   if (w == 0 || h == 0) ppm_fail("image size " + dims(h, w) + " is empty");
-  if (static_cast<long long>(w) * h > (1LL << 28))
-    ppm_fail("image size " + dims(h, w) + " is too large");
-  if (maxval != 255)
+  if (static_cast<long long>(w) * h > kMaxPixels)
+    ppm_fail("image size " + dims(h, w) + " is over the limit of " +
+             std::to_string(kMaxPixels / 1000000) + " megapixels");
+  read_raster_delimiter(in);
+  if (maxval != 255) {
+    // The header is sound, so the raster's length is known: skip it, and the next image of the
+    // stream can still be read.
+    const long long sample_bytes = maxval > 255 ? 2 : 1;
+    in.ignore(static_cast<std::streamsize>(3LL * w * h * sample_bytes));
     ppm_fail("maxval is " + std::to_string(maxval) +
              " but only 8-bit data (maxval 255) is supported; add `-depth 8` to the convert "
              "command");
-  read_raster_delimiter(in);
+  }
   std::vector<uint8_t> bytes;
   read_raster(in, w, h, bytes);
   out = from_rgb8(bytes.data(), w, h, w * 3);
   return true;
+}
+
+bool skip_to_next_ppm(std::istream& in) {
+  ExceptionMaskGuard guard(in);
+  for (int ch = in.get(); ch != std::char_traits<char>::eof(); ch = in.get()) {
+    if (ch != 'P' || in.peek() != '6') continue;
+    // Back to the 'P' (one character of putback is all a stream promises): read_ppm starts at
+    // the magic number, and throws again if this "P6" was not one, after consuming it.
+    in.unget();
+    if (in) return true;
+    in.clear();
+    return false;
+  }
+  return false;
 }
 
 void fill_size(int in_h, int in_w, int side, int& out_h, int& out_w) {

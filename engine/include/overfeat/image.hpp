@@ -5,14 +5,35 @@
 #include <cstdint>
 #include <filesystem>
 #include <istream>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "overfeat/tensor.hpp"
 
 namespace overfeat::image {
 
+/// The limits on what load_rgb decodes. A larger image is refused (not downscaled: a result's
+/// boxes and maps are in the image's own coordinates) with a message saying how to shrink it.
+constexpr std::uintmax_t kMaxFileBytes = 256ull << 20;  ///< the encoded file: 256 MiB
+constexpr long long kMaxPixels = 1ll << 26;             ///< 67.1 megapixels, e.g. 8192x8192
+
+/// What an image file's header says, read without decoding it.
+struct FileInfo {
+  std::string format;    ///< "JPEG", "PNG", "BMP", "PNM", "TIFF", "WebP"
+  long long width = -1;  ///< -1 when the header does not say
+  long long height = -1;
+  bool complete = true;  ///< false for a JPEG without EOI or a PNG without IEND: cut short
+};
+
+/// The format, size and completeness of an encoded image, or nullopt for a format not probed
+/// (OpenCV may still decode it).
+std::optional<FileInfo> probe(std::string_view bytes);
+
 /// Decodes an image file to RGB (alpha dropped, grey expanded to 3 channels). Throws ImageError
-/// naming the file when it is missing, unreadable or not an image. EXIF orientation is ignored,
-/// as the release's ImageMagick pipeline ignored it.
+/// naming the file when it is missing, not a regular file, unreadable, not an image, cut short
+/// (a truncated JPEG or PNG), or over the limits above. EXIF orientation is ignored, as the
+/// release's ImageMagick pipeline ignored it.
 Tensor load_rgb(const std::filesystem::path& file);
 
 /// Wraps 8-bit interleaved RGB pixels (row stride in bytes) as a CHW tensor.
@@ -21,6 +42,10 @@ Tensor from_rgb8(const uint8_t* pixels, int width, int height, int stride_bytes)
 /// Reads the next binary PPM (P6, maxval 255) from a stream, as the release's `-p` mode does.
 /// Returns false at a clean end of stream; throws ImageError on a malformed or truncated image.
 bool read_ppm(std::istream& in, Tensor& out);
+
+/// After read_ppm threw on a malformed image: skips to the next "P6" magic number of the stream,
+/// so that the images after a bad one are still read. Returns false when the stream ends first.
+bool skip_to_next_ppm(std::istream& in);
 
 /// Output size of ImageMagick's `-resize SxS^` (smaller side becomes `side`, aspect kept).
 void fill_size(int in_h, int in_w, int side, int& out_h, int& out_w);
