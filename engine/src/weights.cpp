@@ -7,6 +7,7 @@
 #include <random>
 
 #include "overfeat/error.hpp"
+#include "overfeat/files.hpp"
 
 namespace overfeat {
 
@@ -39,22 +40,38 @@ std::string describe_bytes(unsigned long long b) {
 
 Weights load_weights(const std::filesystem::path& file, const NetSpec& spec) {
   const unsigned long long expected = static_cast<unsigned long long>(spec.parameter_count()) * 4;
+  if (const auto problem = files::problem(file, expected)) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+      throw WeightFileError("Weight file " + file.string() + " does not exist (expected " +
+                            describe_bytes(expected) + " for the " + spec.name +
+                            " network). Put the official files net_weight_0 and net_weight_1 in "
+                            "a folder and pass it with -d, or run `overfeat weights` for help.");
+    if (problem->find("more than") == std::string::npos)
+      throw WeightFileError("Weight file " + file.string() + " " + *problem +
+                            "; give the official file itself (`overfeat weights` checks a folder)");
+  }
   std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    throw WeightFileError("Weight file " + file.string() + " does not exist (expected " +
-                          describe_bytes(expected) + " for the " + spec.name +
-                          " network). Put the official files net_weight_0 and net_weight_1 in "
-                          "a folder and pass it with -d, or run `overfeat weights` for help.");
   const unsigned long long actual = std::filesystem::file_size(file, ec);
   if (ec)
     throw WeightFileError("Cannot read the size of weight file " + file.string() + ": " +
                           ec.message());
-  if (actual != expected)
+  if (actual != expected) {
+    // The same words as `overfeat weights` (WeightFileCheck::explain).
+    std::string why = actual < expected
+                          ? "truncated (an interrupted download?), or not an OverFeat file"
+                          : "too large: not an OverFeat weight file";
+    for (int k : {0, 1})
+      if (NetSpec other = NetSpec::official(k);
+          other.name != spec.name &&
+          static_cast<unsigned long long>(other.parameter_count()) * 4 == actual)
+        why = "that is the size of net_weight_" + std::to_string(k) + ", the " + other.name +
+              " network's file: were the files renamed?";
     throw WeightFileError("Weight file " + file.string() + " has the wrong size: expected " +
                           describe_bytes(expected) + " for the " + spec.name + " network, found " +
-                          describe_bytes(actual) +
-                          (actual < expected ? " (truncated: download it again)"
-                                             : " (too large: is it the other network's file?)"));
+                          describe_bytes(actual) + ": " + why +
+                          ". Run `overfeat weights DIR` to check a folder.");
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw WeightFileError("Cannot open weight file " + file.string() + " for reading");
   Weights weights;
@@ -69,6 +86,18 @@ Weights load_weights(const std::filesystem::path& file, const NetSpec& spec) {
   }
   static_assert(std::endian::native == std::endian::little,
                 "the official weight files are little-endian float32");
+  for (size_t i = 0; i < weights.convs.size(); ++i) {
+    const ConvWeights& cw = weights.convs[i];
+    size_t bad = 0;
+    for (float v : cw.w) bad += !std::isfinite(v);
+    for (float v : cw.b) bad += !std::isfinite(v);
+    if (bad)
+      throw WeightFileError("Weight file " + file.string() + " is damaged: convolution " +
+                            std::to_string(i + 1) + " of the " + spec.name + " network has " +
+                            std::to_string(bad) +
+                            " values that are not finite numbers (NaN or infinity); the "
+                            "official files have none. Download the weights again.");
+  }
   return weights;
 }
 

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
 #include "overfeat/error.hpp"
+#include "overfeat/files.hpp"
 #include "overfeat/netspec.hpp"
 #include "overfeat/weights.hpp"
 
@@ -383,6 +385,10 @@ WeightsCheck check_weights(const fs::path& folder_or_archive,
   }
   if (fs::is_directory(status)) {
     check_folder(c);
+  } else if (const auto problem = files::problem(folder_or_archive, UINTMAX_MAX)) {
+    // A FIFO or a device would block the archive reader, or never end.
+    c.problem = folder_or_archive.string() + " " + *problem +
+                "; give the folder with the weight files or the release's archive";
   } else if (file_index(c, folder_or_archive.filename().string()) >= 0) {
     c.source =
         folder_or_archive.parent_path().empty() ? fs::path(".") : folder_or_archive.parent_path();
