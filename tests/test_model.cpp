@@ -14,6 +14,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "overfeat/classes.hpp"
 #include "overfeat/error.hpp"
@@ -474,6 +475,82 @@ TEST(ModelFileErrors, MissingOrBadMetadata) {
   }
 }
 
+// Hostile metadata and graphs that were once accepted (or reached undefined behaviour).
+TEST(ModelFileErrors, GarbageMetadataIsRefused) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  const std::vector<std::tuple<std::string, std::string, std::string>> bad = {
+      {"classes", R"(["background", "cat", "cat", "dog", "cow"])", "like an earlier class"},
+      {"classes", R"(["background", "", "b", "c", "d"])", "class 1 is named ''"},
+      {"classes", "[\"background\", \"\\u001b[31mred\", \"b\", \"c\", \"d\"]", "\\x1b"},
+      {"name", "../../etc/evil", "without '/'"},
+      {"name", std::string(300, 'n'), "1 to 200 bytes"},
+      {"name", "bell\x07", "\\x07"},
+      {"feature_layer", "0", "feature layer 0"},
+      {"feature_layer", "1e20", "not a number"},
+      {"weight_storage", "bfloat16", "must be float32 or float16"}};
+  int i = 0;
+  for (const auto& [key, value, says] : bad) {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    for (auto& kv : *p.mutable_metadata_props())
+      if (kv.key() == "overfeat." + key) kv.set_value(value);
+    const fs::path file = dir / ("garbage_" + std::to_string(i++) + ".onnx");
+    write_proto(p, file);
+    SCOPED_TRACE(key + " = " + value.substr(0, 40));
+    expect_load_error(file, {says});
+  }
+  // save_model refuses what load_model would refuse.
+  Model twice = small_model(Boxes::PerClass);
+  twice.classes[2] = twice.classes[1];
+  EXPECT_THROW(save_model(twice, dir / "never.onnx"), Error);
+}
+
+TEST(ModelFileErrors, NodesWithoutOutputsOrInputsAndHugeShapes) {
+  const fs::path dir = test_dir();
+  save_model(small_model(Boxes::PerClass), dir / "m.onnx");
+  {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    auto* n = p.mutable_graph()->mutable_node(0);
+    n->clear_output();
+    n->clear_name();
+    write_proto(p, dir / "no_output.onnx");
+    expect_load_error(dir / "no_output.onnx", {"has no output"});
+  }
+  {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    for (auto& n : *p.mutable_graph()->mutable_node())
+      if (n.op_type() == "Conv") {
+        n.mutable_input()->DeleteSubrange(1, n.input_size() - 1);
+        break;
+      }
+    write_proto(p, dir / "no_weights.onnx");
+    expect_load_error(dir / "no_weights.onnx", {"has no input 2"});
+  }
+  {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    auto* t = p.mutable_graph()->mutable_initializer(0);
+    t->set_dims(0, int64_t{1} << 40);
+    t->set_dims(1, int64_t{1} << 40);
+    write_proto(p, dir / "huge_shape.onnx");
+    expect_load_error(dir / "huge_shape.onnx", {"does not match its shape", "1099511627776",
+                                                "more values than a model file can hold"});
+  }
+  {
+    onnx::ModelProto p = read_proto(dir / "m.onnx");
+    auto* t = p.mutable_graph()->mutable_initializer(0);
+    std::string raw = t->raw_data();
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    if (!raw.empty()) {
+      std::memcpy(raw.data(), &nan, sizeof nan);
+      t->set_raw_data(raw);
+    } else {
+      t->set_float_data(0, nan);
+    }
+    write_proto(p, dir / "nan.onnx");
+    expect_load_error(dir / "nan.onnx", {"NaN"});
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Model::validate
 
@@ -519,6 +596,10 @@ TEST(ModelValidate, RefusesInconsistentModels) {
   expect_invalid("regressor input channels", [](Model& m) { m.regressor->convs[0].in = 8; });
   expect_invalid("stddev", [](Model& m) { m.net.stddev = 0; });
   expect_invalid("feature layer", [](Model& m) { m.net.default_feature_layer = 99; });
+  expect_invalid("feature layer 0 (the input)", [](Model& m) { m.net.default_feature_layer = 0; });
+  expect_invalid("a huge pad", [](Model& m) {  // once blamed the image ("use a smaller input")
+    m.net.modules.insert(m.net.modules.begin(), module(ModuleKind::Pad, "pad", 1, 1, 100000, 0));
+  });
 }
 
 TEST(ModelValidate, HeadGeometry) {

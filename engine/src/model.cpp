@@ -77,6 +77,10 @@ int check_chain(const Model& model, const std::vector<Module>& modules,
   return channels;
 }
 
+/// The largest zero padding a layer may add on each side (the classic networks pad by at most
+/// a few pixels).
+constexpr int kMaxPad = 64;
+
 /// Output side of a module chain for an input of side n (0 when too small).
 int out_side(const std::vector<Module>& modules, int n) {
   for (const Module& m : modules) {
@@ -102,9 +106,14 @@ void check_net(const Model& model) {
     invalid(model, "the network has no max pooling, so it has no trunk for the heads");
   if (!std::isfinite(net.mean) || !std::isfinite(net.stddev) || !(net.stddev > 0))
     invalid(model, "the input normalization needs a finite mean and a positive stddev");
-  if (net.default_feature_layer < 0 || net.default_feature_layer > net.num_layers())
+  for (const Module& m : net.modules)
+    if (m.kind == ModuleKind::Pad && m.pad > kMaxPad)
+      invalid(model, m.name + " pads by " + std::to_string(m.pad) + " pixels; pads of at most " +
+                         std::to_string(kMaxPad) +
+                         " are supported (larger ones make every input's buffers huge)");
+  if (net.default_feature_layer < 1 || net.default_feature_layer > net.num_layers())
     invalid(model, "the default feature layer " + std::to_string(net.default_feature_layer) +
-                       " is not a layer of the network (0.." + std::to_string(net.num_layers()) +
+                       " is not a layer of the network (1.." + std::to_string(net.num_layers()) +
                        ")");
   const int classes = check_chain(model, net.modules, model.weights.convs, net.input_channels);
   const std::vector<Module> head(net.modules.begin() + model.trunk_end() + 1, net.modules.end());

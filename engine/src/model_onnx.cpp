@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <set>
 
 #include "overfeat/error.hpp"
+#include "overfeat/files.hpp"
 #include "overfeat/model.hpp"
 
 namespace overfeat {
@@ -58,6 +60,50 @@ template <class T>
 bool parse_number(const std::string& s, T& value) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   return ec == std::errc() && end == s.data() + s.size();
+}
+
+/// The longest model or class name a file may give (bytes of UTF-8).
+constexpr size_t kMaxNameBytes = 200;
+
+/// True when `text` holds ASCII control characters (escape sequences would reach the terminal).
+bool has_control(const std::string& text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+/// `text` for a message: control characters as \xNN, cut after 80 bytes.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < 80; ++i) {
+    const auto ch = static_cast<unsigned char>(text[i]);
+    if (ch < 0x20 || ch == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", ch);
+      out += hex;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  if (text.size() > 80) out += "...";
+  return out;
+}
+
+/// What is wrong with a model's class names, or nullopt: each must be 1 to kMaxNameBytes bytes of
+/// printable text, and no two alike (a class is chosen by name: `heatmap -c`, `eval`).
+std::optional<std::string> class_names_problem(const std::vector<std::string>& names) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    if (n.empty() || n.size() > kMaxNameBytes || has_control(n))
+      return "class " + std::to_string(i) + " is named " +
+             (n.empty() ? "''" : "'" + printable(n) + "'") + "; class names must be 1 to " +
+             std::to_string(kMaxNameBytes) + " bytes of printable text";
+    if (!seen.insert(n).second)
+      return "class " + std::to_string(i) + " is named '" + printable(n) +
+             "' like an earlier class; every class needs its own name (e.g. 'crane (bird)' and "
+             "'crane (machine)')";
+  }
+  return std::nullopt;
 }
 
 std::string format_float(float v) {
@@ -131,6 +177,9 @@ onnx::ModelProto read_proto(const fs::path& file) {
          " Check the path, or export a model as docs/model-format.md says.");
   if (fs::is_directory(file, ec))
     fail(file, "is a folder, not a model file", " Pass the .onnx file itself.");
+  // A FIFO or a device would block or never end; protobuf reads at most 2 GB.
+  if (const auto problem = files::problem(file, INT_MAX))
+    fail(file, *problem, " Pass the .onnx file itself.");
   const auto size = fs::file_size(file, ec);
   if (ec) fail(file, "cannot be read (" + ec.message() + ")", " Check its permissions.");
   if (size == 0)
@@ -190,12 +239,17 @@ class MetadataReader {
                std::to_string(kFormatVersion),
            " Update OverFeat Studio, or export the model for this version.");
     m.name = need("name");
+    check_model_name(m.name);
     m.classes = classes();
     m.mean = number<float>("mean");
     m.stddev = number<float>("stddev");
     if (props_.count(key("background"))) m.background = number<int>("background");
     if (props_.count(key("feature_layer"))) m.feature_layer = number<int>("feature_layer");
     if (has_boxes || props_.count(key("box_encoding"))) check_box_encoding();
+    if (const auto it = props_.find(key(kWeightStorageKey)); it != props_.end())
+      if (it->second != "float32" && it->second != "float16")
+        fail(file_, "metadata property '" + key(kWeightStorageKey) + "' is '" +
+                        printable(it->second) + "'; it must be float32 or float16");
     for (const auto& [k, v] : props_)
       if (k.rfind(kMetaPrefix, 0) == 0) m.extra[k.substr(std::strlen(kMetaPrefix))] = v;
     return m;
@@ -232,7 +286,18 @@ class MetadataReader {
     if (!json.is_array() || names.size() != json.size() || names.empty())
       fail(file_, "metadata property '" + key("classes") +
                       "' must be a non-empty JSON array of class names (strings)");
+    if (const auto problem = class_names_problem(names))
+      fail(file_, "metadata property '" + key("classes") + "': " + *problem);
     return names;
+  }
+
+  // The model's name names its one-shot stores' files: printable, no path, not too long.
+  void check_model_name(const std::string& name) const {
+    if (name.size() > kMaxNameBytes || has_control(name) ||
+        name.find_first_of("/\\") != std::string::npos || name == "." || name == "..")
+      fail(file_, "metadata property '" + key("name") + "' is '" + printable(name) +
+                      "'; a model's name must be 1 to " + std::to_string(kMaxNameBytes) +
+                      " bytes of printable text without '/' or '\\'");
   }
 
   void check_box_encoding() const {
@@ -431,6 +496,7 @@ class Reader {
     const std::string input = graph_input();
     const std::set<std::string> outputs = graph_outputs();
     const Metadata meta = MetadataReader(proto_, file_).read(outputs.count(kBoxes) > 0);
+    check_node_outputs();
     index_constants();
     check_ops();
     index_consumers();
@@ -444,8 +510,23 @@ class Reader {
 
  private:
   std::string describe(const onnx::NodeProto& n) const {
-    const std::string name = n.name().empty() ? "producing '" + n.output(0) + "'" : n.name();
+    const std::string name = !n.name().empty()     ? n.name()
+                             : n.output_size() > 0 ? "producing '" + n.output(0) + "'"
+                                                   : "#" + std::to_string(node_index(n));
     return "node '" + name + "' (" + n.op_type() + ")";
+  }
+
+  int node_index(const onnx::NodeProto& n) const {
+    for (int i = 0; i < graph_.node_size(); ++i)
+      if (&graph_.node(i) == &n) return i;
+    return -1;
+  }
+
+  /// Every node must name at least one output: the reader follows values by name.
+  void check_node_outputs() const {
+    for (const auto& n : graph_.node())
+      if (n.output_size() == 0 || n.output(0).empty())
+        node_fail(n, "has no output; every node of a model must produce a named value");
   }
 
   [[noreturn]] void node_fail(const onnx::NodeProto& n, const std::string& what) const {
@@ -778,6 +859,9 @@ class Reader {
   }
 
   const TensorProto& weight(const onnx::NodeProto& n, int input) const {
+    if (input >= n.input_size() || n.input(input).empty())
+      node_fail(n, "has no input " + std::to_string(input + 1) + " (its " +
+                       (input == 1 ? "weights" : "bias") + ")");
     const auto it = tensors_.find(n.input(input));
     if (it == tensors_.end())
       node_fail(n, "has input '" + n.input(input) +
@@ -793,22 +877,41 @@ class Reader {
       node_fail(n, "has weights " + name +
                        " in an external data file; export the model "
                        "as one file");
+    // No shape may overflow the count (a shape of [2^40, 2^40] once wrapped around to a small
+    // one); a file holds at most 2 GB, so at most 2^29 float32 values.
+    constexpr size_t kMaxValues = size_t{1} << 29;
     size_t count = 1;
-    for (int64_t d : t.dims()) count *= d > 0 ? static_cast<size_t>(d) : 0;
+    for (int64_t d : t.dims()) {
+      if (d <= 0) {
+        count = 0;
+      } else if (count > 0 && static_cast<uint64_t>(d) > kMaxValues / count) {
+        node_fail(n, "has tensor " + name + " whose data does not match its shape " +
+                         join({t.dims().begin(), t.dims().end()}) +
+                         ": more values than a model file can hold");
+      } else {
+        count *= static_cast<size_t>(d);
+      }
+    }
     if (t.data_type() == TensorProto::FLOAT16) return halves(n, t, name, count);
     if (t.data_type() != TensorProto::FLOAT)
       node_fail(n, "has weights " + name + " of type " + type_name(t.data_type()) +
                        "; the engine reads FLOAT (float32) or FLOAT16 weights");
-    std::vector<float> v(count);
-    if (t.float_data_size() > 0 && static_cast<size_t>(t.float_data_size()) == count) {
-      std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
-    } else if (t.raw_data().size() == count * sizeof(float)) {
-      static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
-      std::memcpy(v.data(), t.raw_data().data(), count * sizeof(float));
-    } else {
+    const bool in_floats =
+        t.float_data_size() > 0 && static_cast<size_t>(t.float_data_size()) == count;
+    if (!in_floats && t.raw_data().size() != count * sizeof(float))  // checked before allocating
       node_fail(n, "has tensor " + name + " whose data does not match its shape " +
                        join({t.dims().begin(), t.dims().end()}));
+    std::vector<float> v(count);
+    if (in_floats) {
+      std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
+    } else {
+      static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
+      std::memcpy(v.data(), t.raw_data().data(), count * sizeof(float));
     }
+    for (size_t i = 0; i < count; ++i)
+      if (!std::isfinite(v[i]))
+        node_fail(n, "has tensor " + name + " holding " + (std::isnan(v[i]) ? "NaN" : "infinity") +
+                         " at index " + std::to_string(i) + "; weights must be finite");
     return v;
   }
 
@@ -816,12 +919,13 @@ class Reader {
   /// per int32), converted exactly to float32.
   std::vector<float> halves(const onnx::NodeProto& n, const TensorProto& t, const std::string& name,
                             size_t count) const {
-    std::vector<uint16_t> bits(count);
     const std::string& raw = t.raw_data();
     const bool int32_ok = raw.empty() && static_cast<size_t>(t.int32_data_size()) == count &&
                           std::all_of(t.int32_data().begin(), t.int32_data().end(),
                                       [](int32_t b) { return b >= 0 && b <= 0xffff; });
-    if (raw.size() == count * sizeof(uint16_t) && count > 0) {
+    const bool raw_ok = raw.size() == count * sizeof(uint16_t) && count > 0;
+    std::vector<uint16_t> bits(raw_ok || int32_ok ? count : 0);  // allocated once checked
+    if (raw_ok) {
       static_assert(std::endian::native == std::endian::little, "raw_data is little-endian");
       std::memcpy(bits.data(), raw.data(), raw.size());
     } else if (int32_ok) {
@@ -1210,6 +1314,9 @@ Model load_model(const std::filesystem::path& file) {
 
 void save_model(const Model& model, const std::filesystem::path& file, WeightStorage storage) {
   model.validate();
+  if (const auto problem = class_names_problem(model.classes))
+    throw Error("Cannot write model file " + file.string() + ": " + *problem +
+                " (load_model would refuse the file)");
   onnx::ModelProto proto;
   try {
     proto = Writer(model, storage).build();
