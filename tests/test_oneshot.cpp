@@ -4,6 +4,7 @@
 // the refusal of a store learned with another model; localization on constructed maps; and, on
 // the device, the whole path with the hand-built marker model.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -343,6 +344,95 @@ TEST(OneShotStoreFile, DamagedTruncatedOrNewerFilesAreRefusedWithTheirName) {
   }
   // An unwritable place is an Error naming the file.
   EXPECT_THROW(three_classes(rng).save("/proc/overfeat-oneshot/x.json"), Error);
+}
+
+// Hostile stores: every number range-checked, no conversion out of range, degenerate
+// embeddings and special files refused (each once gave nan confidences, read version
+// 4294967297 as 1, or blocked).
+std::string base64_encode(const uint8_t* data, size_t n) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v =
+        (data[i] << 16) | (i + 1 < n ? data[i + 1] << 8 : 0) | (i + 2 < n ? data[i + 2] : 0);
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += i + 1 < n ? k[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? k[v & 63] : '=';
+  }
+  return out;
+}
+
+TEST(OneShotStoreFile, OutOfRangeFieldsAndDegenerateEmbeddingsAreRefused) {
+  testing::TempDir dir("oneshot");
+  std::mt19937 rng(8);
+  const fs::path good = dir / "good.json";
+  OneShotStore store = three_classes(rng);
+  store.calibration = default_calibration();
+  store.save(good);
+  const json doc = json::parse(std::ifstream(good));
+  auto expect_refused = [&](const json& content, const std::string& says) {
+    const fs::path f = dir / "bad.json";
+    std::ofstream(f, std::ios::binary | std::ios::trunc) << content.dump();
+    try {
+      OneShotStore::load(f);
+      ADD_FAILURE() << "accepted: " << content.dump().substr(0, 300);
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(f.string()), std::string::npos) << m;
+      EXPECT_NE(m.find(says), std::string::npos) << m;
+    }
+  };
+  auto with = [&](const json::json_pointer& at, const json& value) {
+    json d = doc;
+    d[at] = value;
+    return d;
+  };
+  using ptr = json::json_pointer;
+  expect_refused(with(ptr("/version"), 4294967297ULL), "newer");
+  expect_refused(with(ptr("/version"), 1e20), "not a whole number");
+  expect_refused(with(ptr("/version"), 18446744073709551615ULL), "out of range");
+  expect_refused(with(ptr("/version"), 0), "invalid version");
+  expect_refused(with(ptr("/model/dims"), 1e20), "not a whole number");
+  expect_refused(with(ptr("/model/dims"), -3), "outside");
+  expect_refused(with(ptr("/model/feature_layer"), 0), "outside");
+  expect_refused(with(ptr("/model/context"), -0.5), "outside");
+  expect_refused(with(ptr("/calibration/threshold"), 7.5), "outside");
+  expect_refused(with(ptr("/calibration/bias"), 1e30), "outside");
+  expect_refused(with(ptr("/calibration/w_margin"), "x"), "not a number");
+  expect_refused(with(ptr("/classes/0/name"), "bell\x07"), "control characters");
+  const int dims = doc["model"]["dims"];
+  auto embedding = [&](float value) {
+    std::vector<float> v(dims, value);
+    return base64_encode(reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float));
+  };
+  expect_refused(with(ptr("/classes/0/examples/0/embedding"), embedding(0)), "not 1");
+  expect_refused(with(ptr("/classes/0/examples/0/embedding"), embedding(1e-40f)), "not 1");
+  expect_refused(with(ptr("/classes/0/examples/0/embedding"), embedding(3e38f)), "not 1");
+  // The same document, untouched, loads and answers finite confidences.
+  const fs::path same = dir / "same.json";
+  std::ofstream(same) << doc.dump();
+  EXPECT_EQ(OneShotStore::load(same).classes().size(), 3u);
+}
+
+TEST(OneShotStoreFile, SpecialFilesAreRefusedWithoutBlocking) {
+  testing::TempDir dir("oneshot");
+  const fs::path fifo = dir / "store.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const fs::path& f : {fifo, fs::path("/dev/zero")}) {
+    try {
+      OneShotStore::load(f);  // once blocked forever, or read /dev/zero until memory ran out
+      ADD_FAILURE() << f;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(OneShotStoreFile, LongModelNamesGiveUsableFileNames) {
+  const fs::path p = default_store_path(std::string(300, 'm'), "0123456789abcdef");
+  EXPECT_LE(p.filename().string().size(), 255u);
+  EXPECT_NE(p.filename().string().find("-01234567.json"), std::string::npos) << p;
 }
 
 TEST(OneShotStoreFile, DefaultPathIsInTheUsersDataFolder) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "overfeat/error.hpp"
+#include "overfeat/files.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/render.hpp"
 
@@ -486,8 +488,26 @@ std::string where(const fs::path& path) {
 
 }  // namespace
 
-void OneShotStore::add_example(const std::string& name, LearnedExample example) {
+namespace {
+
+/// A learned class's name is printed and saved: 1 to 200 bytes, no control characters (escape
+/// sequences would reach the terminal).
+void check_class_name(const std::string& name) {
   if (name.empty()) throw Error("A learned class needs a name");
+  if (name.size() > 200)
+    throw Error("A learned class's name has at most 200 bytes (this one has " +
+                std::to_string(name.size()) + ")");
+  if (std::any_of(name.begin(), name.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    throw Error(
+        "A learned class's name cannot hold control characters (tabs, line breaks, "
+        "escape sequences)");
+}
+
+}  // namespace
+
+void OneShotStore::add_example(const std::string& name, LearnedExample example) {
+  check_class_name(name);
   if (example.embedding.empty()) throw Error("An example without an embedding");
   for (float v : example.embedding)
     if (!std::isfinite(v)) throw Error("An example's embedding has a non-finite value");
@@ -523,7 +543,7 @@ void OneShotStore::remove_example(const std::string& name, int index) {
 void OneShotStore::rename(const std::string& old_name, const std::string& new_name) {
   const int i = find(old_name);
   if (i < 0) throw Error("No learned class '" + old_name + "' in " + where(path_));
-  if (new_name.empty()) throw Error("A learned class needs a name");
+  check_class_name(new_name);
   if (new_name == old_name) return;
   if (find(new_name) >= 0)
     throw Error("There is already a learned class '" + new_name + "' in " + where(path_) +
@@ -608,6 +628,45 @@ void OneShotStore::save(const fs::path& file) const {
   path_ = file;
 }
 
+namespace {
+
+/// The largest store read (thousands of examples with thumbnails fit in a few MB).
+constexpr std::uintmax_t kMaxStoreBytes = 256ull << 20;
+constexpr long long kMaxDims = 1 << 20;
+
+/// A store field that must be a whole number in [lo, hi]: never converted out of range (1e20)
+/// or truncated (4294967297 is not 1).
+long long integer(const json& j, const std::string& field, long long lo, long long hi) {
+  long long v = 0;
+  if (j.is_number_unsigned()) {
+    const auto u = j.get<unsigned long long>();
+    if (u > static_cast<unsigned long long>(LLONG_MAX))
+      throw Error("\"" + field + "\" is " + j.dump() + ", out of range");
+    v = static_cast<long long>(u);
+  } else if (j.is_number_integer()) {
+    v = j.get<long long>();
+  } else {
+    throw Error("\"" + field + "\" is " + j.dump().substr(0, 40) + ", not a whole number");
+  }
+  if (v < lo || v > hi)
+    throw Error("\"" + field + "\" is " + std::to_string(v) + ", outside " + std::to_string(lo) +
+                ".." + std::to_string(hi));
+  return v;
+}
+
+/// A store field that must be a finite number in [lo, hi].
+float real(const json& j, const std::string& field, double lo, double hi) {
+  if (!j.is_number())
+    throw Error("\"" + field + "\" is " + j.dump().substr(0, 40) + ", not a number");
+  const double v = j.get<double>();
+  if (!(v >= lo && v <= hi))
+    throw Error("\"" + field + "\" is " + j.dump() + ", outside " + std::to_string(lo) + ".." +
+                std::to_string(hi));
+  return static_cast<float>(v);
+}
+
+}  // namespace
+
 OneShotStore OneShotStore::load(const fs::path& file) {
   const std::string name = file.string();
   std::error_code ec;
@@ -615,9 +674,8 @@ OneShotStore OneShotStore::load(const fs::path& file) {
     throw Error("No one-shot store at " + name +
                 " (learn a class first: `overfeat learn NAME images...`, or the app's Teach "
                 "panel)");
-  std::ifstream in(file, std::ios::binary);
-  const std::string text{std::istreambuf_iterator<char>(in), {}};
-  if (!in.good() && !in.eof()) throw Error("Cannot read the one-shot store " + name);
+  // Only a regular file of bounded size: a FIFO would block, /dev/zero never end.
+  const std::string text = files::read_all(file, kMaxStoreBytes, "one-shot store");
   const std::string what_to_do =
       " Restore it from a backup, or delete it (its learned classes are lost) and learn them "
       "again.";
@@ -634,7 +692,7 @@ OneShotStore OneShotStore::load(const fs::path& file) {
   OneShotStore s;
   s.path_ = file;
   try {
-    const int version = doc.at("version").get<int>();
+    const long long version = integer(doc.at("version"), "version", LLONG_MIN, LLONG_MAX);
     if (version > kVersion)
       throw Error("The one-shot store " + name + " has version " + std::to_string(version) +
                   ", written by a newer OverFeat Studio; this one reads version " +
@@ -645,26 +703,31 @@ OneShotStore OneShotStore::load(const fs::path& file) {
     const json& m = doc.at("model");
     s.id_.model_name = m.at("name").get<std::string>();
     s.id_.fingerprint = m.at("fingerprint").get<std::string>();
-    s.id_.feature_layer = m.at("feature_layer").get<int>();
+    s.id_.feature_layer =
+        static_cast<int>(integer(m.at("feature_layer"), "feature_layer", 1, 1000));
     s.id_.layer_name = m.value("layer_name", "layer " + std::to_string(s.id_.feature_layer));
-    s.id_.dims = m.at("dims").get<int>();
+    s.id_.dims = static_cast<int>(integer(m.at("dims"), "dims", 0, kMaxDims));
     s.id_.framing = parse_framing(m.at("framing").get<std::string>());
-    s.id_.context = m.value("context", 0.1f);
-    if (s.id_.dims < 0) throw Error("negative dims");
+    s.id_.context = m.contains("context") ? real(m.at("context"), "context", 0, 1) : 0.1f;
     if (doc.contains("calibration")) {
+      // The similarities are cosines (-1..1); the logistic weights of any sane fit are far
+      // below 1000 (default_calibration: about 6). NaN or huge values would give NaN confidences.
       const json& c = doc.at("calibration");
       Calibration cal;
-      cal.threshold = c.at("threshold").get<float>();
-      cal.bias = c.at("bias").get<float>();
-      cal.w_similarity = c.at("w_similarity").get<float>();
-      cal.w_margin = c.at("w_margin").get<float>();
-      cal.lone_runner_up = c.value("lone_runner_up", default_calibration().lone_runner_up);
+      cal.threshold = real(c.at("threshold"), "calibration threshold", -1, 1);
+      cal.bias = real(c.at("bias"), "calibration bias", -1000, 1000);
+      cal.w_similarity = real(c.at("w_similarity"), "calibration w_similarity", -1000, 1000);
+      cal.w_margin = real(c.at("w_margin"), "calibration w_margin", -1000, 1000);
+      cal.lone_runner_up = c.contains("lone_runner_up")
+                               ? real(c.at("lone_runner_up"), "calibration lone_runner_up", -1, 1)
+                               : default_calibration().lone_runner_up;
       s.calibration = cal;
     }
     for (const json& c : doc.at("classes")) {
       LearnedClass lc;
       lc.name = c.at("name").get<std::string>();
       if (lc.name.empty()) throw Error("a class without a name");
+      check_class_name(lc.name);
       if (s.find(lc.name) >= 0) throw Error("the class '" + lc.name + "' appears twice");
       for (const json& e : c.at("examples")) {
         LearnedExample ex;
@@ -678,6 +741,15 @@ OneShotStore OneShotStore::load(const fs::path& file) {
         for (float v : ex.embedding)
           if (!std::isfinite(v))
             throw Error("an embedding of class '" + lc.name + "' has a non-finite value");
+        // Embeddings are stored normalized (OneShotStore::add); all zeros, denormals or huge
+        // values are damage, and would compare as anything.
+        double norm = 0;
+        for (float v : ex.embedding) norm += static_cast<double>(v) * v;
+        if (!(std::abs(std::sqrt(norm) - 1.0) < 1e-3))
+          throw Error("an embedding of class '" + lc.name + "' has length " +
+                      std::to_string(std::sqrt(norm)) +
+                      ", not 1 (stored embeddings are unit "
+                      "vectors)");
         if (!base64_decode(e.value("thumbnail", ""), ex.thumbnail))
           throw Error("a thumbnail of class '" + lc.name + "' is not base64");
         ex.source = e.value("source", "");
@@ -723,7 +795,9 @@ fs::path oneshot_dir() {
 }
 
 fs::path default_store_path(const std::string& model_name, const std::string& fingerprint) {
-  std::string safe = model_name.empty() ? "model" : model_name;
+  // File names have at most 255 bytes: long model names are cut (the fingerprint keeps stores of
+  // different models apart).
+  std::string safe = model_name.empty() ? "model" : model_name.substr(0, 100);
   for (char& ch : safe)
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
       ch = '_';
