@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -168,6 +171,59 @@ TEST_F(Cli, BadInputGivesClearMessagesAndKeepsOtherResults) {
   Result dev = run(d() + "--device no-such-gpu '" + good.string() + "'");
   EXPECT_NE(dev.code, 0);
   EXPECT_NE(dev.err.find("No Vulkan device matches"), std::string::npos) << dev.err;
+}
+
+// One bad image in a PPM stream once ended the stream (and with --json lost every result); so
+// did any image whose output is not 1x1 in -n mode.
+TEST_F(Cli, APpmStreamGoesOnAfterBadImages) {
+  const std::string stream = ppm_bytes(test_image(231, 231, 10)) + "P6\nzz garbage\n" +
+                             ppm_bytes(test_image(300, 300, 11)) +  // too large for -n
+                             ppm_bytes(test_image(231, 231, 12));
+  const fs::path file = write_file("bad-stream.ppm", stream);
+  Result r = run(d() + "-p -n 1", file.string());
+  EXPECT_EQ(r.code, 5);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  EXPECT_NE(r.err.find("stdin#1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stdin#2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 of 4 inputs failed"), std::string::npos) << r.err;
+  Result j = run(d() + "-p -n 1 --json", file.string());
+  EXPECT_EQ(j.code, 5);
+  const auto doc = nlohmann::json::parse(j.out);
+  ASSERT_EQ(doc.size(), 4u) << j.out;
+  EXPECT_TRUE(doc[0].contains("classes"));
+  EXPECT_TRUE(doc[1].contains("error"));
+  EXPECT_TRUE(doc[2].contains("error"));
+  EXPECT_TRUE(doc[3].contains("classes"));
+}
+
+TEST_F(Cli, SpecialFilesAndDamagedWeightsAreRefusedClearly) {
+  const fs::path good = write_file("good-special.ppm", ppm_bytes(test_image(231, 231, 13)));
+  const fs::path fifo = fs::path(OVERFEAT_TEST_WORK_DIR) / "fifo.jpg";
+  fs::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Result r = run(d() + "-n 1 '" + fifo.string() + "' '" + good.string() + "'");  // once hung
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.err.find("named pipe"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+
+  // An official weight file of the right size but full of NaN once printed `nan`.
+  const fs::path nan_dir = fs::path(OVERFEAT_TEST_WORK_DIR) / "nan-weights";
+  fs::create_directories(nan_dir);
+  const NetSpec spec = NetSpec::official(0);
+  {
+    // The right size (sparse zeros), with NaN in the first convolution.
+    const fs::path file = nan_dir / "net_weight_0";
+    std::ofstream(file, std::ios::binary | std::ios::trunc).close();
+    fs::resize_file(file, static_cast<std::uintmax_t>(spec.parameter_count()) * 4);
+    std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    const std::vector<float> nans(1000, std::numeric_limits<float>::quiet_NaN());
+    out.write(reinterpret_cast<const char*>(nans.data()), nans.size() * sizeof(float));
+  }
+  Result n = run("-d '" + nan_dir.string() + "' -n 1 '" + good.string() + "'");
+  EXPECT_EQ(n.code, 4);
+  EXPECT_NE(n.err.find("NaN"), std::string::npos) << n.err;
+  EXPECT_EQ(n.out.find("nan"), std::string::npos) << n.out;
+  fs::remove_all(nan_dir);
 }
 
 }  // namespace

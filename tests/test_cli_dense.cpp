@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "constructed_models.hpp"
@@ -221,6 +222,64 @@ TEST_F(CliDense, OfficialNetsRunEverySubcommand) {
   EXPECT_TRUE(json::parse(r.out).is_array());
   r = run("heatmap " + d + "-m accurate --scales 221 -n 1 -o " + q(dir_ / "acc") + " " + q(photo));
   ASSERT_EQ(r.code, 0) << r.err;
+}
+
+// Two inputs with one file name (a/x.png and b/x.png, or x.png and x.jpg) once wrote one PNG
+// over the other and gave both detections the same image_id.
+TEST_F(CliDense, InputsSharingAFileNameGetTheirOwnOutputsAndIds) {
+  const Tensor img = image::load_rgb(image0_);
+  fs::create_directories(dir_ / "a");
+  fs::create_directories(dir_ / "b");
+  render::write_png(dir_ / "a" / "x.png", render::to_rgb8(img));
+  render::write_png(dir_ / "b" / "x.png", render::to_rgb8(img));
+  const Result r = run("detect " + m() + "--json - -o " + q(dir_ / "out") + " " +
+                       q(dir_ / "a" / "x.png") + " " + q(dir_ / "b" / "x.png") + " " + q(image0_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  std::set<std::string> ids;
+  for (const json& d : doc) ids.insert(d["image_id"].get<std::string>());
+  EXPECT_EQ(ids.size(), 3u) << r.out;
+  EXPECT_TRUE(ids.count("img0")) << "a unique stem stays the plain stem";
+  int pngs = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "out")) pngs += e.path().extension() == ".png";
+  EXPECT_EQ(pngs, 3);
+  // heatmap: the same rule for its files.
+  const Result h = run("heatmap " + m() + "-n 1 -o " + q(dir_ / "maps") + " " +
+                       q(dir_ / "a" / "x.png") + " " + q(dir_ / "b" / "x.png"));
+  ASSERT_EQ(h.code, 0) << h.err;
+  int indexes = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "maps"))
+    indexes += e.path().string().ends_with("_heatmaps.json");
+  EXPECT_EQ(indexes, 2);
+}
+
+// A failure in the middle of a batch: the JSON is still one valid document, with an entry saying
+// what failed, and the results around it are complete.
+TEST_F(CliDense, JsonStaysValidWithAnErrorEntryForEachFailure) {
+  std::ofstream(dir_ / "bad.png") << "garbage";
+  const Result r = run("detect " + m() + "--json - " + q(image0_) + " " + q(dir_ / "bad.png") +
+                       " " + q(dir_ / "missing.png") + " " + q(image0_));
+  EXPECT_EQ(r.code, 5);
+  const json doc = json::parse(r.out);  // throws, failing the test, if not valid
+  int errors = 0, boxes = 0;
+  for (const json& d : doc) {
+    if (d.contains("error")) {
+      ++errors;
+      EXPECT_NE(d["error"].get<std::string>().find(d["image"].get<std::string>()),
+                std::string::npos);
+    } else {
+      ++boxes;
+    }
+  }
+  EXPECT_EQ(errors, 2);
+  EXPECT_EQ(boxes, 4);
+  EXPECT_NE(r.err.find("2 of 4 images failed"), std::string::npos) << r.err;
+  const Result c = run("classify " + m() + "--json " + q(dir_ / "missing.png") + " " + q(image0_));
+  EXPECT_EQ(c.code, 5);
+  const json cdoc = json::parse(c.out);
+  ASSERT_EQ(cdoc.size(), 2u);
+  EXPECT_TRUE(cdoc[0].contains("error"));
+  EXPECT_TRUE(cdoc[1].contains("classes"));
 }
 
 TEST_F(CliDense, BadInputGetsClearMessagesAndExitCodes) {

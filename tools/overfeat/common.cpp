@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "overfeat/error.hpp"
@@ -141,6 +143,99 @@ void write_text(const std::filesystem::path& file, const std::string& text) {
   std::ofstream out(file);
   out << text;
   if (!out) throw Error("Cannot write " + file.string());
+}
+
+std::string item_error(const std::string& item) {
+  std::string message;
+  try {
+    throw;
+  } catch (const VulkanUnavailable&) {
+    throw;
+  } catch (const WeightFileError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    message = "out of memory (" + item +
+              "); the image is too large for this machine: shrink it, or use fewer scales";
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (message.find(item) == std::string::npos) message = item + ": " + message;
+  return message;
+}
+
+int batch_status(int failures, std::size_t total, const char* what) {
+  if (failures == 0) return 0;
+  if (total > 1)
+    std::cerr << "overfeat: " << failures << " of " << total << " " << what
+              << " failed (exit code 5); the others' results are complete\n";
+  return 5;
+}
+
+JsonArrayWriter::JsonArrayWriter(const std::string& file, int indent)
+    : name_(file), indent_(indent) {
+  if (file.empty()) return;
+  if (file == "-") {
+    out_ = &std::cout;
+  } else {
+    const std::filesystem::path path(file);
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    file_ = std::make_unique<std::ofstream>(path);
+    if (!*file_) throw Error("Cannot write " + file);
+    out_ = file_.get();
+  }
+  *out_ << "[" << std::flush;
+}
+
+JsonArrayWriter::~JsonArrayWriter() {
+  try {
+    close();
+  } catch (...) {  // a destructor must not throw; close() was called on the normal path
+  }
+}
+
+void JsonArrayWriter::add(const nlohmann::json& item) {
+  if (!out_) return;
+  std::string text = item.dump(indent_);
+  if (indent_ >= 0) {  // indented like a whole array's dump
+    std::string shifted = std::string(indent_, ' ');
+    for (char ch : text) {
+      shifted += ch;
+      if (ch == '\n') shifted.append(indent_, ' ');
+    }
+    text = std::move(shifted);
+  }
+  *out_ << (first_ ? "" : ",") << (indent_ >= 0 ? "\n" : "") << text << std::flush;
+  first_ = false;
+  if (!*out_) throw Error("Cannot write " + name_);
+}
+
+void JsonArrayWriter::close() {
+  if (!out_) return;
+  *out_ << (first_ || indent_ < 0 ? "" : "\n") << "]\n" << std::flush;
+  const bool ok = static_cast<bool>(*out_);
+  out_ = nullptr;
+  file_.reset();
+  if (!ok) throw Error("Cannot write " + name_);
+}
+
+std::vector<std::string> unique_stems(const std::vector<std::string>& paths) {
+  std::map<std::string, int> stem_count;
+  for (const std::string& p : paths) ++stem_count[std::filesystem::path(p).stem().string()];
+  std::vector<std::string> out;
+  std::set<std::string> used;
+  for (const std::string& p : paths) {
+    std::string name = std::filesystem::path(p).stem().string();
+    if (stem_count[name] > 1) {
+      name = std::filesystem::path(p).lexically_normal().relative_path().string();
+      while (name.rfind("../", 0) == 0) name.erase(0, 3);
+      for (char& ch : name)
+        if (ch == '/' || ch == '.') ch = '_';
+    }
+    std::string unique = name;
+    for (int k = 2; !used.insert(unique).second; ++k) unique = name + "-" + std::to_string(k);
+    out.push_back(unique);
+  }
+  return out;
 }
 
 int run_devices(int, char**) {

@@ -2,11 +2,15 @@
 // Shared by the `overfeat` subcommands: where weights live, opening a device, the model and
 // dense-evaluation options of the paper's subcommands, output helpers.
 #pragma once
+#include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "overfeat/error.hpp"
 #include "overfeat/image.hpp"
@@ -80,21 +84,76 @@ struct Session {
 /// Writes `text` to `file` (creating its folder), or to stdout for "-". Throws Error.
 void write_text(const std::filesystem::path& file, const std::string& text);
 
-/// Runs `fn(path, rgb)` on every image; an unreadable image is reported and the others go on.
-/// Returns 5 when some image failed, else 0.
-template <typename Fn>
-int for_each_image(const std::vector<std::string>& images, Fn fn) {
+/// What went wrong with one input, for the message and the JSON error entry. Rethrows what ends
+/// the whole run (no Vulkan device, missing weights); everything else, out of memory included,
+/// belongs to this input alone.
+std::string item_error(const std::string& item);
+
+/// Prints "overfeat: N of M images failed" on stderr when some did; returns the exit code: 5
+/// when any failed, else 0.
+int batch_status(int failures, std::size_t total, const char* what = "images");
+
+/// Runs `fn(i, path, rgb)` on every image `images[i]`. One bad image never costs the others: an
+/// unreadable, too large or too small image, or one that runs out of memory, is reported on
+/// stderr (and passed to `on_error(i, path, message)`) and the rest go on. Returns
+/// batch_status().
+template <typename Fn, typename OnError>
+int for_each_image_indexed(const std::vector<std::string>& images, Fn fn, OnError on_error) {
   int failures = 0;
-  for (const std::string& path : images) {
+  for (std::size_t i = 0; i < images.size(); ++i) {
     try {
-      fn(path, image::load_rgb(path));
-    } catch (const ImageError& e) {
-      std::cerr << "overfeat: " << e.what() << "\n";
+      fn(i, images[i], image::load_rgb(images[i]));
+      std::cout.flush();  // a result is out as soon as it is known
+    } catch (...) {
+      const std::string message = item_error(images[i]);
+      std::cerr << "overfeat: " << message << "\n" << std::flush;
+      on_error(i, images[i], message);
       ++failures;
     }
   }
-  return failures ? 5 : 0;
+  return batch_status(failures, images.size());
 }
+
+/// The same with `fn(path, rgb)` and `on_error(path, message)`.
+template <typename Fn, typename OnError>
+int for_each_image(const std::vector<std::string>& images, Fn fn, OnError on_error) {
+  return for_each_image_indexed(
+      images, [&](std::size_t, const std::string& path, const Tensor& rgb) { fn(path, rgb); },
+      [&](std::size_t, const std::string& path, const std::string& message) {
+        on_error(path, message);
+      });
+}
+
+template <typename Fn>
+int for_each_image(const std::vector<std::string>& images, Fn fn) {
+  return for_each_image(images, fn, [](const std::string&, const std::string&) {});
+}
+
+/// A JSON array written element by element, flushed after each, so that results already
+/// computed are out even if a later input takes the process down; close() ends the array
+/// (`[]` when empty). Writes to stdout for "-".
+class JsonArrayWriter {
+ public:
+  /// Nothing is written unless `file` is non-empty.
+  explicit JsonArrayWriter(const std::string& file, int indent = 2);
+  ~JsonArrayWriter();
+  JsonArrayWriter(const JsonArrayWriter&) = delete;
+  JsonArrayWriter& operator=(const JsonArrayWriter&) = delete;
+  void add(const nlohmann::json& item);
+  void close();
+
+ private:
+  std::unique_ptr<std::ofstream> file_;
+  std::ostream* out_ = nullptr;
+  std::string name_;
+  int indent_;
+  bool first_ = true;
+};
+
+/// One output name per input, never two alike (detect's PNGs and image ids, heatmap's files):
+/// the file's stem; where inputs share a stem (a/x.jpg and b/x.jpg, x.jpg and x.png), the path
+/// with '/' and '.' as '_' (a_x_jpg); numbered "-2", "-3" if still alike.
+std::vector<std::string> unique_stems(const std::vector<std::string>& paths);
 
 /// Marks an option as naming a file the command writes: a name ending like an image or a video
 /// is refused at parse time (exit 2), since `--json a.jpg b.jpg` most likely meant a.jpg as an

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -57,27 +58,33 @@ int classify_main(int argc, char** argv) {
   app.add_option("images", images, "Image files")->required();
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
-  json out = json::array();
-  const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
-    std::vector<float> probs;
-    if (views == "10") {
-      probs = classify_ten_views(*s.eval, rgb);
-    } else {
-      const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
-      probs = classify(s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
-    }
-    json classes = json::array();
-    if (!as_json && images.size() > 1) std::cout << path << "\n";
-    for (const auto& t : s.top(probs, top)) {
-      if (as_json)
-        classes.push_back(
-            {{"index", t.index}, {"name", s.name(t.index)}, {"probability", t.score}});
-      else
-        std::cout << s.name(t.index) << " " << release_float(t.score) << "\n";
-    }
-    if (as_json) out.push_back({{"image", path}, {"views", views}, {"classes", classes}});
-  });
-  if (as_json) std::cout << out.dump(2) << "\n";
+  JsonArrayWriter out(as_json ? "-" : "");
+  const auto on_error = [&](const std::string& path, const std::string& message) {
+    out.add({{"image", path}, {"error", message}});
+  };
+  const int rc = for_each_image(
+      images,
+      [&](const std::string& path, const Tensor& rgb) {
+        std::vector<float> probs;
+        if (views == "10") {
+          probs = classify_ten_views(*s.eval, rgb);
+        } else {
+          const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
+          probs = classify(s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
+        }
+        json classes = json::array();
+        if (!as_json && images.size() > 1) std::cout << path << "\n";
+        for (const auto& t : s.top(probs, top)) {
+          if (as_json)
+            classes.push_back(
+                {{"index", t.index}, {"name", s.name(t.index)}, {"probability", t.score}});
+          else
+            std::cout << s.name(t.index) << " " << release_float(t.score) << "\n";
+        }
+        if (as_json) out.add({{"image", path}, {"views", views}, {"classes", classes}});
+      },
+      on_error);
+  out.close();
   return rc;
 }
 
@@ -100,28 +107,36 @@ int detect_main(int argc, char** argv) {
   app.add_option("images", images, "Image files")->required();
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
-  json all = json::array();
-  const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
-    const DetectResult r = detect(*s.eval, rgb, s.opt);
-    for (const Detection& d : r.merged)
-      if (json_file != "-")
-        std::cout << path << " " << s.name(d.cls) << " " << fixed(d.score, 4) << " "
-                  << fixed(d.box.x1, 1) << " " << fixed(d.box.y1, 1) << " " << fixed(d.box.x2, 1)
-                  << " " << fixed(d.box.y2, 1) << "\n";
-    if (c.verbose) {
-      std::cerr << path << ": " << r.raw.size() << " raw boxes -> " << r.merged.size() << "\n";
-      print_timings(r.timings);
-    }
-    for (const json& d : detections_json(r.merged, s.model.classes, fs::path(path).stem().string()))
-      all.push_back(d);
-    if (!out_dir.empty()) {
-      fs::create_directories(out_dir);
-      const fs::path png = fs::path(out_dir) / (fs::path(path).stem().string() + ".detections.png");
-      render::write_png(png, annotate_detections(rgb, r, s.model.classes, raw));
-      if (c.verbose) std::cerr << "wrote " << png << "\n";
-    }
-  });
-  if (!json_file.empty()) write_text(json_file, all.dump(2) + "\n");
+  // Image ids and PNG names: the file's stem, made unique when two inputs share it.
+  const std::vector<std::string> ids = unique_stems(images);
+  JsonArrayWriter all(json_file);
+  const auto on_error = [&](size_t i, const std::string& path, const std::string& message) {
+    all.add({{"image_id", ids[i]}, {"image", path}, {"error", message}});
+  };
+  const int rc = for_each_image_indexed(
+      images,
+      [&](size_t i, const std::string& path, const Tensor& rgb) {
+        const std::string& id = ids[i];
+        const DetectResult r = detect(*s.eval, rgb, s.opt);
+        for (const Detection& d : r.merged)
+          if (json_file != "-")
+            std::cout << path << " " << s.name(d.cls) << " " << fixed(d.score, 4) << " "
+                      << fixed(d.box.x1, 1) << " " << fixed(d.box.y1, 1) << " "
+                      << fixed(d.box.x2, 1) << " " << fixed(d.box.y2, 1) << "\n";
+        if (c.verbose) {
+          std::cerr << path << ": " << r.raw.size() << " raw boxes -> " << r.merged.size() << "\n";
+          print_timings(r.timings);
+        }
+        for (const json& d : detections_json(r.merged, s.model.classes, id)) all.add(d);
+        if (!out_dir.empty()) {
+          fs::create_directories(out_dir);
+          const fs::path png = fs::path(out_dir) / (id + ".detections.png");
+          render::write_png(png, annotate_detections(rgb, r, s.model.classes, raw));
+          if (c.verbose) std::cerr << "wrote " << png << "\n";
+        }
+      },
+      on_error);
+  all.close();
   return rc;
 }
 
@@ -181,74 +196,80 @@ int heatmap_main(int argc, char** argv) {
   const render::Colormap cmap = colormap == "inferno" ? render::Colormap::Inferno
                                 : colormap == "turbo" ? render::Colormap::Turbo
                                                       : render::Colormap::Viridis;
-  return for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
-    const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
-    const DenseResult r = s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false});
-    std::vector<int> classes;
-    for (const std::string& k : class_keys) classes.push_back(find_class(s, k));
-    if (classes.empty()) {
-      for (const auto& t : s.top(classify(r), top)) classes.push_back(t.index);
-    }
-    const std::string stem = fs::path(path).stem().string();
-    json index = {{"image", path},
-                  {"image_size", {rgb.h, rgb.w}},
-                  {"model", s.model.net.name},
-                  {"stride", c.coarse ? "coarse" : "fine"},
-                  {"classes", json::array()},
-                  {"maps", json::array()}};
-    for (int cls : classes) index["classes"].push_back({{"index", cls}, {"name", s.name(cls)}});
-    for (int cls : classes) {
-      std::vector<render::Rgb8> tiles;
-      std::vector<std::string> captions;
-      for (const ScaleMap& m : r.maps) {
-        const Tensor map = m.class_map(cls);
-        render::MapPlacement where;
-        m.cell_centers(where.x0, where.y0, where.step_x, where.step_y);
-        render::HeatmapStyle style;
-        style.colormap = cmap;
-        style.opacity = opacity;
-        style.smooth = smooth;
-        const std::string scale = "scale " + std::to_string(m.scale + 1) + " (" +
-                                  std::to_string(m.input.h) + "x" + std::to_string(m.input.w) +
-                                  (m.flipped ? ", mirrored" : "") + ")";
-        style.title = s.name(cls).substr(0, s.name(cls).find(',')) + " - " + scale;
-        const std::string base = stem + "_" + file_safe(s.name(cls)) + "_s" +
-                                 std::to_string(m.scale + 1) + (m.flipped ? "_flip" : "");
-        const render::Rgb8 png =
-            render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style);
-        render::write_png(fs::path(out_dir) / (base + ".png"), png);
-        style.legend = false;
-        tiles.push_back(render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style));
-        // Grid captions stay short: tiles of small photos are narrow.
-        captions.push_back("scale " + std::to_string(m.scale + 1) + (m.flipped ? " mirr." : "") +
-                           ", max " +
-                           fixed(*std::max_element(map.data.begin(), map.data.end()), 2));
-        json entry = {{"class", cls},
-                      {"scale", m.scale},
-                      {"flipped", m.flipped},
-                      {"input_size", {m.input.h, m.input.w}},
-                      {"map_size", {map.h, map.w}},
-                      {"stride", m.geometry.stride},
-                      {"window", m.geometry.window},
-                      {"offsets", m.geometry.offsets},
-                      {"cell0_center", {where.x0, where.y0}},
-                      {"cell_step", {where.step_x, where.step_y}},
-                      {"png", base + ".png"}};
-        if (raw_format == "npy") {
-          npy::write(fs::path(out_dir) / (base + ".npy"), map);
-          entry["npy"] = base + ".npy";
-        } else {
-          entry["values"] = map.data;
+  const std::vector<std::string> stems = unique_stems(images);
+  std::vector<int> chosen;  // a class the model lacks is the user's mistake, not an image's
+  for (const std::string& k : class_keys) chosen.push_back(find_class(s, k));
+  return for_each_image_indexed(
+      images,
+      [&](size_t i, const std::string& path, const Tensor& rgb) {
+        const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
+        const DenseResult r = s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false});
+        std::vector<int> classes = chosen;
+        if (classes.empty()) {
+          for (const auto& t : s.top(classify(r), top)) classes.push_back(t.index);
         }
-        index["maps"].push_back(entry);
-      }
-      const fs::path grid_file =
-          fs::path(out_dir) / (stem + "_" + file_safe(s.name(cls)) + "_scales.png");
-      render::write_png(grid_file, render::grid(tiles, captions, 3));
-      std::cout << "wrote " << grid_file.string() << "\n";
-    }
-    write_text(fs::path(out_dir) / (stem + "_heatmaps.json"), index.dump(1) + "\n");
-  });
+        const std::string& stem = stems[i];
+        json index = {{"image", path},
+                      {"image_size", {rgb.h, rgb.w}},
+                      {"model", s.model.net.name},
+                      {"stride", c.coarse ? "coarse" : "fine"},
+                      {"classes", json::array()},
+                      {"maps", json::array()}};
+        for (int cls : classes) index["classes"].push_back({{"index", cls}, {"name", s.name(cls)}});
+        for (int cls : classes) {
+          std::vector<render::Rgb8> tiles;
+          std::vector<std::string> captions;
+          for (const ScaleMap& m : r.maps) {
+            const Tensor map = m.class_map(cls);
+            render::MapPlacement where;
+            m.cell_centers(where.x0, where.y0, where.step_x, where.step_y);
+            render::HeatmapStyle style;
+            style.colormap = cmap;
+            style.opacity = opacity;
+            style.smooth = smooth;
+            const std::string scale = "scale " + std::to_string(m.scale + 1) + " (" +
+                                      std::to_string(m.input.h) + "x" + std::to_string(m.input.w) +
+                                      (m.flipped ? ", mirrored" : "") + ")";
+            style.title = s.name(cls).substr(0, s.name(cls).find(',')) + " - " + scale;
+            const std::string base = stem + "_" + file_safe(s.name(cls)) + "_s" +
+                                     std::to_string(m.scale + 1) + (m.flipped ? "_flip" : "");
+            const render::Rgb8 png =
+                render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style);
+            render::write_png(fs::path(out_dir) / (base + ".png"), png);
+            style.legend = false;
+            tiles.push_back(
+                render::heatmap_overlay(rgb, map.data.data(), map.h, map.w, where, style));
+            // Grid captions stay short: tiles of small photos are narrow.
+            captions.push_back("scale " + std::to_string(m.scale + 1) +
+                               (m.flipped ? " mirr." : "") + ", max " +
+                               fixed(*std::max_element(map.data.begin(), map.data.end()), 2));
+            json entry = {{"class", cls},
+                          {"scale", m.scale},
+                          {"flipped", m.flipped},
+                          {"input_size", {m.input.h, m.input.w}},
+                          {"map_size", {map.h, map.w}},
+                          {"stride", m.geometry.stride},
+                          {"window", m.geometry.window},
+                          {"offsets", m.geometry.offsets},
+                          {"cell0_center", {where.x0, where.y0}},
+                          {"cell_step", {where.step_x, where.step_y}},
+                          {"png", base + ".png"}};
+            if (raw_format == "npy") {
+              npy::write(fs::path(out_dir) / (base + ".npy"), map);
+              entry["npy"] = base + ".npy";
+            } else {
+              entry["values"] = map.data;
+            }
+            index["maps"].push_back(entry);
+          }
+          const fs::path grid_file =
+              fs::path(out_dir) / (stem + "_" + file_safe(s.name(cls)) + "_scales.png");
+          render::write_png(grid_file, render::grid(tiles, captions, 3));
+          std::cout << "wrote " << grid_file.string() << "\n";
+        }
+        write_text(fs::path(out_dir) / (stem + "_heatmaps.json"), index.dump(1) + "\n");
+      },
+      [](size_t, const std::string&, const std::string&) {});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -172,62 +172,58 @@ int recognize_main(int argc, char** argv) {
   if (store.empty())
     std::cerr << "overfeat recognize: the store " << file.string()
               << " has no classes; every answer is unknown\n";
-  json out = json::array();
-  int failures = 0;
-  for (const std::string& path : images) {
-    Tensor rgb;
-    try {
-      rgb = image::load_rgb(path);
-    } catch (const ImageError& e) {
-      std::cerr << "overfeat: " << e.what() << "\n";
-      ++failures;
-      if (as_json) out.push_back({{"image", path}, {"error", e.what()}});
-      continue;
-    }
-    const Recognition r = recognize(store, embed(*s.eval, rgb, box, store), threshold);
-    std::optional<Box> where;
-    if (locate && r.cls >= 0) {
-      Tensor region = rgb;
-      Box offset{0, 0, 0, 0};
-      if (box) {  // locate inside the box, then back to image pixels
-        const Box b = embedding_region(rgb, box, 0);
-        region = image::crop(rgb, static_cast<int>(b.y1), static_cast<int>(b.x1),
-                             static_cast<int>(b.height()), static_cast<int>(b.width()));
-        offset = b;
-      }
-      DenseOptions d = s.opt.dense;
-      d.boxes = false;
-      d.feature_layer = store.identity().feature_layer;
-      const auto sizes = parse_scales(s.opt.scales, s.model.net, region.h, region.w);
-      const std::vector<Localization> loc = localize(store, s.eval->evaluate(region, sizes, d));
-      Box b = loc[r.cls].box;
-      b = {b.x1 + offset.x1, b.y1 + offset.y1, b.x2 + offset.x1, b.y2 + offset.y1};
-      where = b;
-    }
-    if (as_json) {
-      json o = {
-          {"image", path},
-          {"class", r.name},
-          {"confidence", r.confidence},
-          {"similarity", r.similarity},
-          {"best", r.best >= 0 ? json(store.classes()[r.best].name) : json(nullptr)},
-          {"runner_up", r.runner_up >= 0 ? json(store.classes()[r.runner_up].name) : json(nullptr)},
-          {"runner_up_similarity", r.runner_up_similarity},
-          {"margin", r.margin},
-          {"threshold", r.threshold}};
-      if (locate) o["box"] = where ? box_json(*where) : json(nullptr);
-      out.push_back(o);
-    } else {
-      std::cout << path << " " << r.name << " " << fixed(r.confidence, 3) << " "
-                << fixed(r.similarity, 3);
-      if (where)
-        std::cout << " " << fixed(where->x1, 1) << " " << fixed(where->y1, 1) << " "
-                  << fixed(where->x2, 1) << " " << fixed(where->y2, 1);
-      std::cout << "\n";
-    }
-  }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  return failures ? 5 : 0;
+  JsonArrayWriter out(as_json ? "-" : "");
+  const auto on_error = [&](const std::string& path, const std::string& message) {
+    out.add({{"image", path}, {"error", message}});
+  };
+  const int rc = for_each_image(
+      images,
+      [&](const std::string& path, const Tensor& rgb) {
+        const Recognition r = recognize(store, embed(*s.eval, rgb, box, store), threshold);
+        std::optional<Box> where;
+        if (locate && r.cls >= 0) {
+          Tensor region = rgb;
+          Box offset{0, 0, 0, 0};
+          if (box) {  // locate inside the box, then back to image pixels
+            const Box b = embedding_region(rgb, box, 0);
+            region = image::crop(rgb, static_cast<int>(b.y1), static_cast<int>(b.x1),
+                                 static_cast<int>(b.height()), static_cast<int>(b.width()));
+            offset = b;
+          }
+          DenseOptions d = s.opt.dense;
+          d.boxes = false;
+          d.feature_layer = store.identity().feature_layer;
+          const auto sizes = parse_scales(s.opt.scales, s.model.net, region.h, region.w);
+          const std::vector<Localization> loc = localize(store, s.eval->evaluate(region, sizes, d));
+          Box b = loc[r.cls].box;
+          b = {b.x1 + offset.x1, b.y1 + offset.y1, b.x2 + offset.x1, b.y2 + offset.y1};
+          where = b;
+        }
+        if (as_json) {
+          json o = {{"image", path},
+                    {"class", r.name},
+                    {"confidence", r.confidence},
+                    {"similarity", r.similarity},
+                    {"best", r.best >= 0 ? json(store.classes()[r.best].name) : json(nullptr)},
+                    {"runner_up",
+                     r.runner_up >= 0 ? json(store.classes()[r.runner_up].name) : json(nullptr)},
+                    {"runner_up_similarity", r.runner_up_similarity},
+                    {"margin", r.margin},
+                    {"threshold", r.threshold}};
+          if (locate) o["box"] = where ? box_json(*where) : json(nullptr);
+          out.add(o);
+        } else {
+          std::cout << path << " " << r.name << " " << fixed(r.confidence, 3) << " "
+                    << fixed(r.similarity, 3);
+          if (where)
+            std::cout << " " << fixed(where->x1, 1) << " " << fixed(where->y1, 1) << " "
+                      << fixed(where->x2, 1) << " " << fixed(where->y2, 1);
+          std::cout << "\n";
+        }
+      },
+      on_error);
+  out.close();
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,10 +61,11 @@ class Runner {
       ForwardResult r = net_->forward(rgb, {layer_});
       const Tensor& t = r.layers.at(layer_);
       if (opt_.json)
-        json_.push_back(
+        json_.add(
             {{"image", label}, {"layer", layer_}, {"shape", {t.c, t.h, t.w}}, {"data", t.data}});
       else
         print_features(t);
+      std::cout.flush();
       return;
     }
     if (from_file) {
@@ -89,10 +90,27 @@ class Runner {
       else
         std::cout << names.at(c.index) << " " << release_float(c.score) << "\n";
     }
-    if (opt_.json) json_.push_back({{"image", label}, {"classes", classes}});
+    if (opt_.json) json_.add({{"image", label}, {"classes", classes}});
+    std::cout.flush();
   }
+
+  /// Runs `fn` for one input; a failure is reported (and entered in the JSON) and the caller
+  /// goes on with the next input.
+  template <typename Fn>
+  bool guarded(const std::string& label, Fn fn) {
+    try {
+      fn();
+      return true;
+    } catch (...) {
+      const std::string message = item_error(label);
+      std::cerr << "overfeat: " << message << "\n" << std::flush;
+      if (opt_.json) json_.add({{"image", label}, {"error", message}});
+      return false;
+    }
+  }
+
   void finish() {
-    if (opt_.json) std::cout << json_.dump(2) << "\n";
+    json_.close();
     std::cout.flush();
   }
 
@@ -101,7 +119,7 @@ class Runner {
   std::unique_ptr<vk::Context> ctx_;
   std::unique_ptr<Network> net_;
   int layer_ = 0;
-  nlohmann::json json_ = nlohmann::json::array();
+  JsonArrayWriter json_{opt_.json ? "-" : ""};
 };
 
 }  // namespace
@@ -137,23 +155,31 @@ int run_release(int argc, char** argv) {
     return 2;
   }
   Runner runner(o);
+  int failures = 0, inputs = 0;
   if (o.ppm) {
-    Tensor rgb;
-    for (int i = 0; image::read_ppm(std::cin, rgb); ++i)
-      runner.process("stdin#" + std::to_string(i), std::move(rgb), false);
-  }
-  int failures = 0;
-  for (const auto& path : o.images) {
-    try {
-      runner.process(path, image::load_rgb(path), true);
-    } catch (const ImageError& e) {
-      // One unreadable image must not lose the results of the others.
-      std::cerr << "overfeat: " << e.what() << "\n";
-      ++failures;
+    // One bad image of the stream costs only itself: a sound header's raster is skipped, a
+    // garbled one is passed over to the next "P6".
+    for (int i = 0;; ++i) {
+      const std::string label = "stdin#" + std::to_string(i);
+      bool end = false, read = false;
+      const bool ok = runner.guarded(label, [&] {
+        Tensor rgb;
+        end = !image::read_ppm(std::cin, rgb);
+        read = true;
+        if (!end) runner.process(label, std::move(rgb), false);
+      });
+      if (end) break;  // the clean end of the stream
+      ++inputs;
+      if (!ok) ++failures;
+      if (!read && !image::skip_to_next_ppm(std::cin)) break;
     }
   }
+  for (const auto& path : o.images) {
+    ++inputs;
+    failures += !runner.guarded(path, [&] { runner.process(path, image::load_rgb(path), true); });
+  }
   runner.finish();
-  return failures ? 5 : 0;
+  return batch_status(failures, static_cast<std::size_t>(inputs), "inputs");
 }
 
 }  // namespace overfeat::cli
