@@ -233,9 +233,9 @@ int run_bench_soak(int argc, char** argv) {
                  "Verdict 'grows' above this many MB per 1000 frames (and over 2 MB in all)")
       ->capture_default_str();
   app.add_flag("--json", json_out, "Print JSON lines: one per sample, then a summary");
-  output_file(app.add_option("--write-video", write_file,
-                             "Write --frames synthesized frames to this video file (mp4v) and "
-                             "exit; then soak it with --video"));
+  app.add_option("--write-video", write_file,
+                 "Write --frames synthesized frames to this video file (mp4v) and exit; then "
+                 "soak it with --video");
   app.add_option("--video-size", write_size, "Frame size WxH of --write-video")
       ->capture_default_str();
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
