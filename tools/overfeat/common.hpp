@@ -163,6 +163,7 @@ CLI::Option* output_file(CLI::Option* option);
 int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_dense(int argc, char** argv);
+int run_bench_soak(int argc, char** argv);
 int run_devices(int argc, char** argv);
 int run_classify(int argc, char** argv);
 int run_detect(int argc, char** argv);
