@@ -346,15 +346,15 @@ int eval_main(int argc, char** argv) {
     const DatasetImage& im = data.images[skip + i];
     for (const DatasetObject& o : im.objects)
       truth.push_back({im.id, data.class_index(o.cls), o.box, o.difficult});
-    Tensor rgb;
+    DetectResult r;
     try {
-      rgb = image::load_rgb(im.path);
-    } catch (const ImageError& e) {
-      std::cerr << "\noverfeat eval: " << e.what() << " (counted as no detections)\n";
+      r = detect(*s.eval, image::load_rgb(im.path), s.opt);
+    } catch (...) {  // unreadable, too large, out of memory: this image alone
+      std::cerr << "\noverfeat eval: " << item_error(im.path.string())
+                << " (counted as no detections)\n";
       ++failures;
       continue;
     }
-    const DetectResult r = detect(*s.eval, rgb, s.opt);
     network_ms += r.timings.dense.network_ms;
     outside_ms += r.timings.total_ms - r.timings.dense.network_ms;
     for (const Detection& d : r.merged) {
@@ -411,7 +411,7 @@ int eval_main(int argc, char** argv) {
   std::cout << "time per image " << fixed((network_ms + outside_ms) / std::max<size_t>(n, 1), 0)
             << " ms, outside the network "
             << fixed(100 * outside_ms / std::max(network_ms + outside_ms, 1e-9), 1) << " %\n";
-  if (failures) std::cout << failures << " unreadable images counted as no detections\n";
+  if (failures) std::cout << failures << " images that failed counted as no detections\n";
   if (!json_file.empty())
     write_text(json_file, json({{"dataset", dir},
                                 {"split", split},
