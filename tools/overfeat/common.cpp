@@ -17,6 +17,11 @@
 
 namespace overfeat::cli {
 
+namespace {
+constexpr const char* kWriteHint =
+    " (is its folder writable, the disk full?); the results so far are lost for this file";
+}  // namespace
+
 std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose) {
   vk::ContextOptions opt;
   opt.device = device;
@@ -142,7 +147,7 @@ void write_text(const std::filesystem::path& file, const std::string& text) {
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   std::ofstream out(file);
   out << text;
-  if (!out) throw Error("Cannot write " + file.string());
+  if (!out) throw OutputError("Cannot write " + file.string() + kWriteHint);
 }
 
 std::string item_error(const std::string& item) {
@@ -152,6 +157,8 @@ std::string item_error(const std::string& item) {
   } catch (const VulkanUnavailable&) {
     throw;
   } catch (const WeightFileError&) {
+    throw;
+  } catch (const OutputError&) {
     throw;
   } catch (const std::bad_alloc&) {
     message = "out of memory (" + item +
@@ -180,7 +187,7 @@ JsonArrayWriter::JsonArrayWriter(const std::string& file, int indent)
     const std::filesystem::path path(file);
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
     file_ = std::make_unique<std::ofstream>(path);
-    if (!*file_) throw Error("Cannot write " + file);
+    if (!*file_) throw OutputError("Cannot write " + file + kWriteHint);
     out_ = file_.get();
   }
   *out_ << "[" << std::flush;
@@ -206,7 +213,7 @@ void JsonArrayWriter::add(const nlohmann::json& item) {
   }
   *out_ << (first_ ? "" : ",") << (indent_ >= 0 ? "\n" : "") << text << std::flush;
   first_ = false;
-  if (!*out_) throw Error("Cannot write " + name_);
+  if (!*out_) throw OutputError("Cannot write " + name_ + kWriteHint);
 }
 
 void JsonArrayWriter::close() {
@@ -215,7 +222,7 @@ void JsonArrayWriter::close() {
   const bool ok = static_cast<bool>(*out_);
   out_ = nullptr;
   file_.reset();
-  if (!ok) throw Error("Cannot write " + name_);
+  if (!ok) throw OutputError("Cannot write " + name_ + kWriteHint);
 }
 
 std::vector<std::string> unique_stems(const std::vector<std::string>& paths) {

@@ -84,9 +84,15 @@ struct Session {
 /// Writes `text` to `file` (creating its folder), or to stdout for "-". Throws Error.
 void write_text(const std::filesystem::path& file, const std::string& text);
 
+/// An output file (or stdout) cannot be written: that ends the run, whatever the input.
+class OutputError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// What went wrong with one input, for the message and the JSON error entry. Rethrows what ends
-/// the whole run (no Vulkan device, missing weights); everything else, out of memory included,
-/// belongs to this input alone.
+/// the whole run (no Vulkan device, missing weights, an unwritable output); everything else, out of
+/// memory included, belongs to this input alone.
 std::string item_error(const std::string& item);
 
 /// Prints "overfeat: N of M images failed" on stderr when some did; returns the exit code: 5
