@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Errors go to the terminal too, for a user who started the app from one (and named a file).
+  QObject::connect(&window, &MainWindow::errorShown, [](const QString& message) {
+    std::fprintf(stderr, "overfeat-studio: %s\n", qPrintable(message));
+  });
   window.show();
   // Not for scripted screenshots: a modal dialog would be all they show.
   if (!cli.isSet(screenshot)) window.showFirstRunHelp();

@@ -514,7 +514,7 @@ void MainWindow::stillLoaded(int index, quint64 generation, const QImage& image,
   if (generation != still_generation_ || live_active_) return;  // the user moved on
   statusBar()->clearMessage();
   if (!error.isEmpty()) {
-    showError(tr("Cannot show %1: %2").arg(images_.value(index), error));
+    showScopedError(tr("Cannot show %1: %2").arg(images_.value(index), error), ErrorScope::Still);
     if (QListWidgetItem* item = image_list_->item(index))
       item->setIcon(style()->standardIcon(QStyle::SP_MessageBoxWarning));
     canvas_->setImage({});
@@ -525,6 +525,7 @@ void MainWindow::stillLoaded(int index, quint64 generation, const QImage& image,
     still_ = {};
     return;
   }
+  if (error_scope_ == ErrorScope::Still) clearError();  // that image's error is over
   still_ = Frame{image, index, Clock::now(), images_.value(index), false};
   canvas_->setImage(image);
   canvas_->clearDetections();
@@ -535,7 +536,8 @@ void MainWindow::stillLoaded(int index, quint64 generation, const QImage& image,
 void MainWindow::submitStill() {
   if (live_active_ || still_.image.isNull()) return;
   if (!model_) {
-    if (!model_loading_) showError(tr("No model is loaded: choose one in the Model menu."));
+    if (!model_loading_)
+      showScopedError(tr("No model is loaded: choose one in the Model menu."), ErrorScope::Model);
     return;  // displayModelReady submits it
   }
   Job job;
@@ -742,7 +744,7 @@ void MainWindow::displayModelReady(ModelInfoPtr info) {
   progress_->hide();
   model_label_->setText(info->summary + QStringLiteral(" - ") + info->device);
   model_label_->setToolTip(info->summary + "\n" + info->device);
-  clearError();
+  if (error_scope_ == ErrorScope::Model) clearError();
   updateLiveRequest();
   last_result_.reset();
   submitStill();
@@ -763,7 +765,7 @@ void MainWindow::displayModelFailed(const QString& message) {
     model_label_->setText(model_->summary + QStringLiteral(" - ") + model_->device);
     updateLiveRequest();
   }
-  showError(tr("The model could not be loaded. %1").arg(message));
+  showScopedError(tr("The model could not be loaded. %1").arg(message), ErrorScope::Model);
   emit modelChanged(worker_->modelLoaded());
 }
 
@@ -1158,12 +1160,18 @@ void MainWindow::openVideoDialog() {
 // Errors, statistics, window events
 
 void MainWindow::showError(const QString& message) {
+  showScopedError(message, ErrorScope::General);
+}
+
+void MainWindow::showScopedError(const QString& message, ErrorScope scope) {
+  error_scope_ = scope;
   banner_text_->setText(message);
   banner_->show();
   emit errorShown(message);
 }
 
 void MainWindow::clearError() {
+  error_scope_ = ErrorScope::General;
   banner_text_->clear();
   banner_->hide();
 }

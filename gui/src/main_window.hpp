@@ -93,8 +93,16 @@ class MainWindow : public QMainWindow {
   void errorShown(const QString& message);
   void learnedClassesChanged(overfeat::studio::StoreSnapshotPtr snapshot);
 
+ public:
+  /// What an error in the banner is about, so that only news about the same thing clears it: a
+  /// model that loads clears a model error, a still that loads clears an unreadable still's, and
+  /// nothing else clears the rest (a missing file named on the command line once vanished when
+  /// the model finished loading).
+  enum class ErrorScope { General, Model, Still };
+
  public slots:
   void showError(const QString& message);
+  void showScopedError(const QString& message, ErrorScope scope);
   void clearError();
 
  protected:
@@ -186,6 +194,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* analysis_dock_ = nullptr;
   QWidget* banner_ = nullptr;
   QLabel* banner_text_ = nullptr;
+  ErrorScope error_scope_ = ErrorScope::General;
   QListWidget* image_list_ = nullptr;
   QDockWidget* image_dock_ = nullptr;
   QLabel* model_label_ = nullptr;

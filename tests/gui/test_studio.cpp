@@ -222,6 +222,36 @@ class StudioTest : public QObject {
     check_validation(*w);
   }
 
+  // `overfeat-studio nope.jpg` (or --video missing.mp4) once left an empty canvas and no message:
+  // the banner was shown, then cleared when the model finished loading.
+  void aMissingFileNamedAtStartStaysReportedOnceTheModelIsReady() {
+    reset_settings();
+    auto w = std::make_unique<MainWindow>();
+    w->show();
+    QSignalSpy ready(w.get(), &MainWindow::modelChanged);
+    w->openPaths({path("nope.jpg")});  // what main() does with its arguments, before the model
+    QVERIFY(ready.wait(60000));
+    QVERIFY2(w->errorText().contains("nope.jpg"), qPrintable(w->errorText()));
+    w->openVideo(path("missing.mp4"));
+    QVERIFY(w->errorText().contains("missing.mp4"));
+    check_validation(*w);
+  }
+
+  // A still that cannot be read, then a good one: the banner about the bad one goes away.
+  void aGoodImageClearsTheErrorOfTheBadOneBeforeIt() {
+    auto w = open_window();
+    const QString broken = path("cut.png");
+    QFile f(broken);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("\x89PNG\r\n\x1a\n truncated");
+    f.close();
+    w->openPaths({broken});
+    QTRY_VERIFY(w->errorText().contains("cut.png"));
+    w->openPaths({image_});
+    QTRY_VERIFY(w->errorText().isEmpty());
+    QVERIFY(next_result(*w));
+  }
+
   void opensAFolderAsABrowsableList() {
     const QString folder = path("folder");
     QDir().mkpath(folder);
