@@ -5,6 +5,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <string>
 
 #include "app_identity.hpp"
 #include "main_window.hpp"
@@ -13,30 +14,61 @@ using overfeat::studio::MainWindow;
 using overfeat::studio::Mode;
 using overfeat::studio::ResultPtr;
 
+namespace {
+
+struct Options {
+  QCommandLineParser cli;
+  QCommandLineOption mode{
+      {"m", "mode"}, "Start in MODE: classify, detect, heatmaps or recognize.", "MODE"};
+  QCommandLineOption video{"video", "Play FILE as the live source.", "FILE"};
+  QCommandLineOption camera{"camera", "Open the first camera found."};
+  QCommandLineOption screenshot{"screenshot",
+                                "Save a screenshot of the window to FILE after the first result "
+                                "(after N results with --results N), then quit.",
+                                "FILE"};
+  QCommandLineOption results{"results", "Results to wait for before --screenshot.", "N", "1"};
+  QCommandLineOption size{"size", "Window size WxH.", "WxH"};
+
+  Options() {
+    cli.setApplicationDescription(
+        "OverFeat Studio: classification, detection, heat maps and one-shot recognition of "
+        "the OverFeat network, live.");
+    cli.addHelpOption();
+    cli.addVersionOption();
+    cli.addOptions({mode, video, camera, screenshot, results, size});
+    cli.addPositionalArgument("paths", "Images, folders or a video to open.", "[paths...]");
+  }
+};
+
+void set_identity() {
+  QCoreApplication::setOrganizationName("OverFeat Studio");
+  QCoreApplication::setApplicationName("OverFeat Studio");
+  QCoreApplication::setApplicationVersion(OVERFEAT_STUDIO_VERSION);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  // --help and --version need no display: answered before the GUI starts (which aborts
+  // without one).
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") {
+      QCoreApplication core(argc, argv);
+      set_identity();
+      Options o;
+      o.cli.process(core);  // prints and exits
+    }
+  }
   QApplication app(argc, argv);
-  QApplication::setOrganizationName("OverFeat Studio");
-  QApplication::setApplicationName("OverFeat Studio");
-  QApplication::setApplicationVersion(OVERFEAT_STUDIO_VERSION);
+  set_identity();
   QGuiApplication::setDesktopFileName(overfeat::studio::kDesktopId);
   QApplication::setWindowIcon(overfeat::studio::appIcon());
 
-  QCommandLineParser cli;
-  cli.setApplicationDescription(
-      "OverFeat Studio: classification, detection and heat maps of the OverFeat network, live.");
-  cli.addHelpOption();
-  cli.addVersionOption();
-  QCommandLineOption mode({"m", "mode"}, "Start in MODE: classify, detect or heatmaps.", "MODE");
-  QCommandLineOption video("video", "Play FILE as the live source.", "FILE");
-  QCommandLineOption camera("camera", "Open the first camera found.");
-  QCommandLineOption screenshot("screenshot",
-                                "Save a screenshot of the window to FILE after the first result "
-                                "(after N results with --results N), then quit.",
-                                "FILE");
-  QCommandLineOption results("results", "Results to wait for before --screenshot.", "N", "1");
-  QCommandLineOption size("size", "Window size WxH.", "WxH");
-  cli.addOptions({mode, video, camera, screenshot, results, size});
-  cli.addPositionalArgument("paths", "Images, folders or a video to open.", "[paths...]");
+  Options o;
+  QCommandLineParser& cli = o.cli;
+  const QCommandLineOption &mode = o.mode, &video = o.video, &camera = o.camera,
+                           &screenshot = o.screenshot, &results = o.results, &size = o.size;
   cli.process(app);
 
   MainWindow window;

@@ -46,7 +46,9 @@ Weights load_weights(const std::filesystem::path& file, const NetSpec& spec) {
       throw WeightFileError("Weight file " + file.string() + " does not exist (expected " +
                             describe_bytes(expected) + " for the " + spec.name +
                             " network). Put the official files net_weight_0 and net_weight_1 in "
-                            "a folder and pass it with -d, or run `overfeat weights` for help.");
+                            "a folder and choose it (the app: Model > Official weights folder, "
+                            "or Get the official weights; the command line: -d DIR, or "
+                            "`overfeat weights` for help).");
     if (problem->find("more than") == std::string::npos)
       throw WeightFileError("Weight file " + file.string() + " " + *problem +
                             "; give the official file itself (`overfeat weights` checks a folder)");

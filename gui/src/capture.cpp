@@ -73,7 +73,7 @@ QString camera_label(const SourceSpec& spec) {
 }
 
 QString what_to_do_with_camera() {
-  return QStringLiteral("Choose another camera in Source > Camera, or open a video file.");
+  return QStringLiteral("Choose another camera in File > Camera, or open a video file.");
 }
 
 /// Opens the source; on failure, `message` says why and what to do.
@@ -94,7 +94,7 @@ bool open_source(const SourceSpec& spec, cv::VideoCapture& capture, QString* mes
     return ok;
   }
   const QString what_to_do =
-      QStringLiteral("Open another video file, or choose a camera in Source > Camera.");
+      QStringLiteral("Open another video file, or choose a camera in File > Camera.");
   const QFileInfo info(spec.location);
   if (spec.location.isEmpty() || !info.exists()) {
     *message = QStringLiteral("Cannot open the video file %1: the file does not exist. %2")
@@ -120,7 +120,7 @@ QString cannot_decode(const SourceSpec& spec) {
   return QStringLiteral(
              "Cannot decode the video file %1: it is damaged or in a format FFmpeg "
              "cannot read. Open another video file, or choose a camera in "
-             "Source > Camera.")
+             "File > Camera.")
       .arg(spec.location);
 }
 
@@ -132,7 +132,7 @@ QString camera_silent(const SourceSpec& spec, bool ever_delivered) {
         .arg(camera_label(spec), what_to_do_with_camera());
   return QStringLiteral(
              "The camera %1 stopped delivering frames: it was unplugged or failed. "
-             "Plug it back in and choose it again in Source > Camera, or open a "
+             "Plug it back in and choose it again in File > Camera, or open a "
              "video file.")
       .arg(camera_label(spec));
 }

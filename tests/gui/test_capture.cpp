@@ -355,7 +355,7 @@ void TestCapture::reportsMissingCamera() {
   source.start({SourceSpec::Kind::Camera, "/dev/video99"});
   QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 5000);
   QString message = failed.at(0).at(0).toString();
-  QVERIFY2(message.contains("/dev/video99") && message.contains("Source > Camera"),
+  QVERIFY2(message.contains("/dev/video99") && message.contains("File > Camera"),
            qPrintable(message));
   QVERIFY(!source.running());
 
