@@ -526,6 +526,9 @@ void MainWindow::stillLoaded(int index, quint64 generation, const QImage& image,
     return;
   }
   if (error_scope_ == ErrorScope::Still) clearError();  // that image's error is over
+  // A class picked in Heat maps is about the picture it was picked on: another photograph
+  // starts from its own top class (live video keeps the pick, frame after frame).
+  if (still_.source != images_.value(index)) inspector_->setClass(-1);
   still_ = Frame{image, index, Clock::now(), images_.value(index), false};
   canvas_->setImage(image);
   canvas_->clearDetections();
