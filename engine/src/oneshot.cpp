@@ -624,7 +624,7 @@ OneShotStore OneShotStore::load(const fs::path& file) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range: a number too large
     throw Error("The one-shot store " + name +
                 " is damaged or truncated (not valid JSON: " + e.what() + ")." + what_to_do);
   }
