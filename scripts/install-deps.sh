@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages OverFeat Studio builds and tests with. Idempotent: packages
-# already present are skipped. `--with-torch` adds PyTorch for `overfeat bench` and training.
+# already present are skipped. `--with-torch` adds PyTorch for `overfeat bench`
+# and what the training tool needs (tools/train/requirements-debian.txt).
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
@@ -12,8 +13,14 @@ packages=(
   imagemagick python3-skimage
   libarchive-dev                              # reading overfeat-weights.tgz
   dpkg-dev file appstream desktop-file-utils  # the .deb: shlibdeps, validators
+  clang libclang-rt-14-dev llvm               # ASan/UBSan/libFuzzer build, llvm-symbolizer
 )
-[[ " $* " == *" --with-torch "* ]] && packages+=(python3-torch python3-numpy python3-onnx)
+# --with-torch: what the training tool imports, from its one list (package, then module).
+if [[ " $* " == *" --with-torch "* ]]; then
+  while read -r package _; do
+    packages+=("$package")
+  done < <(sed 's/#.*//' "$(dirname "$0")/../tools/train/requirements-debian.txt" | awk 'NF')
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "overfeat/tensor.hpp"
@@ -21,6 +23,21 @@ inline const char* const kPython = "/usr/bin/python3";
 inline bool python_has(const std::string& modules) {
   const std::string cmd = std::string(kPython) + " -c 'import " + modules + "' >/dev/null 2>&1";
   return std::filesystem::exists(kPython) && std::system(cmd.c_str()) == 0;
+}
+
+/// The modules the training tool imports beyond the standard library, from the one list
+/// (tools/train/requirements-debian.txt: "package module" lines), as "torch, numpy, ...": what
+/// kPython must import for the training tool's tests to run.
+inline std::string training_modules() {
+  std::ifstream in(OVERFEAT_SOURCE_DIR "/tools/train/requirements-debian.txt");
+  EXPECT_TRUE(in) << "cannot read tools/train/requirements-debian.txt";
+  std::string line, modules;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line.substr(0, line.find('#')));
+    std::string package, module;
+    if (fields >> package >> module) modules += (modules.empty() ? "" : ", ") + module;
+  }
+  return modules;
 }
 
 /// A tensor of a sample file ({"shape": [c, h, w], "data": [...]}, as write_sample writes it).

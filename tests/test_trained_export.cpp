@@ -51,9 +51,10 @@ class TrainedExport : public testing::VulkanTest {
   /// Exports the sample network (`flags` for export_sample.py), runs it on the device and
   /// expects every head within `bound` of PyTorch (max_relative_error).
   void check(const std::string& flags, double bound) {
-    if (!python_has("torch, onnx"))
-      GTEST_SKIP() << kPython << " cannot import torch and onnx (python3-torch, python3-onnx): "
-                   << "the training tool's export cannot be checked against PyTorch";
+    if (const std::string modules = testing::training_modules(); !python_has(modules))
+      GTEST_SKIP() << kPython << " cannot import " << modules
+                   << " (tools/train/requirements-debian.txt; scripts/install-deps.sh "
+                   << "--with-torch): the training tool's export cannot be checked against PyTorch";
     const testing::TempDir dir("trained_export");
     const fs::path model_file = dir / "m.onnx", sample_file = dir / "sample.json";
     const std::string cmd =

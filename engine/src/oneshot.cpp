@@ -682,11 +682,12 @@ OneShotStore OneShotStore::load(const fs::path& file) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range: a number too large
     throw Error("The one-shot store " + name +
                 " is damaged or truncated (not valid JSON: " + e.what() + ")." + what_to_do);
   }
-  if (!doc.is_object() || doc.value("format", "") != kFormat)
+  // Compared as JSON: value("format", "") would throw json::type_error on a non-string format.
+  if (!doc.is_object() || !doc.contains("format") || doc.at("format") != kFormat)
     throw Error(name + " is not a one-shot store (it lacks \"format\": \"" + kFormat +
                 "\"; see docs/oneshot-store.md).");
   OneShotStore s;
