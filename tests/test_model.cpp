@@ -5,6 +5,7 @@
 // weights stored as float16 (exact rounding, Cast nodes, the Python converter).
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <sys/stat.h>
 
 #include <bit>
 #include <cmath>
@@ -503,6 +504,14 @@ TEST(ModelFileErrors, GarbageMetadataIsRefused) {
   Model twice = small_model(Boxes::PerClass);
   twice.classes[2] = twice.classes[1];
   EXPECT_THROW(save_model(twice, dir / "never.onnx"), Error);
+}
+
+TEST(ModelFileErrors, SpecialFilesAreRefusedWithoutBlocking) {
+  const fs::path fifo = test_dir() / "pipe.onnx";
+  fs::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_load_error(fifo, {"named pipe"});  // once blocked in ParseFromIstream
+  expect_load_error("/dev/zero", {"character device"});
 }
 
 TEST(ModelFileErrors, NodesWithoutOutputsOrInputsAndHugeShapes) {

@@ -4,12 +4,14 @@
 // installation never leaves a partial file. Files of the official sizes are sparse, so the
 // tests stay fast; byte-exact copies are checked on small layouts of random bytes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <random>
 
 #include "overfeat/error.hpp"
 #include "overfeat/paths.hpp"
+#include "overfeat/weights.hpp"
 #include "overfeat/weights_install.hpp"
 #include "test_support.hpp"
 
@@ -117,6 +119,28 @@ TEST(WeightsInstall, MissingSwappedAndTheReleaseLayout) {
   const WeightsCheck junk = check_weights(t / "photo.jpg");
   EXPECT_TRUE(junk.archive);
   EXPECT_FALSE(junk.problem.empty());
+
+  // load_weights (the -d path) says "renamed" for the same file, as `overfeat weights` does;
+  // it once said "truncated".
+  try {
+    load_weights(t / "data/default/net_weight_0", NetSpec::official(0));
+    ADD_FAILURE() << "accepted a file of the other net's size";
+  } catch (const WeightFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("size of net_weight_1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("renamed"), std::string::npos) << e.what();
+  }
+}
+
+// A FIFO given as the archive once blocked the archive reader forever.
+TEST(WeightsInstall, SpecialFilesAreRefusedWithoutBlocking) {
+  TempDir t("weights");
+  const fs::path fifo = t / "overfeat-weights.tgz";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const WeightsCheck c = check_weights(fifo);
+  EXPECT_NE(c.problem.find("named pipe"), std::string::npos) << c.problem;
+  EXPECT_EQ(c.ok_count(), 0);
+  const WeightsCheck z = check_weights("/dev/zero");
+  EXPECT_NE(z.problem.find("character device"), std::string::npos) << z.problem;
 }
 
 TEST(WeightsInstall, ArchiveVerdictsLikeTheRelease) {
