@@ -146,6 +146,12 @@ class JsonArrayWriter {
   JsonArrayWriter(const JsonArrayWriter&) = delete;
   JsonArrayWriter& operator=(const JsonArrayWriter&) = delete;
   void add(const nlohmann::json& item);
+  /// An `on_error(path, message)` for for_each_image that adds `{"image", "error"}` entries.
+  auto error_entries() {
+    return [this](const std::string& path, const std::string& message) {
+      add({{"image", path}, {"error", message}});
+    };
+  }
   void close();
 
  private:

@@ -59,9 +59,7 @@ int classify_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
   JsonArrayWriter out(as_json ? "-" : "");
-  const auto on_error = [&](const std::string& path, const std::string& message) {
-    out.add({{"image", path}, {"error", message}});
-  };
+  const auto on_error = out.error_entries();
   const int rc = for_each_image(
       images,
       [&](const std::string& path, const Tensor& rgb) {

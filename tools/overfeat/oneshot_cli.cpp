@@ -173,9 +173,7 @@ int recognize_main(int argc, char** argv) {
     std::cerr << "overfeat recognize: the store " << file.string()
               << " has no classes; every answer is unknown\n";
   JsonArrayWriter out(as_json ? "-" : "");
-  const auto on_error = [&](const std::string& path, const std::string& message) {
-    out.add({{"image", path}, {"error", message}});
-  };
+  const auto on_error = out.error_entries();
   const int rc = for_each_image(
       images,
       [&](const std::string& path, const Tensor& rgb) {
