@@ -4,6 +4,8 @@
 // geometry, scale lists, classification rules and bounded memory.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <numeric>
 #include <random>
 
@@ -167,6 +169,15 @@ TEST(Scales, ParsesPresetsAndLists) {
   EXPECT_GE(s[0].h, 221);
   EXPECT_GE(s[0].w, 221);
   EXPECT_EQ(parse_scales("window", acc, 100, 100)[0], (InputSize{221, 221}));
+  // Scales over the decoded-image limit: a 1x60000 image at the paper's scales, or 20000.
+  for (const auto& [list, h, w] : {std::tuple{"paper", 1, 60000}, std::tuple{"20000", 500, 375}}) {
+    try {
+      parse_scales(list, acc, h, w);
+      ADD_FAILURE() << list;
+    } catch (const ImageError& e) {
+      EXPECT_NE(std::string(e.what()).find("megapixels"), std::string::npos) << e.what();
+    }
+  }
   EXPECT_THROW(parse_scales("big", acc, 100, 100), Error);
   EXPECT_THROW(parse_scales("3x", acc, 100, 100), Error);
   EXPECT_THROW(parse_scales("", acc, 100, 100), Error);

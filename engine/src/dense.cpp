@@ -96,6 +96,16 @@ std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net,
   for (InputSize& s : sizes) {
     s.h = std::max(s.h, net.window);
     s.w = std::max(s.w, net.window);
+    // A very elongated image (1x60000) scaled to a smaller side of 461, or a scale of 20000,
+    // would take the machine's memory: the same limit as for decoded images.
+    if (static_cast<long long>(s.h) * s.w > image::kMaxPixels)
+      throw ImageError("The scale " + std::to_string(s.w) + "x" + std::to_string(s.h) +
+                       " of this " + std::to_string(img_w) + "x" + std::to_string(img_h) +
+                       " image has " + std::to_string(static_cast<long long>(s.h) * s.w / 1000000) +
+                       " megapixels, over the limit of " +
+                       std::to_string(image::kMaxPixels / 1000000) +
+                       " (a very elongated image, or too large a scale): give smaller scales "
+                       "(--scales) or crop the image");
   }
   return sizes;
 }
