@@ -2,6 +2,7 @@
 // `overfeat`: a drop-in for the original release's command, plus subcommands.
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "common.hpp"
@@ -37,6 +38,11 @@ int main(int argc, char** argv) {
   } catch (const ImageError& e) {
     std::cerr << "overfeat: " << e.what() << "\n";
     return 5;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "overfeat: out of memory: the model or the inputs need more memory than this "
+                 "machine has; try a smaller model, fewer or smaller scales (--scales), or smaller "
+                 "images\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "overfeat: " << e.what() << "\n";
     return 1;
