@@ -50,6 +50,14 @@
 namespace overfeat::studio {
 namespace {
 
+/// The status bar's model text, short enough to be read whole: the model's name and classes,
+/// the device's name (the summary and the full device line are in the tooltip). It was cut off.
+QString statusText(const ModelInfo& info) {
+  const QString model = info.summary.section(',', 0, 0);
+  const QString device = info.device.section(" (", 0, 0);
+  return model + QStringLiteral(" - ") + device;
+}
+
 const QStringList kImageSuffixes = {"jpg", "jpeg", "png",  "bmp",  "ppm", "pgm",
                                     "pnm", "tif",  "tiff", "webp", "jp2", "gif"};
 const QStringList kVideoSuffixes = {"mp4", "avi", "mkv",  "mov", "webm",
@@ -258,26 +266,26 @@ void MainWindow::createMenus() {
   for (QAction* a : mode_actions_) view->addAction(a);
 
   QMenu* model = menuBar()->addMenu(tr("M&odel"));
-  model->addAction(tr("&Default (bundled, else official fast)"), this, [this] {
-    ModelRequest r = settings_.model;
-    r.choice.clear();
-    loadModel(r);
-  });
-  model->addAction(tr("&Bundled model"), this, [this] {
-    ModelRequest r = settings_.model;
-    r.choice = "bundled";
-    loadModel(r);
-  });
-  model->addAction(tr("Official &fast net"), this, [this] {
-    ModelRequest r = settings_.model;
-    r.choice = "fast";
-    loadModel(r);
-  });
-  model->addAction(tr("Official &accurate net"), this, [this] {
-    ModelRequest r = settings_.model;
-    r.choice = "accurate";
-    loadModel(r);
-  });
+  model_group_ = new QActionGroup(this);
+  const std::pair<QString, QString> choices[] = {{"", tr("&Default (bundled, else official fast)")},
+                                                 {"bundled", tr("&Bundled model")},
+                                                 {"fast", tr("Official &fast net")},
+                                                 {"accurate", tr("Official &accurate net")}};
+  for (const auto& [choice, text] : choices) {
+    QAction* a = model->addAction(text, this, [this, choice = choice] {
+      ModelRequest r = settings_.model;
+      r.choice = choice;
+      loadModel(r);
+      markModelChoice();  // back to the loaded one until the new one is ready
+    });
+    a->setCheckable(true);
+    model_group_->addAction(a);
+    model_actions_.emplace_back(choice, a);
+  }
+  model_file_action_ = model->addAction(tr("Model file"));
+  model_file_action_->setCheckable(true);
+  model_file_action_->setEnabled(false);  // shows which file; Open model file changes it
+  model_group_->addAction(model_file_action_);
   model->addAction(tr("Get the official &weights..."), this, &MainWindow::openWeightsDialog);
   model->addAction(tr("Official weights &folder..."), this, &MainWindow::chooseWeightsFolder);
   model->addAction(tr("Open model &file (ONNX)..."), this, &MainWindow::chooseModelFile);
@@ -744,8 +752,9 @@ void MainWindow::displayModelReady(ModelInfoPtr info) {
   model_loading_ = false;
   settings_.model = loading_;
   saveSettings();
+  markModelChoice();
   progress_->hide();
-  model_label_->setText(info->summary + QStringLiteral(" - ") + info->device);
+  model_label_->setText(statusText(*info));
   model_label_->setToolTip(info->summary + "\n" + info->device);
   if (error_scope_ == ErrorScope::Model) clearError();
   updateLiveRequest();
@@ -765,7 +774,7 @@ void MainWindow::displayModelFailed(const QString& message) {
                                         "model is loaded.")));
   } else {
     // The previous model is still loaded and keeps working.
-    model_label_->setText(model_->summary + QStringLiteral(" - ") + model_->device);
+    model_label_->setText(statusText(*model_));
     updateLiveRequest();
   }
   showScopedError(tr("The model could not be loaded. %1").arg(message), ErrorScope::Model);
@@ -1177,6 +1186,29 @@ void MainWindow::clearError() {
   error_scope_ = ErrorScope::General;
   banner_text_->clear();
   banner_->hide();
+}
+
+void MainWindow::markModelChoice() {
+  const QString& choice = settings_.model.choice;
+  QAction* checked = nullptr;
+  for (const auto& [c, a] : model_actions_)
+    if (c == choice) checked = a;
+  const bool file = model_ && !checked;  // a model file: its own entry, named
+  model_file_action_->setVisible(file);
+  if (file) {
+    model_file_action_->setText(tr("Model file: %1").arg(QFileInfo(choice).fileName()));
+    checked = model_file_action_;
+  }
+  if (!model_) checked = nullptr;
+  model_group_->setExclusive(false);
+  for (QAction* a : model_group_->actions()) a->setChecked(a == checked);
+  model_group_->setExclusive(true);
+}
+
+QString MainWindow::checkedModelEntry() const {
+  for (const QAction* a : model_group_->actions())
+    if (a->isChecked() && a->isVisible()) return a->text();
+  return {};
 }
 
 QString MainWindow::errorText() const {

@@ -82,6 +82,8 @@ class MainWindow : public QMainWindow {
   StoreSnapshotPtr learnedClasses() const { return store_; }
   ResultPtr lastResult() const { return last_result_; }
   QString errorText() const;
+  /// The text of the Model menu's checked entry (the loaded model's), empty when none.
+  QString checkedModelEntry() const;
   QString statsText() const;
   int imageCount() const { return static_cast<int>(images_.size()); }
   bool liveActive() const { return live_active_; }
@@ -204,6 +206,12 @@ class MainWindow : public QMainWindow {
   QMenu* device_menu_ = nullptr;
   QActionGroup* mode_group_ = nullptr;
   QActionGroup* device_group_ = nullptr;
+  QActionGroup* model_group_ = nullptr;
+  /// The Model menu's choices ("" default, "bundled", "fast", "accurate") and, for any model
+  /// file, model_file_action_; the loaded one is checked (markModelChoice).
+  std::vector<std::pair<QString, QAction*>> model_actions_;
+  QAction* model_file_action_ = nullptr;
+  void markModelChoice();
   QAction* mode_actions_[kModeCount] = {};
   QAction* stop_action_ = nullptr;
   QAction* save_image_action_ = nullptr;

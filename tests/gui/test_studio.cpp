@@ -269,6 +269,13 @@ class StudioTest : public QObject {
     QVERIFY(w->inspector()->shownClass() != 0);
   }
 
+  // The Model menu once marked no entry: which model is loaded was only in the status bar.
+  void theModelMenuMarksTheLoadedModel() {
+    auto w = open_window();
+    QTRY_VERIFY2(w->checkedModelEntry().contains("markers.onnx"),
+                 qPrintable(w->checkedModelEntry()));
+  }
+
   void opensAFolderAsABrowsableList() {
     const QString folder = path("folder");
     QDir().mkpath(folder);
