@@ -391,6 +391,38 @@ Rgb8 solid_rgb8(int w, int h, Color c) {
   return render::to_rgb8(solid_image(h, w, c));
 }
 
+// Overlapping boxes once got overlapping tags (on a bus photo one showed only ".55").
+TEST(PlaceLabels, TagsNeverOverlapWhileThereIsRoom) {
+  // Ten boxes on almost the same spot, and two far apart.
+  std::vector<render::LabelRect> boxes, sizes;
+  for (int i = 0; i < 10; ++i) {
+    boxes.push_back({100.0 + 3 * i, 120.0 + 2 * i, 150, 100});
+    sizes.push_back({0, 0, 70, 16});
+  }
+  boxes.push_back({0, 0, 40, 40});  // at the top edge: no room above
+  sizes.push_back({0, 0, 60, 16});
+  boxes.push_back({560, 400, 80, 80});  // at the bottom-right corner
+  sizes.push_back({0, 0, 90, 16});
+  const auto where = render::place_labels(boxes, sizes, 640, 480);
+  ASSERT_EQ(where.size(), boxes.size());
+  for (size_t i = 0; i < where.size(); ++i) {
+    EXPECT_GE(where[i].x, 0);
+    EXPECT_GE(where[i].y, 0);
+    EXPECT_LE(where[i].x + where[i].w, 640);
+    EXPECT_LE(where[i].y + where[i].h, 480);
+    for (size_t j = 0; j < i; ++j) EXPECT_FALSE(where[i].intersects(where[j])) << i << " " << j;
+  }
+  // The first (best) box keeps the usual place: above its top-left corner.
+  EXPECT_EQ(where[0].x, 100);
+  EXPECT_EQ(where[0].y, 120 - 16);
+  // More tags than the picture holds: every one still placed, inside the image.
+  std::vector<render::LabelRect> many(200, {10, 10, 50, 50}), many_sizes(200, {0, 0, 60, 20});
+  for (const auto& r : render::place_labels(many, many_sizes, 100, 100)) {
+    EXPECT_GE(r.y, 0);
+    EXPECT_LE(r.y + r.h, 100);
+  }
+}
+
 TEST(Grid, SizesAndPlacesEveryImage) {
   const std::vector<Color> colors{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}};
   const std::vector<Rgb8> images{solid_rgb8(120, 80, colors[0]), solid_rgb8(60, 100, colors[1]),

@@ -434,22 +434,38 @@ cv::Scalar tag_text_color(const Color& c) {
   return luma > 150 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255);
 }
 
-void draw_tag(cv::Mat& canvas, const DrawnBox& b, int line) {
+Font tag_font(const cv::Mat& canvas) {
+  return font_of(text_px(canvas.cols, canvas.rows, 0.03, 13, 40));
+}
+
+int tag_pad(const Font& f) {
+  return std::max(3, f.px / 4);
+}
+
+// The tag's size; the box as place_labels sees it (its outer edge, the line included).
+LabelRect tag_size(const cv::Mat& canvas, const DrawnBox& b) {
+  const Font f = tag_font(canvas);
+  const int w = std::min(text_width(ascii(b.label), f) + 2 * tag_pad(f), canvas.cols);
+  return {0, 0, static_cast<double>(w), static_cast<double>(f.px + tag_pad(f))};
+}
+
+LabelRect outer_box(const DrawnBox& b, int line) {
+  const cv::Rect r = box_rect(b);
+  return {static_cast<double>(r.x - line / 2), static_cast<double>(r.y - line / 2),
+          static_cast<double>(r.width + line), static_cast<double>(r.height + line)};
+}
+
+void draw_tag(cv::Mat& canvas, const DrawnBox& b, const LabelRect& where) {
   const std::string text = ascii(b.label);
   if (text.empty()) return;
-  const Font f = font_of(text_px(canvas.cols, canvas.rows, 0.03, 13, 40));
-  const int pad = std::max(3, f.px / 4);
-  const int w = std::min(text_width(text, f) + 2 * pad, canvas.cols);
-  const int h = f.px + pad;
-  const cv::Rect box = box_rect(b);
-  const int outer_top = box.y - line / 2;
-  int top = outer_top - h >= 0 ? outer_top - h : std::max(0, box.y + (line + 1) / 2);
-  top = std::min(top, std::max(0, canvas.rows - h));
-  const int left = std::clamp(box.x - line / 2, 0, std::max(0, canvas.cols - w));
+  const Font f = tag_font(canvas);
+  const int pad = tag_pad(f);
+  const cv::Rect r(static_cast<int>(std::lround(where.x)), static_cast<int>(std::lround(where.y)),
+                   static_cast<int>(where.w), static_cast<int>(where.h));
   const Color c = class_color(b.cls);
-  cv::rectangle(canvas, cv::Rect(left, top, w, h), scalar(c), cv::FILLED);
-  const std::string shown = elide(text, f, w - 2 * pad);
-  put_text(canvas, shown, {left + pad, top + (h + cap_height(f)) / 2}, f, tag_text_color(c));
+  cv::rectangle(canvas, r, scalar(c), cv::FILLED);
+  const std::string shown = elide(text, f, r.width - 2 * pad);
+  put_text(canvas, shown, {r.x + pad, r.y + (r.height + cap_height(f)) / 2}, f, tag_text_color(c));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,9 +592,54 @@ Rgb8 draw_boxes(const Tensor& image, const std::vector<DrawnBox>& boxes) {
     if (!b.faint && drawable(b))
       cv::rectangle(canvas, box_rect(b), scalar(class_color(b.cls)),
                     line_width(b.thickness, scale));
-  for (const auto& b : boxes)
-    if (!b.faint && drawable(b)) draw_tag(canvas, b, line_width(b.thickness, scale));
+  // Tags: the last box (drawn on top, the best in annotate_detections) chooses its place first.
+  std::vector<const DrawnBox*> tagged;
+  std::vector<LabelRect> outer, sizes;
+  for (auto it = boxes.rbegin(); it != boxes.rend(); ++it)
+    if (!it->faint && drawable(*it) && !ascii(it->label).empty()) {
+      tagged.push_back(&*it);
+      outer.push_back(outer_box(*it, line_width(it->thickness, scale)));
+      sizes.push_back(tag_size(canvas, *it));
+    }
+  const std::vector<LabelRect> where = place_labels(outer, sizes, canvas.cols, canvas.rows);
+  for (size_t i = tagged.size(); i-- > 0;) draw_tag(canvas, *tagged[i], where[i]);
   return out;
+}
+
+std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
+                                    const std::vector<LabelRect>& sizes, double width,
+                                    double height) {
+  std::vector<LabelRect> placed;
+  placed.reserve(boxes.size());
+  const auto clamp_in = [&](LabelRect r) {
+    r.x = std::clamp(r.x, 0.0, std::max(0.0, width - r.w));
+    r.y = std::clamp(r.y, 0.0, std::max(0.0, height - r.h));
+    return r;
+  };
+  const auto is_free = [&](const LabelRect& r) {
+    return std::none_of(placed.begin(), placed.end(),
+                        [&](const LabelRect& o) { return r.intersects(o); });
+  };
+  for (size_t i = 0; i < boxes.size() && i < sizes.size(); ++i) {
+    const LabelRect& b = boxes[i];
+    const double w = sizes[i].w, h = std::max(1.0, sizes[i].h);
+    const LabelRect above = clamp_in({b.x, b.y - h, w, h});
+    std::vector<LabelRect> candidates = {above, clamp_in({b.x, b.y, w, h}),
+                                         clamp_in({b.x, b.y + b.h, w, h})};
+    // Then stacked below and above those places, a tag height at a time.
+    const int steps = static_cast<int>(std::min(64.0, height / h));
+    for (int k = 1; k <= steps; ++k)
+      for (const double dy : {k * h, -k * h})
+        candidates.push_back(clamp_in({b.x, b.y - h + dy, w, h}));
+    LabelRect chosen = above;
+    for (const LabelRect& c : candidates)
+      if (is_free(c)) {
+        chosen = c;
+        break;
+      }
+    placed.push_back(chosen);
+  }
+  return placed;
 }
 
 Rgb8 grid(const std::vector<Rgb8>& images, const std::vector<std::string>& captions, int columns) {

@@ -185,26 +185,39 @@ void ImageCanvas::paintBoxes(QPainter& p, const QTransform& to_view, double labe
   font.setBold(true);
   p.setFont(font);
   const QFontMetricsF fm(font);
-  for (auto it = merged_.rbegin(); it != merged_.rend(); ++it) {  // best drawn last, on top
-    const Detection& d = *it;
-    const QColor c = class_qcolor(d.cls);
+  // Boxes first, then the tags, placed so that none covers another (render::place_labels, as
+  // in the saved PNGs): the best box chooses first and is drawn last, on top.
+  const QRectF area = to_view.mapRect(QRectF(0, 0, image_.width(), image_.height()));
+  std::vector<render::LabelRect> boxes, sizes;
+  std::vector<QString> tags;
+  for (const Detection& d : merged_) {
     const QRectF r = rect_of(d.box);
-    p.setPen(QPen(c, 2.5 * label_scale));
-    p.setBrush(Qt::NoBrush);
-    p.drawRect(r);
     const std::string name = d.cls >= 0 && d.cls < static_cast<int>(classes_.size())
                                  ? short_name(classes_[d.cls])
                                  : std::to_string(d.cls);
-    const QString tag =
-        QStringLiteral("%1 %2").arg(QString::fromStdString(name)).arg(d.score, 0, 'f', 2);
-    const QSizeF ts(fm.horizontalAdvance(tag) + 8 * label_scale, fm.height() + 2 * label_scale);
-    QPointF at(r.left() - 1.25 * label_scale, r.top() - ts.height());
-    if (at.y() < 0) at.setY(r.top());  // no room above: inside the box
-    const QRectF tag_rect(at, ts);
+    tags.push_back(
+        QStringLiteral("%1 %2").arg(QString::fromStdString(name)).arg(d.score, 0, 'f', 2));
+    const double line = 2.5 * label_scale;
+    boxes.push_back({r.left() - line / 2 - area.left(), r.top() - line / 2 - area.top(),
+                     r.width() + line, r.height() + line});
+    sizes.push_back(
+        {0, 0, fm.horizontalAdvance(tags.back()) + 8 * label_scale, fm.height() + 2 * label_scale});
+  }
+  const std::vector<render::LabelRect> where =
+      render::place_labels(boxes, sizes, area.width(), area.height());
+  for (auto it = merged_.rbegin(); it != merged_.rend(); ++it) {
+    p.setPen(QPen(class_qcolor(it->cls), 2.5 * label_scale));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(rect_of(it->box));
+  }
+  for (size_t i = where.size(); i-- > 0;) {
+    const QColor c = class_qcolor(merged_[i].cls);
+    const QRectF tag_rect(where[i].x + area.left(), where[i].y + area.top(), where[i].w,
+                          where[i].h);
     p.fillRect(tag_rect, c);
     const bool dark_text = 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 150;
     p.setPen(dark_text ? Qt::black : Qt::white);
-    p.drawText(tag_rect, Qt::AlignCenter, tag);
+    p.drawText(tag_rect, Qt::AlignCenter, tags[i]);
   }
 }
 

@@ -89,10 +89,29 @@ struct DrawnBox {
   bool faint = false;
 };
 
+/// An axis-aligned rectangle in pixels (x, y: top-left corner).
+struct LabelRect {
+  double x = 0, y = 0, w = 0, h = 0;
+  bool intersects(const LabelRect& o) const {
+    return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h;
+  }
+};
+
+/// Where to put each box's tag of size `sizes[i]` (w, h used) so that no two tags overlap: for
+/// boxes[i] (x, y, w, h), first above its top-left corner, then inside its top, then below it,
+/// then moved down or up in steps of its height from those places; within the `width` x
+/// `height` image. `boxes[0]` chooses first (pass the best first). Where no free place exists
+/// (too many tags for the picture), a tag goes above its box, overlapping. Shared by
+/// draw_boxes and the app, so that labels never cover each other (on a bus photo one once
+/// showed only ".55").
+std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
+                                    const std::vector<LabelRect>& sizes, double width,
+                                    double height);
+
 /// Draws boxes, on a copy of the image, in the class colors. Faint boxes are drawn first, under
 /// the others; each other box gets its tag (filled in the class color, black or white text by
-/// luminance) above its top-left corner, or inside the box when there is no room above. Boxes
-/// with non-finite coordinates are skipped.
+/// luminance) placed by place_labels (the last box, drawn on top, chooses first). Boxes with
+/// non-finite coordinates are skipped.
 Rgb8 draw_boxes(const Tensor& image, const std::vector<DrawnBox>& boxes);
 
 /// Tiles images (same or different sizes) row by row into a grid of `columns` columns (fewer
