@@ -121,6 +121,14 @@ class StudioTest : public QObject {
     return file;
   }
 
+  // A PNG signature and nothing of the image: a file no decoder can read.
+  QString write_truncated_png(const QString& name) const {
+    QFile f(path(name));
+    if (!f.open(QIODevice::WriteOnly)) return {};
+    f.write("\x89PNG\r\n\x1a\n truncated");
+    return f.fileName();
+  }
+
   // Settings the next window starts from: the marker model, the image's own size as the scale.
   void reset_settings() {
     QSettings s;
@@ -240,11 +248,8 @@ class StudioTest : public QObject {
   // A still that cannot be read, then a good one: the banner about the bad one goes away.
   void aGoodImageClearsTheErrorOfTheBadOneBeforeIt() {
     auto w = open_window();
-    const QString broken = path("cut.png");
-    QFile f(broken);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("\x89PNG\r\n\x1a\n truncated");
-    f.close();
+    const QString broken = write_truncated_png("cut.png");
+    QVERIFY(!broken.isEmpty());
     w->openPaths({broken});
     QTRY_VERIFY(w->errorText().contains("cut.png"));
     w->openPaths({image_});
@@ -394,11 +399,8 @@ class StudioTest : public QObject {
 
     // An unreadable image.
     w->clearError();
-    const QString broken = path("broken.png");
-    QFile f(broken);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("\x89PNG\r\n\x1a\n truncated");
-    f.close();
+    const QString broken = write_truncated_png("broken.png");
+    QVERIFY(!broken.isEmpty());
     w->openPaths({broken});
     QTRY_VERIFY(w->errorText().contains("broken.png"));
     w->clearError();

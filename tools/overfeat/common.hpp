@@ -99,6 +99,23 @@ std::string item_error(const std::string& item);
 /// when any failed, else 0.
 int batch_status(int failures, std::size_t total, const char* what = "images");
 
+/// Runs `fn()`, the work on one input `item`, and flushes what it printed. A failure that is
+/// this input's alone (item_error) is reported on stderr and passed to `on_error(message)`;
+/// returns false then. What ends the whole run is rethrown.
+template <typename Fn, typename OnError>
+bool guarded(const std::string& item, Fn fn, OnError on_error) {
+  try {
+    fn();
+    std::cout.flush();  // a result is out as soon as it is known
+    return true;
+  } catch (...) {
+    const std::string message = item_error(item);
+    std::cerr << "overfeat: " << message << "\n" << std::flush;
+    on_error(message);
+    return false;
+  }
+}
+
 /// Runs `fn(i, path, rgb)` on every image `images[i]`. One bad image never costs the others: an
 /// unreadable, too large or too small image, or one that runs out of memory, is reported on
 /// stderr (and passed to `on_error(i, path, message)`) and the rest go on. Returns
@@ -106,17 +123,10 @@ int batch_status(int failures, std::size_t total, const char* what = "images");
 template <typename Fn, typename OnError>
 int for_each_image_indexed(const std::vector<std::string>& images, Fn fn, OnError on_error) {
   int failures = 0;
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    try {
-      fn(i, images[i], image::load_rgb(images[i]));
-      std::cout.flush();  // a result is out as soon as it is known
-    } catch (...) {
-      const std::string message = item_error(images[i]);
-      std::cerr << "overfeat: " << message << "\n" << std::flush;
-      on_error(i, images[i], message);
-      ++failures;
-    }
-  }
+  for (std::size_t i = 0; i < images.size(); ++i)
+    failures += !guarded(
+        images[i], [&] { fn(i, images[i], image::load_rgb(images[i])); },
+        [&](const std::string& message) { on_error(i, images[i], message); });
   return batch_status(failures, images.size());
 }
 

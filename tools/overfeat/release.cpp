@@ -94,19 +94,12 @@ class Runner {
     std::cout.flush();
   }
 
-  /// Runs `fn` for one input; a failure is reported (and entered in the JSON) and the caller
-  /// goes on with the next input.
+  /// Runs `fn` for one input (cli::guarded); a failure is entered in the JSON too.
   template <typename Fn>
   bool guarded(const std::string& label, Fn fn) {
-    try {
-      fn();
-      return true;
-    } catch (...) {
-      const std::string message = item_error(label);
-      std::cerr << "overfeat: " << message << "\n" << std::flush;
+    return cli::guarded(label, fn, [&](const std::string& message) {
       if (opt_.json) json_.add({{"image", label}, {"error", message}});
-      return false;
-    }
+    });
   }
 
   void finish() {

@@ -37,16 +37,16 @@ def imports(path):
 
 def third_party(folders):
     local = {p.stem: p for folder in folders for p in folder.glob("*.py")}
-    todo = sorted(HERE.glob("*.py"))
+    pending = sorted(HERE.glob("*.py"))
     seen, found = set(), {}
-    while todo:
-        path = todo.pop()
+    while pending:
+        path = pending.pop()
         if path in seen:
             continue
         seen.add(path)
         for name in imports(path):
             if name in local:
-                todo.append(local[name])
+                pending.append(local[name])
             elif name not in sys.stdlib_module_names:
                 found.setdefault(name, path.relative_to(HERE.parent.parent))
     return found
