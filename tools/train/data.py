@@ -214,6 +214,20 @@ class Cache:
             build_cache(cache_dir, data_dir)
         return cls(cache_dir)
 
+    def train_on_voc_val(self, kept):
+        """Moves the VOC `val` images after the first `kept` (in annotations.jsonl's order, the
+        order of `overfeat eval`'s --skip and --limit) into training, in memory only. The first
+        `kept` stay out of everything: they choose settings and give the model card's
+        figures. Returns how many images moved."""
+        ordinal, moved = 0, 0
+        for r in self.records:
+            if r["source"] == "voc" and r["split"] == "val":
+                if ordinal >= kept:
+                    r["split"] = "train"
+                    moved += 1
+                ordinal += 1
+        return moved
+
     def image(self, i):
         """Image `i` as an [H, W, 3] RGB uint8 array (a view of the memmap)."""
         r = self.records[i]

@@ -80,10 +80,13 @@ class TrainNet(nn.Module):
     relative to each cell's window)."""
 
     def __init__(self, num_classes, trunk=TRUNK, classifier=CLASSIFIER, regressor=REGRESSOR,
-                 batch_norm=True):
+                 batch_norm=True, frozen_batch_norm=False):
         super().__init__()
         self.config = dict(num_classes=num_classes, trunk=trunk, classifier=classifier,
                            regressor=regressor, batch_norm=batch_norm)
+        if frozen_batch_norm:  # recorded only when set: older checkpoints load unchanged
+            self.config["frozen_batch_norm"] = True
+        self.frozen_batch_norm = frozen_batch_norm
         self.specs = (trunk, classifier.format(classes=num_classes), regressor)
         trunk_layers, self._trunk_convs, channels = _layers(self.specs[0], 3, batch_norm)
         cls_layers, self._cls_convs, classes = _layers(self.specs[1], channels, batch_norm)
@@ -113,6 +116,50 @@ class TrainNet(nn.Module):
         nn.init.normal_(last_reg.weight, std=0.001)
         with torch.no_grad():
             last_reg.bias.copy_(torch.tensor(BOX_BIAS))
+
+    def train(self, mode=True):
+        """As nn.Module.train, but with `frozen_batch_norm` every BatchNorm stays in eval mode
+        (its running statistics are used and not updated; its scale and shift still learn):
+        fine-tuning from a model file, whose BatchNorms are folded away, starts from exactly
+        that model's function."""
+        super().train(mode)
+        if self.frozen_batch_norm:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+        return self
+
+    @torch.no_grad()
+    def load_model_file(self, path):
+        """Initializes the weights from an exported model file (export.py; float32 or float16
+        weights), the inverse of to_export_model(): each BatchNorm becomes the identity
+        (statistics 0 and 1 - eps, scale 1) with the folded bias as its shift. Use with
+        `frozen_batch_norm` to keep the file's function while fine-tuning."""
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+        tensors = [torch.from_numpy(numpy_helper.to_array(t).astype("float32"))
+                   for t in model.graph.initializer]
+        pairs = self._trunk_convs + self._cls_convs + self._reg_convs
+        if len(tensors) != 2 * len(pairs):
+            raise ValueError(f"{path}: {len(tensors)} weight tensors, this network has "
+                             f"{2 * len(pairs)}")
+        for n, (conv, bn) in enumerate(pairs):
+            weight, bias = tensors[2 * n], tensors[2 * n + 1]
+            if n == len(pairs) - 1:  # the box output is in input pixels in the file
+                weight, bias = weight / self.window, bias / self.window
+            if weight.shape != conv.weight.shape or bias.shape != (conv.out_channels,):
+                raise ValueError(f"{path}: convolution {n + 1} is {tuple(weight.shape)}, this "
+                                 f"network's is {tuple(conv.weight.shape)}")
+            conv.weight.copy_(weight)
+            if bn is None:
+                conv.bias.copy_(bias)
+            else:
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(bias)
 
     def out_size(self, size):
         """Side of the output map for a square input of side `size`."""

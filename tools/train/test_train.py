@@ -110,6 +110,70 @@ class ExportTest(unittest.TestCase):
         export.check_folding(net, net.to_export_model())
         self.assertEqual((net.window, net.stride, net.feature_layer()), (133, 16, 19))
 
+    def test_model_file_loads_back_with_the_same_function(self):
+        """load_model_file() inverts the export (folded BatchNorm, boxes in pixels), in float32
+        and float16 files, and frozen BatchNorm keeps that function in train mode."""
+        torch.manual_seed(1)
+        net = TrainNet(5)
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+        net.eval()
+        x = torch.randn(1, 3, 133 + 16, 133)
+        with torch.no_grad():
+            want = net(x)
+        for storage, tolerance in (("float32", 1e-4), ("float16", 2e-2)):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "m.onnx"
+                export.export_example.export(net.to_export_model(), str(path),
+                                             [f"c{i}" for i in range(5)], background=0,
+                                             weight_storage=storage)
+                loaded = TrainNet(5, frozen_batch_norm=True)
+                loaded.load_model_file(path)
+                with self.assertRaises(ValueError):  # another class count
+                    TrainNet(6).load_model_file(path)
+            loaded.train()  # dropout on, BatchNorm still frozen
+            self.assertFalse(any(m.training for m in loaded.modules()
+                                 if isinstance(m, torch.nn.BatchNorm2d)))
+            with torch.no_grad():
+                got = loaded.eval()(x)
+            for a, b in zip(want, got):
+                scale = a.abs().max().item()
+                self.assertLess((a - b).abs().max().item(), tolerance * scale, storage)
+
+
+class DataChoicesTest(unittest.TestCase):
+    def fake_cache(self, records):
+        cache = data.Cache.__new__(data.Cache)
+        cache.records = records
+        return cache
+
+    def test_voc_val_after_the_kept_slice_is_trained_on(self):
+        records = [{"source": s, "split": split} for s, split in
+                   [("voc", "val"), ("voc", "train"), ("voc", "val"), ("caltech", "val"),
+                    ("voc", "val"), ("voc", "val")]]
+        cache = self.fake_cache(records)
+        self.assertEqual(cache.train_on_voc_val(2), 2)
+        self.assertEqual([r["split"] for r in records],
+                         ["val", "train", "val", "val", "train", "train"])
+
+    def test_hard_negatives_stay_background(self):
+        """A mined window, moved and rescaled, is still clear of the image's objects."""
+        import windows
+        record = {"width": 300, "height": 200, "objects": [
+            {"box": [0.0, 0.0, 120.0, 200.0], "label": 3, "difficult": False,
+             "whole_image": False}]}
+        cache = self.fake_cache([record])
+        cache.image = lambda i: np.zeros((200, 300, 3), np.uint8)
+        w = windows.TrainWindows.__new__(windows.TrainWindows)
+        w.cache, w.size = cache, 133
+        w.hard = np.array([[0, 125.0, 60.0, 133.0, 133.0]])
+        for seed in range(50):
+            pixels, label, box = w._hard_negative(np.random.default_rng(seed))
+            self.assertEqual((pixels.shape, label), ((133, 133, 3), 0))
+            self.assertTrue(np.isnan(box).all())
+
 
 class EvaluateTest(unittest.TestCase):
     """evaluate()'s figures from a stand-in network whose answers are fixed."""

@@ -101,6 +101,15 @@ def parse_args(argv):
                    help="share of background windows" + d)
     t.add_argument("--no-batch-norm", dest="batch_norm", action="store_false",
                    help="train without BatchNorm")
+    t.add_argument("--init-from", metavar="MODEL.onnx",
+                   help="start from an exported model's weights (fine-tuning), BatchNorm "
+                        "frozen as the identity so the run starts from that model's function")
+    t.add_argument("--hard-negatives", metavar="FILE.npz",
+                   help="mined background windows (mine.py) for a share of the background")
+    t.add_argument("--hard-fraction", type=float, default=0.5,
+                   help="share of background windows drawn from --hard-negatives" + d)
+    t.add_argument("--voc-val-kept", type=int, metavar="N",
+                   help="train also on VOC val images after the first N (default: none)")
     t.add_argument("--max-images", type=int, help="train on a seeded subset (quick tests)")
     t.add_argument("--val-size", type=int, default=2000,
                    help="validation windows, a seeded subset of the held-out splits" + d)
@@ -220,6 +229,31 @@ class Stopper:
         return None
 
 
+def training_data_text(a, held_out, window):
+    """What the run trained on, for the model file's metadata."""
+    voc = "PASCAL VOC 2007 train"
+    if getattr(a, "voc_val_kept", None) is not None:
+        voc += f" and val after its first {a.voc_val_kept} images"
+    text = (f"{voc} + Caltech-101 train (minus {held_out} held-out categories), windows of "
+            f"{window} px")
+    if getattr(a, "init_from", None):
+        text += f"; fine-tuned from {Path(a.init_from).name}"
+    if getattr(a, "hard_negatives", None):
+        text += f"; hard negatives mined by {Path(a.hard_negatives).name}"
+    return text
+
+
+def load_hard_negatives(path, cache):
+    """mine.py's windows as [n, 5] (cache image index, x0, y0, width, height); images are
+    stored by id, so the file stays valid for any cache built from the same data."""
+    data = np.load(path)
+    index = {r["id"]: i for i, r in enumerate(cache.records)}
+    missing = [i for i in data["ids"] if i not in index]
+    if missing:
+        raise SystemExit(f"{path}: {len(missing)} images are not in the cache ({missing[0]}...)")
+    return np.column_stack([[index[i] for i in data["ids"]], data["windows"]])
+
+
 class Trainer:
     """One training run: the data, the network, the optimizer and the position in the
     schedule, restored from `checkpoint` when given. `command` is recorded in the exported
@@ -230,10 +264,25 @@ class Trainer:
         self.cache = Cache.open_or_build(args.cache, args.data, log=log.info)
         if checkpoint and checkpoint["classes"] != self.cache.classes:
             raise SystemExit(f"{args.cache} does not hold the checkpoint's classes")
+        if getattr(args, "voc_val_kept", None) is not None:
+            moved = self.cache.train_on_voc_val(args.voc_val_kept)
+            log.info(f"VOC val: the first {args.voc_val_kept} images kept out, {moved} trained on")
         torch.manual_seed(args.seed)
-        self.net = TrainNet(len(self.cache.classes), batch_norm=args.batch_norm)
+        init = getattr(args, "init_from", None)
+        self.net = TrainNet(len(self.cache.classes), batch_norm=args.batch_norm,
+                            frozen_batch_norm=bool(init))
+        if init and not checkpoint:
+            self.net.load_model_file(init)
+            log.info(f"initialized from {init} (BatchNorm frozen)")
+        self.net.train()
+        hard = None
+        if getattr(args, "hard_negatives", None):
+            hard = load_hard_negatives(args.hard_negatives, self.cache)
+            log.info(f"{len(hard)} hard negatives from {args.hard_negatives}, "
+                     f"{args.hard_fraction:.0%} of the background windows")
         self.windows = TrainWindows(self.cache, self.net.window, args.seed,
-                                    args.background_fraction, args.max_images)
+                                    args.background_fraction, args.max_images, hard,
+                                    getattr(args, "hard_fraction", 0.0))
         self.val = validation_windows(self.cache, self.net.window, args.seed, args.val_size)
         self.steps_per_epoch = math.ceil(args.epoch_size / args.batch_size)
         self.optimizer = torch.optim.SGD(parameter_groups(self.net, args.weight_decay),
@@ -271,8 +320,7 @@ class Trainer:
                     "python": random.getstate()},
             "export_metadata": {
                 "name": a.name,
-                "data": f"PASCAL VOC 2007 train + Caltech-101 train (minus {len(held_out)} "
-                        f"held-out categories), windows of {self.net.window} px",
+                "data": training_data_text(a, len(held_out), self.net.window),
                 "training": self.command,
                 "figures": (f"epoch {self.epoch}, validation windows (VOC 2007 val, Caltech-101"
                             f" test): " + format_figures(figures)) if figures else "",

@@ -138,9 +138,13 @@ class TrainWindows:
     windows clear of every object. Scale, aspect ratio, position, mirror and colours are
     random."""
 
-    def __init__(self, cache, size, seed, background_fraction=0.25, max_images=None):
+    def __init__(self, cache, size, seed, background_fraction=0.25, max_images=None,
+                 hard_negatives=None, hard_fraction=0.0):
         self.cache, self.size, self.seed = cache, size, seed
         self.background_fraction = background_fraction
+        # mined windows (mine.py): [n, 5] image index, x0, y0, width, height in cache pixels
+        self.hard = np.zeros((0, 5)) if hard_negatives is None else np.asarray(hard_negatives)
+        self.hard_fraction = hard_fraction if len(self.hard) else 0.0
         train = [i for i, r in enumerate(cache.records) if r["split"] == "train"]
         if max_images:
             train = sorted(np.random.default_rng(seed).permutation(train)[:max_images].tolist())
@@ -217,9 +221,29 @@ class TrainWindows:
         return Window(*_clamp_window(cx, cy, width, height, w, h, self.size), self.size,
                       flip=bool(rng.random() < 0.5))
 
+    def _hard_negative(self, rng):
+        """A mined window (a background window the model scored as an object), moved by up to
+        10 % of its side, rescaled by up to 10 % and mirrored at random; the mined window
+        itself when the moved one is no longer background."""
+        image, x0, y0, width, height = self.hard[rng.integers(len(self.hard))]
+        image = int(image)
+        record = self.cache.records[image]
+        side = width * math.exp(rng.uniform(-0.1, 0.1))
+        cx = x0 + width / 2 + rng.uniform(-0.1, 0.1) * width
+        cy = y0 + height / 2 + rng.uniform(-0.1, 0.1) * height
+        flip = bool(rng.random() < 0.5)
+        window = Window(*_clamp_window(cx, cy, side, side * height / width, record["width"],
+                                       record["height"], self.size), self.size, flip=flip)
+        if label_window(record, window)[0] != 0:
+            window = Window(x0, y0, width, height, self.size, flip=flip)
+        return self._pixels(image, window, rng), 0, NO_BOX
+
     def _background(self, rng):
-        """A background window: half of the time from a VOC image (clear of all its objects),
-        else (or when none is found in a few tries) from a BACKGROUND_Google image."""
+        """A background window: a mined hard negative with probability `hard_fraction`; else
+        half of the time from a VOC image (clear of all its objects), else (or when none is
+        found in a few tries) from a BACKGROUND_Google image."""
+        if self.hard_fraction and rng.random() < self.hard_fraction:
+            return self._hard_negative(rng)
         if self.scenes and (not self.clutter or rng.random() < 0.5):
             for _ in range(10):
                 image = self.scenes[rng.integers(len(self.scenes))]
