@@ -398,4 +398,62 @@ TEST(NonMaxSuppression, MaxOutput) {
   EXPECT_FLOAT_EQ(out[2].score, 3);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Confidence: the peak window through merges, and the calibration fit
+
+TEST(DetectionConfidence, MergeKeepsTheBestWindow) {
+  Detection a = det(0, 0, 10, 10, 0.3f), b = det(1, 1, 11, 11, 0.6f);
+  a.peak = 0.3f;
+  b.peak = 0.6f;
+  const Detection m = overfeat::merge_detections(a, b);
+  EXPECT_FLOAT_EQ(m.peak, 0.6f);
+  EXPECT_FLOAT_EQ(m.score, 0.9f);
+  std::vector<Detection> merged = overfeat::greedy_merge({a, b, det(2, 0, 12, 10, 0.2f)}, {});
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_FLOAT_EQ(merged[0].peak, 0.6f);
+  // Without a calibration the confidence shown is the peak; with one, the logistic of it.
+  overfeat::set_confidences(merged, std::nullopt, 6);
+  EXPECT_FLOAT_EQ(merged[0].confidence, 0.6f);
+  overfeat::DetectionCalibration c;
+  c.bias = 0.5f;
+  overfeat::set_confidences(merged, c, 6);
+  EXPECT_NEAR(merged[0].confidence, 1 / (1 + std::exp(-0.5)), 1e-6);
+}
+
+TEST(DetectionConfidence, FitRecoversAKnownLogistic) {
+  // Outcomes drawn from a known calibration: the fit finds its weights again, and its
+  // confidences are calibrated (the mean confidence of a bin matches its share right).
+  overfeat::DetectionCalibration truth;
+  truth.bias = -1.0f;
+  truth.w_peak = 0.8f;
+  truth.w_mass = 0.6f;
+  const int maps = 6;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> peak(0.02f, 0.98f), mass(0.01f, 8.0f), u(0, 1);
+  std::vector<Detection> ds;
+  std::vector<bool> right;
+  for (int i = 0; i < 20000; ++i) {
+    Detection d = det(0, 0, 1, 1, mass(rng) * maps);
+    d.peak = peak(rng);
+    ds.push_back(d);
+    right.push_back(u(rng) < truth.confidence(d, maps));
+  }
+  const auto fitted = overfeat::fit_detection_calibration(ds, right, maps);
+  EXPECT_NEAR(fitted.bias, truth.bias, 0.1);
+  EXPECT_NEAR(fitted.w_peak, truth.w_peak, 0.05);
+  EXPECT_NEAR(fitted.w_mass, truth.w_mass, 0.05);
+  // The features are per map: the same evidence spread over 2 maps gives the same confidence.
+  Detection six = det(0, 0, 1, 1, 3.0f), two = det(0, 0, 1, 1, 1.0f);
+  six.peak = two.peak = 0.5f;
+  EXPECT_FLOAT_EQ(fitted.confidence(six, 6), fitted.confidence(two, 2));
+}
+
+TEST(DetectionConfidence, FitNeedsBothOutcomes) {
+  std::vector<Detection> ds(10, det(0, 0, 1, 1, 1));
+  EXPECT_THROW(overfeat::fit_detection_calibration(ds, std::vector<bool>(10, true), 1),
+               overfeat::Error);
+  EXPECT_THROW(overfeat::fit_detection_calibration(ds, std::vector<bool>(9, true), 1),
+               overfeat::Error);
+}
+
 }  // namespace

@@ -206,6 +206,25 @@ TEST(ModelFile, RoundTripWithoutRegressorAndDefaults) {
   EXPECT_FALSE(back.class_agnostic_boxes());
 }
 
+TEST(ModelFile, RoundTripDetectionCalibration) {
+  const fs::path file = test_dir() / "m.onnx";
+  Model m = small_model(Boxes::Agnostic);
+  EXPECT_FALSE(load_model((save_model(m, file), file)).detection_calibration);
+  overfeat::DetectionCalibration c;
+  c.bias = -1.25f;
+  c.w_peak = 0.75f;
+  c.w_mass = 0.5f;
+  c.fitted_on = "voc2007 (val) images 1-150";
+  m.detection_calibration = c;
+  save_model(m, file, overfeat::WeightStorage::Float16);
+  const Model back = load_model(file);
+  ASSERT_TRUE(back.detection_calibration);
+  EXPECT_EQ(back.detection_calibration->bias, c.bias);
+  EXPECT_EQ(back.detection_calibration->w_peak, c.w_peak);
+  EXPECT_EQ(back.detection_calibration->w_mass, c.w_mass);
+  EXPECT_EQ(back.detection_calibration->fitted_on, c.fitted_on);
+}
+
 TEST(ModelFile, SavedGraphLayout) {
   const fs::path file = test_dir() / "m.onnx";
   save_model(small_model(Boxes::PerClass), file);
@@ -489,12 +508,24 @@ TEST(ModelFileErrors, GarbageMetadataIsRefused) {
       {"name", "bell\x07", "\\x07"},
       {"feature_layer", "0", "feature layer 0"},
       {"feature_layer", "1e20", "not a number"},
-      {"weight_storage", "bfloat16", "must be float32 or float16"}};
+      {"weight_storage", "bfloat16", "must be float32 or float16"},
+      {"detection_calibration", "nonsense", "needs a number 'bias'"},
+      {"detection_calibration", R"({"bias": 1, "w_peak": 1e30, "w_mass": 0})", "'w_peak'"},
+      {"detection_calibration", R"({"bias": 1, "w_peak": 1})", "'w_mass'"}};
   int i = 0;
   for (const auto& [key, value, says] : bad) {
     onnx::ModelProto p = read_proto(dir / "m.onnx");
+    bool found = false;
     for (auto& kv : *p.mutable_metadata_props())
-      if (kv.key() == "overfeat." + key) kv.set_value(value);
+      if (kv.key() == "overfeat." + key) {
+        kv.set_value(value);
+        found = true;
+      }
+    if (!found) {  // an optional property the saved file does not have
+      auto* kv = p.add_metadata_props();
+      kv->set_key("overfeat." + key);
+      kv->set_value(value);
+    }
     const fs::path file = dir / ("garbage_" + std::to_string(i++) + ".onnx");
     write_proto(p, file);
     SCOPED_TRACE(key + " = " + value.substr(0, 40));

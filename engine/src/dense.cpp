@@ -679,6 +679,8 @@ std::vector<Detection> raw_detections(const DenseResult& result, int top_classes
           Detection d;
           d.cls = cls;
           d.score = p;
+          d.peak = p;
+          d.confidence = p;
           d.box = m.box(cls, y, x);
           d.scale = m.scale;
           out.push_back(d);

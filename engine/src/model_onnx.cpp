@@ -33,6 +33,7 @@ constexpr const char* kBoxes = "boxes";
 constexpr const char* kInput = "image";
 constexpr const char* kPrefix = "overfeat.";
 constexpr const char* kMetaPrefix = "overfeat.meta.";
+constexpr const char* kCalibrationKey = "detection_calibration";
 constexpr const char* kHelp =
     " See docs/model-format.md; tools/export/export_example.py exports a PyTorch model in this "
     "format.";
@@ -221,6 +222,7 @@ struct Metadata {
   int background = -1;
   float mean = 0, stddev = 1;
   std::optional<int> feature_layer;
+  std::optional<DetectionCalibration> detection_calibration;
   std::map<std::string, std::string> extra;
 };
 
@@ -245,6 +247,7 @@ class MetadataReader {
     m.stddev = number<float>("stddev");
     if (props_.count(key("background"))) m.background = number<int>("background");
     if (props_.count(key("feature_layer"))) m.feature_layer = number<int>("feature_layer");
+    if (props_.count(key(kCalibrationKey))) m.detection_calibration = calibration();
     if (has_boxes || props_.count(key("box_encoding"))) check_box_encoding();
     if (const auto it = props_.find(key(kWeightStorageKey)); it != props_.end())
       if (it->second != "float32" && it->second != "float16")
@@ -298,6 +301,29 @@ class MetadataReader {
       fail(file_, "metadata property '" + key("name") + "' is '" + printable(name) +
                       "'; a model's name must be 1 to " + std::to_string(kMaxNameBytes) +
                       " bytes of printable text without '/' or '\\'");
+  }
+
+  // {"bias": b, "w_peak": w1, "w_mass": w2, "fitted_on": "..."}; weights bounded so that a
+  // damaged file cannot give NaN confidences.
+  DetectionCalibration calibration() const {
+    const std::string k = key(kCalibrationKey);
+    const auto json = nlohmann::json::parse(need(kCalibrationKey), nullptr, false);
+    DetectionCalibration c;
+    auto number = [&](const char* field, float& out) {
+      const auto it = json.is_object() ? json.find(field) : json.end();
+      if (it == json.end() || !it->is_number() || !std::isfinite(it->get<double>()) ||
+          std::abs(it->get<double>()) > 1000)
+        fail(file_,
+             "metadata property '" + k + "' needs a number '" + field + "' between -1000 and 1000",
+             " Fit it again with `overfeat eval --fit-confidence`, or remove the property.");
+      out = it->get<float>();
+    };
+    number("bias", c.bias);
+    number("w_peak", c.w_peak);
+    number("w_mass", c.w_mass);
+    if (const auto it = json.find("fitted_on"); it != json.end() && it->is_string())
+      c.fitted_on = it->get<std::string>();
+    return c;
   }
 
   void check_box_encoding() const {
@@ -1104,6 +1130,7 @@ class Reader {
     model.classes = meta.classes;
     model.background = meta.background;
     model.metadata = meta.extra;
+    model.detection_calibration = meta.detection_calibration;
     return model;
   }
 
@@ -1287,6 +1314,8 @@ class Writer {
     add_prop(p + "box_encoding", kBoxEncoding);
     add_prop(p + "feature_layer", std::to_string(model_.net.default_feature_layer));
     add_prop(p + kWeightStorageKey, storage_ == WeightStorage::Float16 ? "float16" : "float32");
+    if (const auto& c = model_.detection_calibration)
+      add_prop(p + kCalibrationKey, detection_calibration_json(*c));
     for (const auto& [k, v] : model_.metadata) add_prop(kMetaPrefix + k, v);
   }
 
@@ -1298,6 +1327,12 @@ class Writer {
 };
 
 }  // namespace
+
+std::string detection_calibration_json(const DetectionCalibration& c) {
+  return nlohmann::json{
+      {"bias", c.bias}, {"w_peak", c.w_peak}, {"w_mass", c.w_mass}, {"fitted_on", c.fitted_on}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 Model load_model(const std::filesystem::path& file) {
   const onnx::ModelProto proto = read_proto(file);

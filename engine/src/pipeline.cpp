@@ -57,6 +57,9 @@ DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOp
     if (options.suppress_iou > 0)
       r.merged =
           non_max_suppression(std::move(r.merged), options.suppress_iou, options.max_detections);
+    // The calibration was fitted on the voting merge's evidence; NMS keeps raw windows.
+    set_confidences(r.merged, evaluator.model().detection_calibration,
+                    static_cast<int>(r.dense.maps.size()));
   } else
     r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
   r.timings.dense = r.dense.timings;

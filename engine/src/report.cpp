@@ -37,6 +37,12 @@ std::string fixed(double value, int digits) {
   return s.str();
 }
 
+std::string percent_label(double p) {
+  if (!(p >= 0.005)) return "<1%";
+  if (p > 0.995) return ">99%";
+  return std::to_string(static_cast<int>(std::lround(100 * p))) + "%";
+}
+
 namespace {
 nlohmann::json box_json(const Box& b) {  // COCO: [x, y, width, height]
   return {std::round(b.x1 * 100) / 100, std::round(b.y1 * 100) / 100,
@@ -57,7 +63,9 @@ nlohmann::json detections_json(const std::vector<Detection>& detections,
                    {"category_id", d.cls},
                    {"category_name", name_of(classes, d.cls)},
                    {"bbox", box_json(d.box)},
+                   {"confidence", d.confidence},
                    {"score", d.score},
+                   {"peak", d.peak},
                    {"votes", d.votes}});
   return out;
 }
@@ -70,7 +78,8 @@ render::Rgb8 annotate_detections(const Tensor& rgb, const DetectResult& result,
       boxes.push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.cls, "", 1, true});
   for (auto it = result.merged.rbegin(); it != result.merged.rend(); ++it)  // best on top
     boxes.push_back({it->box.x1, it->box.y1, it->box.x2, it->box.y2, it->cls,
-                     short_name(name_of(classes, it->cls)) + " " + fixed(it->score, 2), 2, false});
+                     short_name(name_of(classes, it->cls)) + " " + percent_label(it->confidence), 2,
+                     false});
   return render::draw_boxes(rgb, boxes);
 }
 

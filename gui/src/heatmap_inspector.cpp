@@ -756,7 +756,8 @@ void HeatmapInspector::paintBoxes(QPainter& p, const QRect& image, int scale, bo
     p.setBrush(Qt::NoBrush);
     p.setPen(QPen(color, width));
     p.drawRect(r);
-    const QString tag = QStringLiteral("%1 %2").arg(className(d.cls), score_text(d.score));
+    const QString tag = QStringLiteral("%1 %2").arg(
+        className(d.cls), QString::fromStdString(percent_label(d.confidence)));
     const QSize ts(fm.horizontalAdvance(tag) + 8, fm.height() + 2);
     QRectF tr_rect(r.left() - width / 2, r.top() - ts.height(), ts.width(), ts.height());
     if (tr_rect.top() < image.top()) tr_rect.moveTop(r.top());  // no room above: inside

@@ -195,8 +195,7 @@ void ImageCanvas::paintBoxes(QPainter& p, const QTransform& to_view, double labe
     const std::string name = d.cls >= 0 && d.cls < static_cast<int>(classes_.size())
                                  ? short_name(classes_[d.cls])
                                  : std::to_string(d.cls);
-    tags.push_back(
-        QStringLiteral("%1 %2").arg(QString::fromStdString(name)).arg(d.score, 0, 'f', 2));
+    tags.push_back(QString::fromStdString(name + " " + percent_label(d.confidence)));
     const double line = 2.5 * label_scale;
     boxes.push_back({r.left() - line / 2 - area.left(), r.top() - line / 2 - area.top(),
                      r.width() + line, r.height() + line});

@@ -1101,7 +1101,7 @@ void MainWindow::copyToClipboard() {
     for (const Detection& d : last_result_->detect.merged)
       text << QStringLiteral("%1 %2 %3 %4 %5 %6")
                   .arg(QString::fromStdString(m.classes[d.cls]))
-                  .arg(d.score, 0, 'f', 4)
+                  .arg(d.confidence, 0, 'f', 4)
                   .arg(d.box.x1, 0, 'f', 1)
                   .arg(d.box.y1, 0, 'f', 1)
                   .arg(d.box.x2, 0, 'f', 1)

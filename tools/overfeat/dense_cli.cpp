@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -96,7 +97,8 @@ int detect_main(int argc, char** argv) {
   std::vector<std::string> images;
   CLI::App app{
       "Detect objects: boxes regressed at every location of every scale, merged by the "
-      "paper's greedy voting (or NMS). Prints `image class score x1 y1 x2 y2`."};
+      "paper's greedy voting (or NMS). Prints `image class confidence x1 y1 x2 y2` (the "
+      "confidence: 0..1, calibrated when the model has a detection calibration)."};
   add_common(app, c, true);
   app.add_option("-o,--out", out_dir, "Write annotated PNGs (<name>.detections.png) here");
   output_file(app.add_option("--json", json_file,
@@ -118,7 +120,7 @@ int detect_main(int argc, char** argv) {
         const DetectResult r = detect(*s.eval, rgb, s.opt);
         for (const Detection& d : r.merged)
           if (json_file != "-")
-            std::cout << path << " " << s.name(d.cls) << " " << fixed(d.score, 4) << " "
+            std::cout << path << " " << s.name(d.cls) << " " << fixed(d.confidence, 4) << " "
                       << fixed(d.box.x1, 1) << " " << fixed(d.box.y1, 1) << " "
                       << fixed(d.box.x2, 1) << " " << fixed(d.box.y2, 1) << "\n";
         if (c.verbose) {
@@ -282,9 +284,35 @@ std::string default_split(const fs::path& dir) {
   return "";
 }
 
+/// How well the boxes' confidences predict that they are right: prints a line, returns it as
+/// JSON (the mean confidence, the share right, the expected calibration error over 10 bins).
+json report_confidence(const std::vector<Detection>& judged, const std::vector<bool>& right) {
+  std::array<double, 10> sum_conf{}, sum_right{}, count{};
+  double mean_conf = 0, mean_right = 0;
+  for (size_t i = 0; i < judged.size(); ++i) {
+    const double c = std::clamp(judged[i].confidence, 0.0f, 1.0f);
+    const int bin = std::min(9, static_cast<int>(c * 10));
+    sum_conf[bin] += c;
+    sum_right[bin] += right[i];
+    count[bin] += 1;
+    mean_conf += c;
+    mean_right += right[i];
+  }
+  const double n = std::max<double>(judged.size(), 1);
+  double ece = 0;
+  for (int b = 0; b < 10; ++b) ece += std::abs(sum_conf[b] - sum_right[b]) / n;
+  std::cout << "box confidence: mean " << fixed(100 * mean_conf / n, 1) << " %, right "
+            << fixed(100 * mean_right / n, 1) << " % of " << judged.size()
+            << " boxes, calibration error " << fixed(100 * ece, 1) << " %\n";
+  return {{"boxes", judged.size()},
+          {"mean_confidence", mean_conf / n},
+          {"right", mean_right / n},
+          {"expected_calibration_error", ece}};
+}
+
 int eval_main(int argc, char** argv) {
   Common c;
-  std::string dir, split = "auto", json_file, detections_file;
+  std::string dir, split = "auto", json_file, detections_file, fit_file;
   size_t limit = 0, skip = 0;
   CLI::App app{
       "Evaluate a model on a folder laid out like ../shared/data/voc2007 "
@@ -302,6 +330,11 @@ int eval_main(int argc, char** argv) {
   app.add_option("--limit", limit, "Evaluate only N images (after --skip)");
   output_file(app.add_option("--json", json_file, "Write the report as JSON to FILE"));
   app.add_option("--detections", detections_file, "Write all detections (COCO style) to FILE");
+  output_file(app.add_option(
+      "--fit-confidence", fit_file,
+      "Fit the detection calibration (a box's confidence = the probability that it is right: "
+      "its class, IoU >= 0.5 with an object) on these images; write it to FILE as JSON for "
+      "tools/export/set_calibration.py"));
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   if (split == "auto") split = default_split(dir);
   if (split == "all") split.clear();
@@ -337,8 +370,12 @@ int eval_main(int argc, char** argv) {
   std::vector<ScoredDetection> dets;
   std::vector<GroundTruthBox> truth;
   json coco = json::array();
-  int labelled = 0, correct = 0, failures = 0;
+  int labelled = 0, correct = 0, failures = 0, maps = 0;
   double network_ms = 0, outside_ms = 0;
+  // Every judged merged box and whether it is right (its class, IoU >= 0.5 with an object of
+  // it; a box whose best match is a difficult object is not judged): the calibration's data.
+  std::vector<Detection> judged;
+  std::vector<bool> right;
   ProgressBar bar("eval", n);
   for (size_t i = 0; i < n; ++i) {
     const DatasetImage& im = data.images[skip + i];
@@ -363,7 +400,19 @@ int eval_main(int argc, char** argv) {
                     data.classes[dc]) != im.classes_missing_boxes.end())
         continue;
       dets.push_back({im.id, dc, d.score, d.box});
+      float best_iou = 0;
+      bool difficult = false;
+      for (const DatasetObject& o : im.objects)
+        if (data.class_index(o.cls) == dc)
+          if (const float v = iou(d.box, o.box); v > best_iou) {
+            best_iou = v;
+            difficult = o.difficult;
+          }
+      if (best_iou >= 0.5f && difficult) continue;
+      judged.push_back(d);
+      right.push_back(best_iou >= 0.5f);
     }
+    maps = static_cast<int>(r.dense.maps.size());
     for (const json& d : detections_json(r.merged, s.model.classes, im.id)) coco.push_back(d);
     // Classification: the best class among the dataset's, against the image label, or, without
     // one, against any object class present.
@@ -410,6 +459,22 @@ int eval_main(int argc, char** argv) {
             << " ms, outside the network "
             << fixed(100 * outside_ms / std::max(network_ms + outside_ms, 1e-9), 1) << " %\n";
   if (failures) std::cout << failures << " images that failed counted as no detections\n";
+  const json confidence_report = report_confidence(judged, right);
+  if (!fit_file.empty()) {
+    DetectionCalibration fitted = fit_detection_calibration(judged, right, maps);
+    fitted.fitted_on =
+        dir + (split.empty() ? "" : " (" + split + ")") + " images " + std::to_string(skip + 1) +
+        "-" + std::to_string(skip + n) + ", model " + s.model.net.name + ", scales " +
+        s.opt.scales + (s.opt.dense.fine ? ", fine" : ", coarse") +
+        (s.opt.dense.flip ? ", flips" : "") + ", " + std::to_string(judged.size()) + " boxes";
+    set_confidences(judged, fitted, maps);
+    std::cout << "fitted: ";
+    report_confidence(judged, right);
+    write_text(fit_file, detection_calibration_json(fitted) + "\n");
+    std::cout << "calibration written to " << fit_file
+              << " (store it in a model: tools/export/set_calibration.py MODEL.onnx " << fit_file
+              << ")\n";
+  }
   if (!json_file.empty())
     write_text(json_file, json({{"dataset", dir},
                                 {"split", split},
@@ -419,6 +484,7 @@ int eval_main(int argc, char** argv) {
                                 {"scales", s.opt.scales},
                                 {"classes", per_class},
                                 {"mean_ap", report.mean_ap},
+                                {"confidence", confidence_report},
                                 {"classification_accuracy", accuracy}})
                                   .dump(2) +
                               "\n");

@@ -3,6 +3,9 @@
 // ("accumulate instead of suppress", docs/overfeat.md section 5) and plain non-maximum
 // suppression for comparison.
 #pragma once
+#include <array>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace overfeat {
@@ -34,11 +37,43 @@ float iou(const Box& a, const Box& b);
 /// index it came from (-1 when merged from several).
 struct Detection {
   int cls = 0;
+  /// A raw box: its window's class probability. A merged box: the sum of its raw boxes' (the
+  /// paper's accumulated score, which grows with the number of scales evaluated).
   float score = 0;
   Box box;
   int votes = 1;
   int scale = -1;
+  /// The best window probability among the raw boxes merged into it (a raw box: its score).
+  float peak = 0;
+  /// What people are shown, 0..1: the calibrated probability that the box is right (its class,
+  /// IoU >= 0.5 with an object of it) when the model has a DetectionCalibration; else `peak`.
+  float confidence = 0;
 };
+
+/// How a merged detection's evidence becomes the probability that it is right (right class,
+/// IoU >= 0.5 with an object of that class, as PASCAL VOC counts a true positive): logistic in
+/// the log-odds of its peak window probability and the log of its accumulated score per
+/// evaluated map (scales and mirrors), so that a still's six scales and a live frame's one or
+/// two give comparable numbers:
+///   p = 1 / (1 + exp(-(bias + w_peak * logit(peak) + w_mass * log(score / maps)))).
+/// Fitted per model by `overfeat eval --fit-confidence` and stored in the model file
+/// (docs/model-format.md, overfeat.detection_calibration).
+struct DetectionCalibration {
+  float bias = 0, w_peak = 0, w_mass = 0;
+  std::string fitted_on;  ///< for people: the data and options it was fitted with
+  float confidence(const Detection& d, int maps) const;
+  /// The three features it weighs (1, logit(peak), log(score / maps)), clamped to be finite.
+  static std::array<double, 3> features(const Detection& d, int maps);
+};
+
+/// Sets every detection's `confidence`: the calibration's when there is one, else its `peak`.
+void set_confidences(std::vector<Detection>& detections,
+                     const std::optional<DetectionCalibration>& calibration, int maps);
+
+/// Logistic regression (Newton's method, a small L2 penalty on the weights) of `right[i]` on the
+/// features of `detections[i]`. Throws Error unless both outcomes occur at least twice.
+DetectionCalibration fit_detection_calibration(const std::vector<Detection>& detections,
+                                               const std::vector<bool>& right, int maps);
 
 /// The paper's match score between two boxes of one class: lower is a better match.
 /// Defined as center_distance / sqrt(mean of the two areas) + (1 - IoU): 0 for identical boxes,

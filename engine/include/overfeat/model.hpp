@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/detection.hpp"
 #include "overfeat/netspec.hpp"
 #include "overfeat/weights.hpp"
 
@@ -40,6 +41,10 @@ struct Model {
   std::optional<Head> regressor;     ///< on the last pool's output
   /// Free-form, human-readable facts (description, data, training command, figures).
   std::map<std::string, std::string> metadata;
+  /// How its merged detections' evidence becomes a calibrated confidence (model files may
+  /// carry one, fitted by `overfeat eval --fit-confidence`); without it a detection's confidence
+  /// is its best window probability.
+  std::optional<DetectionCalibration> detection_calibration;
 
   /// Index of the module that ends the trunk (the last MaxPool).
   int trunk_end() const { return net.last_pool_index(); }
@@ -61,6 +66,10 @@ Model load_model(const std::filesystem::path& file);
 /// either way; Float16 halves the file: FLOAT16 initializers, each cast to FLOAT by a Cast node
 /// (docs/model-format.md), every value rounded to the nearest half (ties to even).
 enum class WeightStorage { Float32, Float16 };
+
+/// A detection calibration as the model file stores it (overfeat.detection_calibration):
+/// {"bias", "w_peak", "w_mass", "fitted_on"}, one line of JSON.
+std::string detection_calibration_json(const DetectionCalibration& calibration);
 
 /// Writes a model as ONNX, with the metadata the loader needs. With WeightStorage::Float16,
 /// throws Error naming the tensor when a weight is not finite or too large for a half

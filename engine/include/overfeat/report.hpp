@@ -29,14 +29,18 @@ std::vector<ScoredClass> top_foreground(const std::vector<float>& probs, int bac
 /// `value` with `digits` decimals.
 std::string fixed(double value, int digits);
 
+/// A probability as people read it on a box: "74%", "<1%" below 0.5 %, ">99%" above 99.5 %.
+std::string percent_label(double p);
+
 /// Detections in the COCO results style: one object per box with image_id, category_id,
-/// category_name, bbox [x, y, width, height] (rounded to 0.01 px), score and votes.
+/// category_name, bbox [x, y, width, height] (rounded to 0.01 px), confidence (Detection::
+/// confidence, 0..1), score (the accumulated votes), peak (the best window) and votes.
 nlohmann::json detections_json(const std::vector<Detection>& detections,
                                const std::vector<std::string>& classes,
                                const std::string& image_id);
 
-/// The image with the merged boxes (tag "name score", best drawn last, on top) and, with
-/// `raw`, the pre-merge boxes drawn faint underneath.
+/// The image with the merged boxes (tag "name 74%", the confidence, best drawn last, on top) and,
+/// with `raw`, the pre-merge boxes drawn faint underneath.
 render::Rgb8 annotate_detections(const Tensor& rgb, const DetectResult& result,
                                  const std::vector<std::string>& classes, bool raw);
 
