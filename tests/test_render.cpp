@@ -423,6 +423,19 @@ TEST(PlaceLabels, TagsNeverOverlapWhileThereIsRoom) {
   }
 }
 
+TEST(PlaceLabels, TagsAvoidWhatIsAlreadyTaken) {
+  // A caption across the top-left corner: the tag of a box there goes below it, not over it.
+  const render::LabelRect caption{8, 8, 200, 30};
+  const auto where =
+      render::place_labels({{10, 20, 100, 80}}, {{0, 0, 60, 16}}, 320, 240, {caption});
+  ASSERT_EQ(where.size(), 1u);
+  EXPECT_FALSE(where[0].intersects(caption));
+  EXPECT_EQ(where[0].x, 10);
+  // Without it, the usual place (inside the box's top, no room above) is under the caption.
+  EXPECT_TRUE(
+      render::place_labels({{10, 20, 100, 80}}, {{0, 0, 60, 16}}, 320, 240)[0].intersects(caption));
+}
+
 TEST(Grid, SizesAndPlacesEveryImage) {
   const std::vector<Color> colors{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}};
   const std::vector<Rgb8> images{solid_rgb8(120, 80, colors[0]), solid_rgb8(60, 100, colors[1]),

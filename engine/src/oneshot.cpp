@@ -853,6 +853,13 @@ Recognition recognize_similarities(const OneShotStore& store, std::vector<float>
   r.runner_up_similarity = r.runner_up >= 0 ? r.similarities[r.runner_up] : -1;
   r.margin = r.similarity - (r.runner_up >= 0 ? r.runner_up_similarity : cal.lone_runner_up);
   const float p = cal.confidence(r.similarity, r.margin);
+  r.confidences.resize(r.similarities.size());
+  for (size_t i = 0; i < r.similarities.size(); ++i) {
+    const int other = static_cast<int>(i) == r.best ? r.runner_up : r.best;
+    const float margin =
+        r.similarities[i] - (other >= 0 ? r.similarities[other] : cal.lone_runner_up);
+    r.confidences[i] = cal.confidence(r.similarities[i], margin);
+  }
   if (r.similarity >= r.threshold) {
     r.cls = r.best;
     r.name = store.classes()[r.best].name;
@@ -866,6 +873,38 @@ Recognition recognize_similarities(const OneShotStore& store, std::vector<float>
 Recognition recognize(const OneShotStore& store, const DenseResult& result,
                       std::optional<float> threshold) {
   return recognize(store, embed(result), threshold);
+}
+
+FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                            const std::optional<Box>& box, const std::string& scales,
+                            DenseOptions dense, std::optional<float> threshold) {
+  FrameAnswer a;
+  if (store.empty()) {
+    a.recognition = recognize_similarities(store, {}, threshold);
+    return a;
+  }
+  const Recognition whole = recognize(store, embed(evaluator, rgb, box, store), threshold);
+  Tensor cropped;
+  Box offset{0, 0, 0, 0};
+  if (box) {  // the windows of the box alone, then back to image pixels
+    offset = embedding_region(rgb, box, 0);
+    cropped = image::crop(rgb, static_cast<int>(offset.y1), static_cast<int>(offset.x1),
+                          static_cast<int>(offset.height()), static_cast<int>(offset.width()));
+  }
+  const Tensor& region = box ? cropped : rgb;
+  dense.boxes = false;
+  dense.feature_layer = store.identity().feature_layer;
+  a.dense = evaluator.evaluate(
+      region, parse_scales(scales, evaluator.model().net, region.h, region.w), dense);
+  a.localizations = localize(store, a.dense);
+  std::vector<float> similarities = whole.similarities;
+  for (size_t i = 0; i < similarities.size() && i < a.localizations.size(); ++i)
+    similarities[i] = std::max(similarities[i], a.localizations[i].score);
+  a.recognition = recognize_similarities(store, std::move(similarities), threshold);
+  for (Localization& l : a.localizations)
+    l.box = {l.box.x1 + offset.x1, l.box.y1 + offset.y1, l.box.x2 + offset.x1,
+             l.box.y2 + offset.y1};
+  return a;
 }
 
 std::vector<Localization> localize(const OneShotStore& store, const ScaleMap& map) {

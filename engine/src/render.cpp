@@ -608,8 +608,8 @@ Rgb8 draw_boxes(const Tensor& image, const std::vector<DrawnBox>& boxes) {
 
 std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
                                     const std::vector<LabelRect>& sizes, double width,
-                                    double height) {
-  std::vector<LabelRect> placed;
+                                    double height, const std::vector<LabelRect>& taken) {
+  std::vector<LabelRect> placed, used = taken;  // used: what a new tag must not cover
   placed.reserve(boxes.size());
   const auto clamp_in = [&](LabelRect r) {
     r.x = std::clamp(r.x, 0.0, std::max(0.0, width - r.w));
@@ -617,7 +617,7 @@ std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
     return r;
   };
   const auto is_free = [&](const LabelRect& r) {
-    return std::none_of(placed.begin(), placed.end(),
+    return std::none_of(used.begin(), used.end(),
                         [&](const LabelRect& o) { return r.intersects(o); });
   };
   for (size_t i = 0; i < boxes.size() && i < sizes.size(); ++i) {
@@ -638,6 +638,7 @@ std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
         break;
       }
     placed.push_back(chosen);
+    used.push_back(chosen);
   }
   return placed;
 }

@@ -70,6 +70,31 @@ nlohmann::json detections_json(const std::vector<Detection>& detections,
   return out;
 }
 
+nlohmann::json recognition_json(const std::string& image, const Recognition& r,
+                                const std::vector<std::string>& names, bool locate,
+                                const std::optional<Box>& where) {
+  auto name = [&](int i) {
+    return i >= 0 && i < static_cast<int>(names.size()) ? nlohmann::json(names[i])
+                                                        : nlohmann::json(nullptr);
+  };
+  nlohmann::json o = {{"image", image},
+                      {"class", r.name},
+                      {"confidence", r.confidence},
+                      {"similarity", r.similarity},
+                      {"best", name(r.best)},
+                      {"runner_up", name(r.runner_up)},
+                      {"runner_up_similarity", r.runner_up_similarity},
+                      {"margin", r.margin},
+                      {"threshold", r.threshold}};
+  if (locate) {
+    auto round = [](float v) { return std::round(v * 10) / 10; };
+    o["box"] = where ? nlohmann::json{round(where->x1), round(where->y1), round(where->x2),
+                                      round(where->y2)}
+                     : nlohmann::json(nullptr);
+  }
+  return o;
+}
+
 render::Rgb8 annotate_detections(const Tensor& rgb, const DetectResult& result,
                                  const std::vector<std::string>& classes, bool raw) {
   std::vector<render::DrawnBox> boxes;

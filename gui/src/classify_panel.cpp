@@ -43,7 +43,7 @@ void ClassifyPanel::setCaption(const QString& caption) {
 
 QSize ClassifyPanel::sizeHint() const {
   const int line = fontMetrics().height();
-  return {420, 5 * (line + 10) + line + 20};
+  return {420, 5 * (line + 10) + 2 * line + 20};  // two caption lines
 }
 
 QSize ClassifyPanel::minimumSizeHint() const {
@@ -94,8 +94,11 @@ void ClassifyPanel::paintEvent(QPaintEvent*) {
   if (!caption_.isEmpty()) {
     p.setFont(font());
     p.setPen(palette().color(QPalette::PlaceholderText));
-    p.drawText(QRect(margin, margin + static_cast<int>(entries_.size()) * row + 2, inner, line),
-               Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(caption_, Qt::ElideRight, inner));
+    const QStringList lines = caption_.split('\n');
+    for (int i = 0; i < lines.size(); ++i)
+      p.drawText(QRect(margin, margin + static_cast<int>(entries_.size()) * row + 2 + i * line,
+                       inner, line),
+                 Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(lines[i], Qt::ElideRight, inner));
   }
 }
 

@@ -24,8 +24,10 @@ class ClassifyPanel : public QWidget {
   void setEntries(std::vector<Entry> entries);
   void clear();
   const std::vector<Entry>& entries() const { return entries_; }
-  /// A short caption under the bars, e.g. "6 scales, fine stride - 812 ms".
+  /// A short caption under the bars, e.g. "6 scales, fine stride - 812 ms"; at most two lines
+  /// ('\n'), each elided to the width.
   void setCaption(const QString& caption);
+  const QString& caption() const { return caption_; }
 
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;

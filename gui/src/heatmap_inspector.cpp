@@ -23,9 +23,10 @@ namespace overfeat::studio {
 
 namespace {
 
-constexpr int kTopEntries = 5;         // top classes listed after "automatic"
-constexpr int kMaxRawPerScale = 2000;  // drawing more only hides the map
-constexpr int kDimAlpha = 115;         // darkens the frame where no map cell lies (to ~55 %)
+constexpr int kTopEntries = 5;  // top classes listed after "automatic"
+// Raw boxes drawn per class and scale, the best first: a thousand on a tile only hide the map.
+constexpr int kMaxRawDrawn = 25;
+constexpr int kDimAlpha = 115;  // darkens the frame where no map cell lies (to ~55 %)
 const QColor kGridBackground(24, 26, 30);
 const QColor kTileBackground(36, 38, 44);
 const QColor kTitleColor(236, 238, 242);
@@ -386,10 +387,9 @@ void HeatmapInspector::rebuildTiles() {
     });
     for (const Detection* d : raw) {
       if (raw_by_scale_.empty() || raw_by_scale_.back().scale != d->scale)
-        raw_by_scale_.push_back({d->scale, {}, 0});
+        raw_by_scale_.push_back({d->scale, {}, {}});
       ScaleBoxes& s = raw_by_scale_.back();
-      if (s.count >= kMaxRawPerScale) continue;
-      ++s.count;
+      if (++s.count_by_class[d->cls] > kMaxRawDrawn) continue;
       auto it = std::find_if(s.by_class.begin(), s.by_class.end(),
                              [&](const auto& g) { return g.first == d->cls; });
       if (it == s.by_class.end()) it = s.by_class.insert(s.by_class.end(), {d->cls, {}});
@@ -443,8 +443,13 @@ void HeatmapInspector::rebuildOverlays() {
     if (boxes_ != Boxes::None) {
       int count = 0;
       for (const ScaleBoxes& s : raw_by_scale_)
-        if (s.scale == m.scale) count = s.count;
-      t.subtitle += count == 1 ? tr(" · 1 raw box") : tr(" · %1 raw boxes").arg(count);
+        if (s.scale == m.scale)
+          if (const auto it = s.count_by_class.find(cls); it != s.count_by_class.end())
+            count = it->second;
+      t.subtitle += count == 1 ? tr(" · 1 raw box")
+                    : count <= kMaxRawDrawn
+                        ? tr(" · %1 raw boxes").arg(count)
+                        : tr(" · best %1 of %2 raw boxes").arg(kMaxRawDrawn).arg(count);
     }
   }
 }
@@ -724,18 +729,17 @@ void HeatmapInspector::paintBoxes(QPainter& p, const QRect& image, int scale, bo
   p.save();
   p.setBrush(Qt::NoBrush);
   p.setTransform(QTransform(to.kx, 0, 0, to.ky, to.left, to.top), true);
-  // Raw boxes: thin; on a scale's tile the shown class stands out, on the merge tile all faint.
+  // Raw boxes of the shown class only (the best of each scale), thin: strong on its scale's
+  // tile, faint on the merge tile; other classes' would only bury the map.
   for (const ScaleBoxes& s : raw_by_scale_) {
     if (!merged && s.scale != scale) continue;
-    for (int pass = 0; pass < 2; ++pass)
-      for (const auto& [cls, rects] : s.by_class) {
-        const bool strong = !merged && cls == shown;
-        if (strong != (pass == 1)) continue;
-        QPen pen(qcolor_of_class(cls, merged ? 55 : strong ? 230 : 80), 1);
-        pen.setCosmetic(true);
-        p.setPen(pen);
-        p.drawRects(rects.data(), static_cast<int>(rects.size()));
-      }
+    for (const auto& [cls, rects] : s.by_class) {
+      if (cls != shown) continue;
+      QPen pen(qcolor_of_class(cls, merged ? 70 : 230), 1);
+      pen.setCosmetic(true);
+      p.setPen(pen);
+      p.drawRects(rects.data(), static_cast<int>(rects.size()));
+    }
   }
   p.restore();
   if (!merged) return;

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QWidget>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -130,10 +131,12 @@ class HeatmapInspector : public QWidget {
   Boxes boxes_ = Boxes::None;
   std::vector<Tile> tiles_;
   /// Raw boxes per scale index, per class, in image pixels (grouped for cheap painting).
+  /// One scale's raw boxes, per class: the best kMaxRawDrawn of each (drawn) and how many
+  /// there are in all.
   struct ScaleBoxes {
     int scale = 0;
     std::vector<std::pair<int, std::vector<QRectF>>> by_class;
-    int count = 0;
+    std::map<int, int> count_by_class;
   };
   std::vector<ScaleBoxes> raw_by_scale_;
   std::vector<std::string> combo_classes_;  ///< the class list the combo box was built for

@@ -3,6 +3,7 @@
 // coordinates (crisp at any zoom): merged boxes with their class, score and a stable colour
 // per class; optionally the raw pre-merge boxes underneath to show the voting.
 #pragma once
+#include <QFont>
 #include <QImage>
 #include <QWidget>
 
@@ -32,6 +33,10 @@ class ImageCanvas : public QWidget {
   /// A large caption in the top-left corner of the picture (the one-shot answer); empty: none.
   void setCaption(const QString& text, const QColor& color);
   QString caption() const { return caption_; }
+  /// Where the caption is drawn on an image of `size` saved by renderToImage() (empty without a
+  /// caption), and where each merged box's tag is: tags never cover the caption or each other.
+  QRectF savedCaptionRect(const QSize& size) const;
+  std::vector<QRectF> savedTagRects(const QSize& size) const;
   /// Lets the user drag a box on the picture (for teaching a region); right click clears it.
   void setSelectable(bool selectable);
   /// The box dragged on the picture, in image pixels (corners inclusive), if any.
@@ -56,9 +61,21 @@ class ImageCanvas : public QWidget {
   void selectionChanged();
 
  private:
-  void paintBoxes(QPainter& p, const QTransform& to_view, double label_scale) const;
-  void paintOverlayAndCaption(QPainter& p, const QTransform& to_view, const QRectF& picture,
-                              double scale) const;
+  struct TagLayout {
+    QFont font;
+    std::vector<QString> tags;  ///< "name 74%", one per merged box
+    std::vector<QRectF> rects;  ///< where each is drawn
+  };
+  TagLayout layoutTags(const QFont& base, const QTransform& to_view, const QRectF& picture,
+                       double label_scale) const;
+  static double savedScale(const QSize& size);
+  void paintBoxes(QPainter& p, const QTransform& to_view, const QRectF& picture,
+                  double label_scale) const;
+  void paintOverlay(QPainter& p, const QTransform& to_view) const;
+  void paintCaption(QPainter& p, const QRectF& picture, double scale) const;
+  /// Where the caption goes on `picture` (empty without one), its font and its (elided) text.
+  QRectF captionRect(const QFont& base, const QRectF& picture, double scale, QFont* font = nullptr,
+                     QString* text = nullptr) const;
   QPointF toImage(const QPointF& widget_point) const;
 
   QImage image_;

@@ -205,6 +205,13 @@ void InferenceWorker::load(const ModelRequest& request) {
                         .arg(info->stride)
                         .arg(info->regressor ? tr("box regressor")
                                              : tr("no box regressor (boxes are windows)"));
+    info->box_legend =
+        m.detection_calibration
+            ? tr("Box %: the chance that the box is right (its class, overlap >= 50 %), "
+                 "calibrated on %1")
+                  .arg(QString::fromStdString(m.detection_calibration->fitted_on))
+            : tr("Box %: the best window's class probability (this model has no calibrated "
+                 "box confidence)");
     engine->info = info;
     emit modelLoading(95, tr("Reading the learned classes"));
     engine->fingerprint = model_fingerprint(engine->model);
@@ -230,27 +237,17 @@ void InferenceWorker::recognizeFrame(Result& result, const Tensor& rgb) {
   o.dense.boxes = false;
   o.dense.feature_layer = store.identity().feature_layer;
   const auto t0 = Clock::now();
-  result.detect.dense =
-      e.evaluator->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
-  result.detect.class_probs = classify(result.detect.dense);
   auto answer = std::make_shared<OneShotAnswer>();
   for (const LearnedClass& c : store.classes()) answer->names.push_back(c.name);
-  // A taught object may fill the frame or a small part of it: each class's similarity is the
-  // better of the whole frame (embedded the way the examples were, one window) and of its best
-  // window in the dense maps (which also says where it is).
-  const float threshold = store.effective_calibration().threshold;
-  if (!store.empty()) {
-    const Recognition whole = recognize(store, embed(*e.evaluator, rgb, std::nullopt, store));
-    answer->localizations = localize(store, result.detect.dense);
-    std::vector<float> similarities = whole.similarities;
-    for (size_t i = 0; i < similarities.size() && i < answer->localizations.size(); ++i)
-      similarities[i] = std::max(similarities[i], answer->localizations[i].score);
-    answer->recognition = recognize_similarities(store, std::move(similarities));
-  } else {
-    answer->recognition.name = "unknown";
-    answer->recognition.confidence = 1;
-    answer->recognition.threshold = threshold;
-  }
+  // The rule of `overfeat recognize` (recognize_frame): the whole frame and every window.
+  FrameAnswer a = recognize_frame(*e.evaluator, store, rgb, std::nullopt, o.scales, o.dense);
+  if (a.dense.maps.empty())  // nothing taught: the maps still show the frame's classes
+    a.dense =
+        e.evaluator->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
+  result.detect.dense = std::move(a.dense);
+  result.detect.class_probs = classify(result.detect.dense);
+  answer->recognition = std::move(a.recognition);
+  answer->localizations = std::move(a.localizations);
   result.detect.timings.total_ms = ms_between(t0, Clock::now());
   result.oneshot = std::move(answer);
 }

@@ -700,9 +700,9 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
     showOneShot(*canvas_, *r);
     std::vector<ClassifyPanel::Entry> entries;
     const Recognition& rec = r->oneshot->recognition;
-    for (size_t i = 0; i < rec.similarities.size(); ++i)
-      entries.push_back({QString::fromStdString(r->oneshot->names[i]),
-                         std::max(0.0f, rec.similarities[i]), static_cast<int>(i)});
+    for (size_t i = 0; i < rec.confidences.size(); ++i)
+      entries.push_back(
+          {QString::fromStdString(r->oneshot->names[i]), rec.confidences[i], static_cast<int>(i)});
     std::sort(entries.begin(), entries.end(),
               [](const auto& a, const auto& b) { return a.probability > b.probability; });
     if (entries.size() > 5) entries.resize(5);
@@ -710,7 +710,8 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
     classify_->setCaption(
         rec.similarities.empty()
             ? tr("Nothing taught yet: use the Teach panel")
-            : tr("cosine similarity to each taught class; \"unknown\" below %1 - %2 ms")
+            : tr("Bars: the calibrated chance that it is each taught class\n\"unknown\" when "
+                 "the closest class's similarity is below %1 - %2 ms")
                   .arg(rec.threshold, 0, 'f', 2)
                   .arg(r->inference_ms, 0, 'f', 0));
     return;
@@ -720,7 +721,10 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
   else
     canvas_->clearDetections();
   classify_->setScores(r->detect.class_probs, m.classes, m.background);
-  classify_->setCaption(describe_options(r->options, r->detect.dense) +
+  // The legend: what each number is (bars: the image's classes; tags: the boxes').
+  const QString bars = tr("Bars: the whole image's class probabilities");
+  classify_->setCaption((settings_.mode == Mode::Detect ? m.box_legend : bars) + "\n" +
+                        describe_options(r->options, r->detect.dense) +
                         tr(" - %1 ms").arg(r->inference_ms, 0, 'f', 0));
   if (settings_.mode == Mode::Heatmaps) inspector_->setResult(r);
 }
@@ -869,18 +873,27 @@ void MainWindow::showOneShot(ImageCanvas& canvas, const Result& r) const {
                           .arg(100.0 * rec.confidence, 0, 'f', 0),
                       class_qcolor(rec.cls));
   } else if (rec.best >= 0) {
-    canvas.setCaption(tr("unknown (closest: %1, %2)")
+    canvas.setCaption(tr("unknown (closest: %1  %2 %)")
                           .arg(QString::fromStdString(a.names[rec.best]))
-                          .arg(rec.similarity, 0, 'f', 2),
+                          .arg(100.0 * rec.confidences[rec.best], 0, 'f', 0),
                       QColor(200, 200, 200));
   } else {
     canvas.setCaption(tr("Nothing taught yet"), QColor(200, 200, 200));
   }
-  // Where each taught class matches: its best window, when it is similar enough.
+  // Where each taught class matches: its best window, when it is similar enough, tagged with
+  // the one number of this mode, the calibrated chance that the frame shows that class.
   std::vector<Detection> boxes;
   for (const Localization& l : a.localizations)
-    if (l.score >= threshold) boxes.push_back({l.cls, l.score, l.box, 1, l.map});
-  std::sort(boxes.begin(), boxes.end(), [](auto& x, auto& y) { return x.score > y.score; });
+    if (l.score >= threshold && l.cls >= 0 && l.cls < static_cast<int>(rec.confidences.size())) {
+      Detection d;
+      d.cls = l.cls;
+      d.score = l.score;
+      d.box = l.box;
+      d.peak = d.confidence = rec.confidences[l.cls];
+      boxes.push_back(d);
+    }
+  std::sort(boxes.begin(), boxes.end(),
+            [](auto& x, auto& y) { return x.confidence > y.confidence; });
   canvas.setDetections(boxes, {}, a.names);
   // The similarity map of the answer (or of the closest class) on its best scale: cells above
   // the threshold, coloured by how far above.
@@ -1053,18 +1066,14 @@ bool MainWindow::saveAnnotatedImage(const QString& path) {
 
 bool MainWindow::saveDetections(const QString& path) {
   if (last_result_ && last_result_->oneshot && settings_.mode == Mode::Recognize) {
-    // The same fields as `overfeat recognize --json --locate`, for one image.
+    // What `overfeat recognize --json --locate` writes for this image (one engine function).
     const OneShotAnswer& a = *last_result_->oneshot;
     const Recognition& rec = a.recognition;
-    nlohmann::json j = {{"image", last_result_->frame.source.toStdString()},
-                        {"class", rec.name},
-                        {"confidence", rec.confidence},
-                        {"similarity", rec.similarity}};
-    if (rec.runner_up >= 0) j["runner_up"] = a.names[rec.runner_up];
-    if (rec.cls >= 0 && rec.cls < static_cast<int>(a.localizations.size())) {
-      const Box& b = a.localizations[rec.cls].box;
-      j["box"] = {b.x1, b.y1, b.x2, b.y2};
-    }
+    std::optional<Box> where;
+    if (rec.cls >= 0 && rec.cls < static_cast<int>(a.localizations.size()))
+      where = a.localizations[rec.cls].box;
+    const nlohmann::json j =
+        recognition_json(last_result_->frame.source.toStdString(), rec, a.names, true, where);
     const std::string text = nlohmann::json::array({j}).dump(2) + "\n";
     return writeTextFile(path, text);
   }

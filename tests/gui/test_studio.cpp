@@ -275,6 +275,77 @@ class StudioTest : public QObject {
   }
 
   // The Model menu once marked no entry: which model is loaded was only in the status bar.
+  // Scores once changed scale (222.30 on a still, 0.74 live) and were unexplained: a box shows
+  // one number, its confidence in %, and the legend under the bars says what it is, for a model
+  // with a detection calibration and for one without.
+  void aDetectedBoxShowsOneExplainedConfidence() {
+    auto w = open_window();
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r && !r->detect.merged.empty());
+    for (const Detection& d : r->detect.merged) {
+      QCOMPARE(d.confidence, d.peak);  // no calibration: the best window's probability
+      QVERIFY(d.confidence > 0 && d.confidence <= 1);
+    }
+    QVERIFY2(w->classifyPanel()->caption().contains("no calibrated box confidence"),
+             qPrintable(w->classifyPanel()->caption()));
+    // The same model with a calibration: the boxes' confidences are the calibration's.
+    Model calibrated = overfeat::testing::marker_model();
+    overfeat::DetectionCalibration cal;
+    cal.bias = -0.5f;
+    cal.w_peak = 0.25f;
+    cal.w_mass = 0.5f;
+    cal.fitted_on = "test boxes";
+    calibrated.detection_calibration = cal;
+    const QString file = path("calibrated-markers.onnx");
+    save_model(calibrated, file.toStdString());
+    QSignalSpy loaded(w.get(), &MainWindow::modelChanged);
+    w->loadModel({file, "", ""});
+    QVERIFY(loaded.wait(30000));
+    w->openPaths({image_});
+    r = next_result(*w);
+    QVERIFY(r && !r->detect.merged.empty());
+    const int maps = static_cast<int>(r->detect.dense.maps.size());
+    for (const Detection& d : r->detect.merged) QCOMPARE(d.confidence, cal.confidence(d, maps));
+    QVERIFY2(w->classifyPanel()->caption().contains("calibrated on test boxes"),
+             qPrintable(w->classifyPanel()->caption()));
+    save_screenshot(*w, "studio_detect_calibrated.png");
+    // Classify's bars are the image's class probabilities, and the legend says so.
+    w->setMode(Mode::Classify);
+    QTRY_VERIFY(w->classifyPanel()->caption().startsWith("Bars: the whole image"));
+    check_validation(*w);
+  }
+
+  // Recognize's box tag once covered the caption, and a saved 320x240 PNG cut the caption off.
+  void theCaptionIsNeverCoveredNorCutOff() {
+    ImageCanvas canvas;
+    QImage picture(320, 240, QImage::Format_RGB32);
+    picture.fill(Qt::darkGray);
+    canvas.setImage(picture);
+    canvas.setCaption("a very long class name someone typed  87 %  and then some more words",
+                      Qt::white);
+    // Boxes in the top-left corner, where the caption is, and one elsewhere.
+    std::vector<Detection> boxes;
+    for (const Box& b : {Box{4, 4, 120, 100}, Box{10, 20, 90, 110}, Box{200, 120, 300, 230}}) {
+      Detection d;
+      d.cls = 1;
+      d.box = b;
+      d.confidence = 0.5f;
+      boxes.push_back(d);
+    }
+    canvas.setDetections(boxes, {}, {"background", "mug"});
+    const QRectF caption = canvas.savedCaptionRect(picture.size());
+    QVERIFY(!caption.isEmpty());
+    QVERIFY2(QRectF(0, 0, 320, 240).contains(caption),
+             qPrintable(QString("caption %1x%2").arg(caption.right()).arg(caption.bottom())));
+    const std::vector<QRectF> tags = canvas.savedTagRects(picture.size());
+    QCOMPARE(tags.size(), size_t(3));
+    for (size_t i = 0; i < tags.size(); ++i) {
+      QVERIFY(!tags[i].intersects(caption));
+      for (size_t j = 0; j < i; ++j) QVERIFY(!tags[i].intersects(tags[j]));
+    }
+  }
+
   void theModelMenuMarksTheLoadedModel() {
     auto w = open_window();
     QTRY_VERIFY2(w->checkedModelEntry().contains("markers.onnx"),
@@ -507,6 +578,18 @@ class StudioTest : public QObject {
     QVERIFY(located >= 5);
     save_screenshot(*w, "studio_recognize.png");
     w->stopSource();
+    // One number for one answer (there were three: caption 90 %, box 0.80, bar 79.8 %): the
+    // caption, the box's tag and the bar all show the calibrated confidence.
+    {
+      const ResultPtr last = w->lastResult();
+      QVERIFY(last && last->oneshot);
+      const Recognition& rec = last->oneshot->recognition;
+      QVERIFY(rec.cls >= 0);
+      QCOMPARE(rec.confidences.at(rec.cls), rec.confidence);
+      const QString percent = QString::number(std::lround(100.0 * rec.confidence));
+      QVERIFY(w->canvas()->caption().endsWith(percent + " %"));
+      QCOMPARE(w->classifyPanel()->entries().front().probability, rec.confidence);
+    }
 
     // A picture without the object: unknown.
     const QString black = path("black.png");

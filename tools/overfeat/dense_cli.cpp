@@ -462,11 +462,14 @@ int eval_main(int argc, char** argv) {
   const json confidence_report = report_confidence(judged, right);
   if (!fit_file.empty()) {
     DetectionCalibration fitted = fit_detection_calibration(judged, right, maps);
+    // For people (the app's legend): "voc2007 val images 1-150 (overfeat-studio-v1, ...)".
+    fs::path named = fs::path(dir).lexically_normal();
+    if (!named.has_filename()) named = named.parent_path();  // "voc2007/"
     fitted.fitted_on =
-        dir + (split.empty() ? "" : " (" + split + ")") + " images " + std::to_string(skip + 1) +
-        "-" + std::to_string(skip + n) + ", model " + s.model.net.name + ", scales " +
-        s.opt.scales + (s.opt.dense.fine ? ", fine" : ", coarse") +
-        (s.opt.dense.flip ? ", flips" : "") + ", " + std::to_string(judged.size()) + " boxes";
+        named.filename().string() + (split.empty() ? "" : " " + split) + " images " +
+        std::to_string(skip + 1) + "-" + std::to_string(skip + n) + " (" + s.model.net.name +
+        ", scales " + s.opt.scales + (s.opt.dense.fine ? ", fine stride" : ", coarse stride") +
+        (s.opt.dense.flip ? ", mirrored" : "") + ", " + std::to_string(judged.size()) + " boxes)";
     set_confidences(judged, fitted, maps);
     std::cout << "fitted: ";
     report_confidence(judged, right);

@@ -56,9 +56,10 @@ CLI::Validator box_validator() {
       "x1,y1,x2,y2");
 }
 
-json box_json(const Box& b) {
-  auto r = [](float v) { return std::round(v * 10) / 10; };
-  return {r(b.x1), r(b.y1), r(b.x2), r(b.y2)};
+std::vector<std::string> class_names(const OneShotStore& store) {
+  std::vector<std::string> names;
+  for (const LearnedClass& c : store.classes()) names.push_back(c.name);
+  return names;
 }
 
 // The store named with --store, or the user's store of the session's model.
@@ -143,7 +144,9 @@ int recognize_main(int argc, char** argv) {
   CLI::App app{
       "Recognize learned classes: for each image, the class whose examples are the most similar "
       "(cosine similarity of embeddings) with a calibrated confidence, or `unknown` when none is "
-      "similar enough. Prints `image class confidence similarity [x1 y1 x2 y2]`."};
+      "similar enough. A class's similarity is the better of the whole image and its best "
+      "window at --scales (the app's rule: an object may fill a small part of the image). "
+      "Prints `image class confidence similarity [x1 y1 x2 y2]`."};
   add_common(app, c, false, true);
   app.add_option("--store", store_file, "Store file (default: the user's store for the model)");
   app.add_flag("--json", as_json,
@@ -152,8 +155,8 @@ int recognize_main(int argc, char** argv) {
   app.add_option("--threshold", threshold,
                  "Similarity below which the answer is `unknown` (default: the calibrated one)");
   app.add_flag("--locate", locate,
-               "Also find where the answered class matches best: dense evaluation with features "
-               "at --scales, the best cell's window as a box x1 y1 x2 y2");
+               "Also print where the answered class matches best: its best window at --scales, "
+               "as a box x1 y1 x2 y2");
   app.add_option("--box", box_text, "Recognize this box of every image: x1,y1,x2,y2 in pixels")
       ->check(box_validator());
   app.add_option("images", images, "Image files")->required();
@@ -177,39 +180,14 @@ int recognize_main(int argc, char** argv) {
   const int rc = for_each_image(
       images,
       [&](const std::string& path, const Tensor& rgb) {
-        const Recognition r = recognize(store, embed(*s.eval, rgb, box, store), threshold);
+        // The app's rule (recognize_frame): the whole image and every window at --scales.
+        const FrameAnswer a =
+            recognize_frame(*s.eval, store, rgb, box, s.opt.scales, s.opt.dense, threshold);
+        const Recognition& r = a.recognition;
         std::optional<Box> where;
-        if (locate && r.cls >= 0) {
-          Tensor region = rgb;
-          Box offset{0, 0, 0, 0};
-          if (box) {  // locate inside the box, then back to image pixels
-            const Box b = embedding_region(rgb, box, 0);
-            region = image::crop(rgb, static_cast<int>(b.y1), static_cast<int>(b.x1),
-                                 static_cast<int>(b.height()), static_cast<int>(b.width()));
-            offset = b;
-          }
-          DenseOptions d = s.opt.dense;
-          d.boxes = false;
-          d.feature_layer = store.identity().feature_layer;
-          const auto sizes = parse_scales(s.opt.scales, s.model.net, region.h, region.w);
-          const std::vector<Localization> loc = localize(store, s.eval->evaluate(region, sizes, d));
-          Box b = loc[r.cls].box;
-          b = {b.x1 + offset.x1, b.y1 + offset.y1, b.x2 + offset.x1, b.y2 + offset.y1};
-          where = b;
-        }
+        if (locate && r.cls >= 0) where = a.localizations.at(r.cls).box;
         if (as_json) {
-          json o = {{"image", path},
-                    {"class", r.name},
-                    {"confidence", r.confidence},
-                    {"similarity", r.similarity},
-                    {"best", r.best >= 0 ? json(store.classes()[r.best].name) : json(nullptr)},
-                    {"runner_up",
-                     r.runner_up >= 0 ? json(store.classes()[r.runner_up].name) : json(nullptr)},
-                    {"runner_up_similarity", r.runner_up_similarity},
-                    {"margin", r.margin},
-                    {"threshold", r.threshold}};
-          if (locate) o["box"] = where ? box_json(*where) : json(nullptr);
-          out.add(o);
+          out.add(recognition_json(path, r, class_names(store), locate, where));
         } else {
           std::cout << path << " " << r.name << " " << fixed(r.confidence, 3) << " "
                     << fixed(r.similarity, 3);

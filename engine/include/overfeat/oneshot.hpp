@@ -268,6 +268,9 @@ struct Recognition {
   float confidence = 0;
   float threshold = 0;              ///< the threshold that was applied
   std::vector<float> similarities;  ///< per class, in store order
+  /// Per class, in store order: the calibrated chance that the query is that class (its
+  /// similarity and its margin over the most similar other class). The answer's is `confidence`.
+  std::vector<float> confidences;
 };
 
 /// Compares an embedding (as made for the store) with every prototype. `threshold` overrides the
@@ -296,6 +299,24 @@ struct Localization {
   /// cells tie with it (within 1e-4), the mean of their windows, so a plateau gives its center.
   Box box;
 };
+
+/// One frame's answer, by the one rule of `overfeat recognize` and the app's Recognize mode.
+struct FrameAnswer {
+  Recognition recognition;
+  std::vector<Localization> localizations;  ///< per class, store order; empty unless located
+  DenseResult dense;  ///< the dense evaluation that located them (region pixels); else empty
+};
+
+/// Recognizes a frame (or `box` of it) by the one rule of `overfeat recognize` and the app's
+/// Recognize mode. A taught object may fill the frame or a small part of it, so a class's
+/// similarity is the better of (a) the whole region embedded exactly as the store's examples were
+/// (embed(), one evaluation) and (b) its best window when the region is evaluated densely at
+/// `scales` (parse_scales) with `dense` and the store's feature layer (localize(), which also
+/// says where it is). The answer, margin, calibration and threshold are then recognize()'s.
+/// Localization boxes are in image pixels; their maps and `dense` in the region's.
+FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                            const std::optional<Box>& box, const std::string& scales,
+                            DenseOptions dense, std::optional<float> threshold = std::nullopt);
 
 /// For every learned class (store order), its similarity map on `map` and its best cell.
 /// Throws Error when the map has no features or features of another size than the store's.

@@ -103,10 +103,10 @@ struct LabelRect {
 /// `height` image. `boxes[0]` chooses first (pass the best first). Where no free place exists
 /// (too many tags for the picture), a tag goes above its box, overlapping. Shared by
 /// draw_boxes and the app, so that labels never cover each other (on a bus photo one once
-/// showed only ".55").
+/// showed only ".55"). `taken`: places already used (a caption) that tags also avoid.
 std::vector<LabelRect> place_labels(const std::vector<LabelRect>& boxes,
                                     const std::vector<LabelRect>& sizes, double width,
-                                    double height);
+                                    double height, const std::vector<LabelRect>& taken = {});
 
 /// Draws boxes, on a copy of the image, in the class colors. Faint boxes are drawn first, under
 /// the others; each other box gets its tag (filled in the class color, black or white text by

@@ -10,6 +10,7 @@
 
 #include "overfeat/classes.hpp"
 #include "overfeat/detection.hpp"
+#include "overfeat/oneshot.hpp"
 #include "overfeat/pipeline.hpp"
 #include "overfeat/render.hpp"
 
@@ -38,6 +39,14 @@ std::string percent_label(double p);
 nlohmann::json detections_json(const std::vector<Detection>& detections,
                                const std::vector<std::string>& classes,
                                const std::string& image_id);
+
+/// One image's one-shot answer as `overfeat recognize --json` writes it and the app saves it:
+/// image, class, confidence, similarity, best, runner_up, runner_up_similarity, margin,
+/// threshold, and with `locate` the box [x1, y1, x2, y2] (0.1 px) or null. `names`: the store's
+/// classes in order.
+nlohmann::json recognition_json(const std::string& image, const Recognition& r,
+                                const std::vector<std::string>& names, bool locate,
+                                const std::optional<Box>& where);
 
 /// The image with the merged boxes (tag "name 74%", the confidence, best drawn last, on top) and,
 /// with `raw`, the pre-merge boxes drawn faint underneath.
