@@ -26,6 +26,9 @@ namespace {
 constexpr int kTopEntries = 5;  // top classes listed after "automatic"
 // Raw boxes drawn per class and scale, the best first: a thousand on a tile only hide the map.
 constexpr int kMaxRawDrawn = 25;
+// Maps with at most this many cells print each cell's value: a live 1x1 or 2x3 map is a few
+// coloured blocks that say nothing without the numbers.
+constexpr int kMaxCellsWithValues = 24;
 constexpr int kDimAlpha = 115;  // darkens the frame where no map cell lies (to ~55 %)
 const QColor kGridBackground(24, 26, 30);
 const QColor kTileBackground(36, 38, 44);
@@ -416,6 +419,7 @@ void HeatmapInspector::rebuildOverlays() {
     if (t.map < 0) continue;
     const ScaleMap& m = maps[t.map];
     t.overlay = QImage();
+    t.values.clear();
     if (t.rows == 0 || t.cols == 0 || m.probs.h <= 0 || m.probs.w <= 0 ||
         m.probs.size() != static_cast<size_t>(m.probs.c) * m.probs.h * m.probs.w) {
       t.subtitle = tr("empty map");
@@ -440,6 +444,11 @@ void HeatmapInspector::rebuildOverlays() {
     }
     t.overlay = image.convertToFormat(QImage::Format_ARGB32_Premultiplied);
     t.subtitle = tr("%1: max %2").arg(className(cls), score_text(best));
+    if (values.h * values.w <= kMaxCellsWithValues) {
+      t.values.assign(values.data.begin(), values.data.begin() + values.h * values.w);
+      if (values.h * values.w == 1)
+        t.subtitle += tr(" · 1 cell: the frame is one window (larger scales give a map)");
+    }
     if (boxes_ != Boxes::None) {
       int count = 0;
       for (const ScaleBoxes& s : raw_by_scale_)
@@ -468,6 +477,14 @@ QSize HeatmapInspector::imageSize() const {
 
 int HeatmapInspector::tileCount() const {
   return static_cast<int>(tiles_.size());
+}
+
+QString HeatmapInspector::tileSubtitle(int i) const {
+  return i >= 0 && i < tileCount() ? tiles_[i].subtitle : QString();
+}
+
+bool HeatmapInspector::tileShowsValues(int i) const {
+  return i >= 0 && i < tileCount() && !tiles_[i].values.empty();
 }
 
 HeatmapInspector::Layout HeatmapInspector::layoutFor(QSize size) const {
@@ -682,9 +699,15 @@ void HeatmapInspector::paintTile(QPainter& p, const Tile& t, const QRect& cell, 
     if (t.rows > 0 && t.cols > 0) {
       // Whole device pixels: with fractional edges the unsmoothed overlay can leave a 1-px
       // column between itself and the dimmed area, which reads as a bright seam.
-      const QRectF covered(to.map(QRectF(t.x0 - t.step_x / 2, t.y0 - t.step_y / 2,
-                                         t.cols * t.step_x, t.rows * t.step_y))
-                               .toAlignedRect());
+      QRectF covered(to.map(QRectF(t.x0 - t.step_x / 2, t.y0 - t.step_y / 2, t.cols * t.step_x,
+                                   t.rows * t.step_y))
+                         .toAlignedRect());
+      if (t.rows == 1 && t.cols == 1) {  // one cell: it stands for its whole window
+        const Box b = result_->detect.dense.maps[t.map].window_box(0, 0);
+        covered = to.map(QRectF(QPointF(b.x1, b.y1), QPointF(b.x2, b.y2)))
+                      .toAlignedRect()
+                      .intersected(image);
+      }
       QPainterPath outside;
       outside.setFillRule(Qt::OddEvenFill);
       outside.addRect(QRectF(image));
@@ -694,6 +717,7 @@ void HeatmapInspector::paintTile(QPainter& p, const Tile& t, const QRect& cell, 
         p.setRenderHint(QPainter::SmoothPixmapTransform, false);  // blocky cells: the stride
         p.drawImage(covered, t.overlay);
       }
+      paintCellValues(p, t, covered);
     }
     if (boxes_ != Boxes::None) paintBoxes(p, image, result_->detect.dense.maps[t.map].scale, false);
   } else {
@@ -719,6 +743,32 @@ void HeatmapInspector::paintTile(QPainter& p, const Tile& t, const QRect& cell, 
     p.setPen(QPen(Qt::white, 2, Qt::DashLine));
     p.drawRect(window);
   }
+  p.restore();
+}
+
+void HeatmapInspector::paintCellValues(QPainter& p, const Tile& t, const QRectF& covered) const {
+  if (t.values.size() != static_cast<size_t>(t.rows) * t.cols || t.values.empty()) return;
+  const double cw = covered.width() / t.cols, ch = covered.height() / t.rows;
+  QFont f = p.font();
+  f.setBold(true);
+  f.setPixelSize(std::clamp(static_cast<int>(std::min(cw / 3.5, ch / 2.5)), 8, 28));
+  p.save();
+  p.setFont(f);
+  p.setRenderHint(QPainter::Antialiasing, true);
+  for (int y = 0; y < t.rows; ++y)
+    for (int x = 0; x < t.cols; ++x) {
+      const QRectF r(covered.left() + x * cw, covered.top() + y * ch, cw, ch);
+      p.setPen(QPen(QColor(255, 255, 255, 90), 1));  // the cell's edge: where one window ends
+      p.setBrush(Qt::NoBrush);
+      p.drawRect(r);
+      const QString text = score_text(t.values[static_cast<size_t>(y) * t.cols + x]);
+      QPainterPath path;  // outlined text, legible on every colour of the map
+      const QFontMetricsF fm(f);
+      path.addText(r.center() - QPointF(fm.horizontalAdvance(text) / 2, -fm.ascent() / 2 + 1), f,
+                   text);
+      p.strokePath(path, QPen(Qt::black, 3));
+      p.fillPath(path, Qt::white);
+    }
   p.restore();
 }
 

@@ -56,6 +56,10 @@ class HeatmapInspector : public QWidget {
 
   /// Number of tiles: one per map, plus the merge tile with Boxes::RawAndMerged.
   int tileCount() const;
+  /// A tile's subtitle (what it shows), and whether its cells carry their values as text
+  /// (small maps, whose colours alone say little).
+  QString tileSubtitle(int i) const;
+  bool tileShowsValues(int i) const;
   /// Where a tile's image is drawn, in this widget's coordinates (empty for a bad index).
   QRect tileRect(int tile) const;
   /// The centre of map cell (row, col) (image order, as class_map) on a tile, in this widget's
@@ -92,6 +96,9 @@ class HeatmapInspector : public QWidget {
     QString title, subtitle;
     double x0 = 0, y0 = 0, step_x = 1, step_y = 1;  ///< cell centres in image pixels
     int rows = 0, cols = 0;
+    /// The shown class's value per cell (row-major, image order) when the map is small enough
+    /// to print them (kMaxCellsWithValues); else empty.
+    std::vector<float> values;
   };
   struct Layout {
     std::vector<QRect> cells;   ///< whole tile, caption included
@@ -107,6 +114,7 @@ class HeatmapInspector : public QWidget {
   void syncClassCombo();
   void onClassActivated(int index);
   void rebuildTiles();
+  void paintCellValues(QPainter& p, const Tile& t, const QRectF& covered) const;
   void rebuildOverlays();
   void updateHover();
   QSize imageSize() const;

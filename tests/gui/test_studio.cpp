@@ -346,6 +346,34 @@ class StudioTest : public QObject {
     }
   }
 
+  // A live heat map at the default live scale is a single cell, once a coloured block that said
+  // nothing: small maps print their cells' values, and a 1-cell map says why it is one.
+  void aSmallHeatMapPrintsItsValuesAndSaysWhatItIs() {
+    auto w = open_window();
+    w->setMode(Mode::Heatmaps);
+    w->setAnalysisSettings([&] {
+      StudioSettings s = w->settings();
+      s.scales = "window";  // one window: one cell
+      return s;
+    }());
+    w->openPaths({image_});
+    QVERIFY(next_result(*w));
+    QTRY_VERIFY(w->inspector()->tileCount() >= 1);
+    QVERIFY(w->inspector()->tileShowsValues(0));
+    QVERIFY2(w->inspector()->tileSubtitle(0).contains("1 cell"),
+             qPrintable(w->inspector()->tileSubtitle(0)));
+    save_screenshot(*w, "studio_heatmap_one_cell.png");
+    // A map of many cells is left to its colours.
+    w->setAnalysisSettings([&] {
+      StudioSettings s = w->settings();
+      s.scales = "400";
+      return s;
+    }());
+    QVERIFY(next_result(*w));
+    QTRY_VERIFY(w->inspector()->tileCount() >= 1 && !w->inspector()->tileShowsValues(0));
+    check_validation(*w);
+  }
+
   void theModelMenuMarksTheLoadedModel() {
     auto w = open_window();
     QTRY_VERIFY2(w->checkedModelEntry().contains("markers.onnx"),
