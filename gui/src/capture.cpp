@@ -240,7 +240,12 @@ void CaptureSource::start(const SourceSpec& spec) {
     std::lock_guard lock(mutex_);
     spec_ = named;
     stopping_ = false;
+    paused_ = false;
+    steps_ = 0;
+    seek_ = -1;
   }
+  position_ = 0;
+  frame_count_ = 0;
   // A frame left from the previous capture would keep the slot full, and a full slot means no
   // frameReady() for the new one.
   display_.clear();
@@ -309,6 +314,44 @@ bool CaptureSource::stopRequested() const {
   return stopping_;
 }
 
+void CaptureSource::setPaused(bool paused) {
+  {
+    std::lock_guard lock(mutex_);
+    paused_ = paused;
+  }
+  wake_.notify_all();
+}
+
+bool CaptureSource::paused() const {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
+void CaptureSource::stepFrame() {
+  {
+    std::lock_guard lock(mutex_);
+    ++steps_;
+  }
+  wake_.notify_all();
+}
+
+void CaptureSource::seekFrame(qint64 frame) {
+  {
+    std::lock_guard lock(mutex_);
+    seek_ = std::max<qint64>(0, frame);
+  }
+  wake_.notify_all();
+}
+
+bool CaptureSource::waitForPlay(qint64* seek) {
+  std::unique_lock lock(mutex_);
+  wake_.wait(lock, [&] { return stopping_ || !paused_ || steps_ > 0 || seek_ >= 0; });
+  *seek = seek_;
+  seek_ = -1;
+  if (paused_ && steps_ > 0 && *seek < 0) --steps_;
+  return !stopping_;
+}
+
 bool CaptureSource::waitUntil(Clock::time_point when) {
   std::unique_lock lock(mutex_);
   wake_.wait_until(lock, when, [&] { return stopping_; });
@@ -365,11 +408,22 @@ CaptureSource::Outcome CaptureSource::capture(const SourceSpec& spec, quint64 ge
           ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate))
           : Clock::duration::zero();
 
+  if (!camera) frame_count_ = std::max<qint64>(0, capture.get(cv::CAP_PROP_FRAME_COUNT));
   cv::Mat bgr;
   qint64 index = 0;
   qint64 since_rewind = 0;  // frames decoded since the file was (re)started
   Clock::time_point due;
   while (!stopRequested()) {
+    const bool was_paused = paused();
+    qint64 seek = -1;
+    if (!waitForPlay(&seek)) return Outcome::Stopped;
+    if (seek >= 0 && !camera) {
+      const qint64 count = frame_count_.load();
+      capture.set(cv::CAP_PROP_POS_FRAMES,
+                  static_cast<double>(count > 0 ? std::min(seek, count - 1) : seek));
+    }
+    // After a pause or a jump, the file's pace starts again from now, without a burst.
+    if ((was_paused || seek >= 0) && index > 0) due = Clock::now();
     bool got = capture.read(bgr) && !bgr.empty();
     if (!got && stopRequested()) return Outcome::Stopped;
     if (!got && camera) {
@@ -415,6 +469,7 @@ CaptureSource::Outcome CaptureSource::capture(const SourceSpec& spec, quint64 ge
     } else if (rate > 0 && !waitUntil(due)) {
       return Outcome::Stopped;
     }
+    if (!camera) position_ = std::max<qint64>(0, capture.get(cv::CAP_PROP_POS_FRAMES) - 1);
     frame.index = index++;
     frame.captured = Clock::now();
     frame.source = spec.name;

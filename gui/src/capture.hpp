@@ -91,6 +91,20 @@ class CaptureSource : public QObject {
   /// event queue never fills up (and a UI that does not take stops hearing frameReady()).
   std::optional<Frame> takeDisplayFrame();
 
+  /// Video controls (video files; a camera ignores seeking). Paused, no frame is read until
+  /// setPaused(false) or stepFrame(); playback resumes at the file's pace from where it stopped.
+  void setPaused(bool paused);
+  bool paused() const;
+  /// While paused: reads and delivers exactly one more frame.
+  void stepFrame();
+  /// Jumps to frame `frame` of the file (0-based, clamped to it): the next frame delivered is
+  /// that one, also while paused.
+  void seekFrame(qint64 frame);
+  /// The frame number of the file the last delivered frame was (0-based), and how many frames
+  /// the file has (0 when unknown, e.g. a camera).
+  qint64 position() const { return position_.load(); }
+  qint64 frameCount() const { return frame_count_.load(); }
+
   double fps() const;              ///< frames per second over the last ~1 s (0 when stopped)
   qint64 framesCaptured() const;   ///< frames delivered since the last start()
   quint64 displayDropped() const;  ///< frames the display never took, since the last start()
@@ -119,9 +133,18 @@ class CaptureSource : public QObject {
   /// Emits (through `emitter`) on this object's thread, unless the capture has been replaced.
   void post(quint64 generation, std::function<void()> emitter);
 
-  mutable std::mutex mutex_;  // guards stopping_ and spec_
+  /// Waits while paused with nothing to do; returns false when stopping. Takes a pending step
+  /// or seek (seek: the frame to go to, or -1).
+  bool waitForPlay(qint64* seek);
+
+  mutable std::mutex mutex_;  // guards stopping_, spec_ and the video controls
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool paused_ = false;
+  int steps_ = 0;
+  qint64 seek_ = -1;
+  std::atomic<qint64> position_{0};
+  std::atomic<qint64> frame_count_{0};
   SourceSpec spec_;
 
   std::mutex sink_mutex_;  // held while the sink runs, so replacing it waits for the call

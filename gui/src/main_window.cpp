@@ -26,6 +26,7 @@
 #include <QProgressBar>
 #include <QSaveFile>
 #include <QSettings>
+#include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStackedWidget>
@@ -36,6 +37,8 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <climits>
 
 #include "classify_panel.hpp"
 #include "heatmap_inspector.hpp"
@@ -214,6 +217,23 @@ void MainWindow::createActions() {
   stop_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaStop), tr("&Stop"), this);
   stop_action_->setEnabled(false);
   connect(stop_action_, &QAction::triggered, this, &MainWindow::stopSource);
+  pause_action_ =
+      new QAction(style()->standardIcon(QStyle::SP_MediaPause), tr("&Pause video"), this);
+  pause_action_->setCheckable(true);
+  pause_action_->setShortcut(QKeySequence(Qt::Key_Space));
+  pause_action_->setToolTip(tr("Pause or play the video file (Space)"));
+  connect(pause_action_, &QAction::toggled, this, [this](bool paused) {
+    capture_->setPaused(paused);
+    pause_action_->setIcon(
+        style()->standardIcon(paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
+    pause_action_->setText(paused ? tr("&Play video") : tr("&Pause video"));
+    updateVideoControls();
+  });
+  step_action_ =
+      new QAction(style()->standardIcon(QStyle::SP_MediaSkipForward), tr("Next &frame"), this);
+  step_action_->setShortcut(QKeySequence(Qt::Key_Period));
+  step_action_->setToolTip(tr("While paused: the next frame (.)"));
+  connect(step_action_, &QAction::triggered, this, [this] { capture_->stepFrame(); });
   save_image_action_ = new QAction(tr("Save annotated &image..."), this);
   save_image_action_->setShortcut(QKeySequence::Save);
   connect(save_image_action_, &QAction::triggered, this, &MainWindow::saveImageDialog);
@@ -307,6 +327,22 @@ void MainWindow::createMenus() {
   connect(camera_button, &QToolButton::clicked, this, &MainWindow::openDefaultCamera);
   bar->addWidget(camera_button);
   bar->addAction(stop_action_);
+  bar->addAction(pause_action_);
+  bar->addAction(step_action_);
+  seek_slider_ = new QSlider(Qt::Horizontal, bar);
+  seek_slider_->setObjectName("seekSlider");
+  seek_slider_->setMinimumWidth(120);
+  seek_slider_->setMaximumWidth(220);
+  seek_slider_->setToolTip(tr("Where in the video file; drag to jump"));
+  seek_slider_->setTracking(false);  // jump when released, not at every pixel of the drag
+  connect(seek_slider_, &QSlider::valueChanged, this, [this](int frame) {
+    if (seek_slider_->isSliderDown() || !live_active_) return;
+    if (frame != capture_->position()) capture_->seekFrame(frame);
+  });
+  connect(seek_slider_, &QSlider::sliderReleased, this,
+          [this] { capture_->seekFrame(seek_slider_->value()); });
+  seek_action_ = bar->addWidget(seek_slider_);
+  updateVideoControls();
   bar->addSeparator();
   for (QAction* a : mode_actions_) bar->addAction(a);
   bar->addSeparator();
@@ -582,6 +618,8 @@ void MainWindow::startLive(const SourceSpec& spec) {
   updateLiveRequest();
   capture_->start(spec);
   stop_action_->setEnabled(true);
+  pause_action_->setChecked(false);
+  updateVideoControls();
   setWindowTitle(tr("%1 - OverFeat Studio").arg(spec.name));
 }
 
@@ -625,7 +663,23 @@ void MainWindow::stopSource() {
   const bool was_live = live_active_;
   live_active_ = false;
   stop_action_->setEnabled(false);
+  updateVideoControls();
   if (was_live) updateStats();
+}
+
+void MainWindow::updateVideoControls() {
+  // Pause, step and seek for video files; a camera has no file to move in.
+  const bool file = live_active_ && capture_->spec().kind == SourceSpec::Kind::VideoFile;
+  pause_action_->setEnabled(file);
+  step_action_->setEnabled(file && pause_action_->isChecked());
+  const qint64 count = file ? capture_->frameCount() : 0;
+  seek_action_->setVisible(file);
+  seek_slider_->setEnabled(count > 1);
+  if (count > 1 && !seek_slider_->isSliderDown()) {
+    const QSignalBlocker quiet(seek_slider_);  // showing where we are is not a jump
+    seek_slider_->setRange(0, static_cast<int>(std::min<qint64>(count - 1, INT_MAX)));
+    seek_slider_->setValue(static_cast<int>(std::min<qint64>(capture_->position(), INT_MAX)));
+  }
 }
 
 void MainWindow::updateLiveRequest() {
@@ -640,6 +694,7 @@ void MainWindow::displayLiveFrame() {
   if (!frame || !live_active_) return;
   ++frames_displayed_;
   canvas_->setImage(frame->image);
+  updateVideoControls();
 }
 
 void MainWindow::displayCaptureError(const QString& message) {

@@ -29,6 +29,8 @@ class QSpinBox;
 class QStackedWidget;
 class QToolButton;
 
+class QSlider;
+
 namespace overfeat::studio {
 
 class ClassifyPanel;
@@ -75,6 +77,9 @@ class MainWindow : public QMainWindow {
   const StudioSettings& settings() const { return settings_; }
   InferenceWorker& worker() { return *worker_; }
   CaptureSource& capture() { return *capture_; }
+  QAction* pauseAction() const { return pause_action_; }
+  QAction* stepAction() const { return step_action_; }
+  QSlider* seekSlider() const { return seek_slider_; }
   ImageCanvas* canvas() const { return canvas_; }
   ClassifyPanel* classifyPanel() const { return classify_; }
   HeatmapInspector* inspector() const { return inspector_; }
@@ -214,6 +219,11 @@ class MainWindow : public QMainWindow {
   void markModelChoice();
   QAction* mode_actions_[kModeCount] = {};
   QAction* stop_action_ = nullptr;
+  QAction* pause_action_ = nullptr;  ///< video files: pause / play (Space)
+  QAction* step_action_ = nullptr;   ///< video files, paused: the next frame (.)
+  QSlider* seek_slider_ = nullptr;   ///< video files: where in the file; drag to jump
+  QAction* seek_action_ = nullptr;   ///< the slider's place in the tool bar
+  void updateVideoControls();
   QAction* save_image_action_ = nullptr;
   QAction* save_json_action_ = nullptr;
   QAction* copy_action_ = nullptr;

@@ -14,6 +14,7 @@
 #include <QMimeData>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUrl>
@@ -371,6 +372,40 @@ class StudioTest : public QObject {
     }());
     QVERIFY(next_result(*w));
     QTRY_VERIFY(w->inspector()->tileCount() >= 1 && !w->inspector()->tileShowsValues(0));
+    check_validation(*w);
+  }
+
+  // Video files get pause, single-frame step and seek.
+  void videoControlsPauseStepAndSeek() {
+    auto w = open_window();
+    w->openVideo(video_);
+    QTRY_VERIFY(w->framesDisplayed() >= 3);
+    QVERIFY(w->pauseAction()->isEnabled());
+    QVERIFY(!w->stepAction()->isEnabled());        // only while paused
+    QTRY_COMPARE(w->seekSlider()->maximum(), 89);  // the clip's 90 frames
+    w->pauseAction()->trigger();
+    QVERIFY(w->stepAction()->isEnabled());
+    QTest::qWait(200);  // a frame already read may still arrive
+    const qint64 paused_at = w->capture().framesCaptured();
+    QTest::qWait(400);
+    QCOMPARE(w->capture().framesCaptured(), paused_at);
+    // One step: exactly one frame, the next one of the file.
+    const qint64 position = w->capture().position();
+    w->stepAction()->trigger();
+    QTRY_COMPARE(w->capture().framesCaptured(), paused_at + 1);
+    QCOMPARE(w->capture().position(), (position + 1) % 90);
+    QTest::qWait(300);
+    QCOMPARE(w->capture().framesCaptured(), paused_at + 1);
+    // Seek while paused: the frame asked for is shown, and no other.
+    w->seekSlider()->setValue(60);
+    QTRY_COMPARE(w->capture().framesCaptured(), paused_at + 2);
+    QCOMPARE(w->capture().position(), qint64(60));
+    QTRY_COMPARE(w->seekSlider()->value(), 60);
+    // Play again: frames flow at the file's pace.
+    w->pauseAction()->trigger();
+    QTRY_VERIFY(w->capture().framesCaptured() >= paused_at + 6);
+    w->stopSource();
+    QVERIFY(!w->pauseAction()->isEnabled());
     check_validation(*w);
   }
 
