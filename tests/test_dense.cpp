@@ -150,6 +150,15 @@ TEST(Scales, OtherNetsScaleThePaperSizesByTheirWindow) {
   for (const InputSize& s : sizes) EXPECT_GE(std::min(s.h, s.w), small.window);
 }
 
+TEST(Scales, ModelMeansTheModelsOwnListElseThePapers) {
+  NetSpec acc = NetSpec::official(1);
+  EXPECT_EQ(parse_scales("model", acc, 375, 500), parse_scales("paper", acc, 375, 500));
+  acc.detection_scales = "250,300";
+  EXPECT_EQ(parse_scales("model", acc, 375, 500), parse_scales("250,300", acc, 375, 500));
+  acc.detection_scales = "model";  // never recursive
+  EXPECT_EQ(parse_scales("model", acc, 375, 500), parse_scales("paper", acc, 375, 500));
+}
+
 TEST(Scales, ParsesPresetsAndLists) {
   const NetSpec acc = NetSpec::official(1);
   auto s = parse_scales("paper-exact", acc, 375, 500);

@@ -412,11 +412,11 @@ TEST(DetectionConfidence, MergeKeepsTheBestWindow) {
   ASSERT_EQ(merged.size(), 1u);
   EXPECT_FLOAT_EQ(merged[0].peak, 0.6f);
   // Without a calibration the confidence shown is the peak; with one, the logistic of it.
-  overfeat::set_confidences(merged, std::nullopt, 6);
+  overfeat::set_confidences(merged, nullptr, 6);
   EXPECT_FLOAT_EQ(merged[0].confidence, 0.6f);
   overfeat::DetectionCalibration c;
   c.bias = 0.5f;
-  overfeat::set_confidences(merged, c, 6);
+  overfeat::set_confidences(merged, &c, 6);
   EXPECT_NEAR(merged[0].confidence, 1 / (1 + std::exp(-0.5)), 1e-6);
 }
 
@@ -439,6 +439,7 @@ TEST(DetectionConfidence, FitRecoversAKnownLogistic) {
     right.push_back(u(rng) < truth.confidence(d, maps));
   }
   const auto fitted = overfeat::fit_detection_calibration(ds, right, maps);
+  EXPECT_EQ(fitted.maps, maps);
   EXPECT_NEAR(fitted.bias, truth.bias, 0.1);
   EXPECT_NEAR(fitted.w_peak, truth.w_peak, 0.05);
   EXPECT_NEAR(fitted.w_mass, truth.w_mass, 0.05);

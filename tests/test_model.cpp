@@ -209,20 +209,36 @@ TEST(ModelFile, RoundTripWithoutRegressorAndDefaults) {
 TEST(ModelFile, RoundTripDetectionCalibration) {
   const fs::path file = test_dir() / "m.onnx";
   Model m = small_model(Boxes::Agnostic);
-  EXPECT_FALSE(load_model((save_model(m, file), file)).detection_calibration);
+  EXPECT_TRUE(load_model((save_model(m, file), file)).detection_calibrations.empty());
   overfeat::DetectionCalibration c;
   c.bias = -1.25f;
   c.w_peak = 0.75f;
   c.w_mass = 0.5f;
   c.fitted_on = "voc2007 (val) images 1-150";
-  m.detection_calibration = c;
+  c.maps = 6;
+  overfeat::DetectionCalibration live = c;
+  live.maps = 1;
+  live.bias = 2.5f;
+  m.detection_calibrations = {c, live};
   save_model(m, file, overfeat::WeightStorage::Float16);
   const Model back = load_model(file);
-  ASSERT_TRUE(back.detection_calibration);
-  EXPECT_EQ(back.detection_calibration->bias, c.bias);
-  EXPECT_EQ(back.detection_calibration->w_peak, c.w_peak);
-  EXPECT_EQ(back.detection_calibration->w_mass, c.w_mass);
-  EXPECT_EQ(back.detection_calibration->fitted_on, c.fitted_on);
+  ASSERT_EQ(back.detection_calibrations.size(), 2u);
+  const auto& b = back.detection_calibrations[0];
+  EXPECT_EQ(b.bias, c.bias);
+  EXPECT_EQ(b.w_peak, c.w_peak);
+  EXPECT_EQ(b.w_mass, c.w_mass);
+  EXPECT_EQ(b.maps, 6);
+  EXPECT_EQ(b.fitted_on, c.fitted_on);
+  EXPECT_EQ(back.detection_calibrations[1].maps, 1);
+  EXPECT_TRUE(back.net.detection_scales.empty());
+  m.net.detection_scales = "40,48";  // the model's own scale list ("model") travels too
+  save_model(m, file);
+  EXPECT_EQ(load_model(file).net.detection_scales, "40,48");
+  // Each evaluation gets the calibration fitted nearest its number of maps.
+  EXPECT_EQ(overfeat::calibration_for(back.detection_calibrations, 6)->maps, 6);
+  EXPECT_EQ(overfeat::calibration_for(back.detection_calibrations, 5)->maps, 6);
+  EXPECT_EQ(overfeat::calibration_for(back.detection_calibrations, 2)->maps, 1);
+  EXPECT_EQ(overfeat::calibration_for({}, 2), nullptr);
 }
 
 TEST(ModelFile, SavedGraphLayout) {
@@ -511,7 +527,9 @@ TEST(ModelFileErrors, GarbageMetadataIsRefused) {
       {"weight_storage", "bfloat16", "must be float32 or float16"},
       {"detection_calibration", "nonsense", "needs a number 'bias'"},
       {"detection_calibration", R"({"bias": 1, "w_peak": 1e30, "w_mass": 0})", "'w_peak'"},
-      {"detection_calibration", R"({"bias": 1, "w_peak": 1})", "'w_mass'"}};
+      {"detection_calibration", R"({"bias": 1, "w_peak": 1})", "'w_mass'"},
+      {"detection_calibration", R"([{"bias": 1, "w_peak": 1, "w_mass": 1, "maps": -3}])", "'maps'"},
+      {"detection_scales", "12,abc", "'overfeat.detection_scales' is '12,abc'"}};
   int i = 0;
   for (const auto& [key, value, says] : bad) {
     onnx::ModelProto p = read_proto(dir / "m.onnx");

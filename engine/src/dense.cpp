@@ -64,6 +64,10 @@ std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net,
     image::fill_size(img_h, img_w, side, s.h, s.w);
     return s;
   };
+  if (list == "model") {
+    const std::string& own = net.detection_scales;
+    return parse_scales(own.empty() || own == "model" ? "paper" : own, net, img_h, img_w);
+  }
   std::vector<InputSize> sizes;
   if (list == "paper-exact") {
     sizes = paper_sizes(net);

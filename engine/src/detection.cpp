@@ -92,8 +92,23 @@ float DetectionCalibration::confidence(const Detection& d, int maps) const {
   return static_cast<float>(1 / (1 + std::exp(-std::clamp(z, -50.0, 50.0))));
 }
 
-void set_confidences(std::vector<Detection>& detections,
-                     const std::optional<DetectionCalibration>& calibration, int maps) {
+const DetectionCalibration* calibration_for(const std::vector<DetectionCalibration>& calibrations,
+                                            int maps) {
+  const DetectionCalibration* best = nullptr;
+  double best_distance = 0;
+  for (const DetectionCalibration& c : calibrations) {
+    const double distance =
+        c.maps > 0 ? std::abs(std::log(static_cast<double>(c.maps) / std::max(maps, 1))) : 1e9;
+    if (!best || distance < best_distance) {
+      best = &c;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+void set_confidences(std::vector<Detection>& detections, const DetectionCalibration* calibration,
+                     int maps) {
   for (Detection& d : detections)
     d.confidence = calibration ? calibration->confidence(d, maps) : d.peak;
 }
@@ -153,6 +168,7 @@ DetectionCalibration fit_detection_calibration(const std::vector<Detection>& det
     if (change < 1e-9) break;
   }
   DetectionCalibration c;
+  c.maps = maps;
   c.bias = static_cast<float>(w[0]);
   c.w_peak = static_cast<float>(w[1]);
   c.w_mass = static_cast<float>(w[2]);

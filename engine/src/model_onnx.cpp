@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "overfeat/dense.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/files.hpp"
 #include "overfeat/model.hpp"
@@ -34,6 +35,7 @@ constexpr const char* kInput = "image";
 constexpr const char* kPrefix = "overfeat.";
 constexpr const char* kMetaPrefix = "overfeat.meta.";
 constexpr const char* kCalibrationKey = "detection_calibration";
+constexpr const char* kScalesKey = "detection_scales";
 constexpr const char* kHelp =
     " See docs/model-format.md; tools/export/export_example.py exports a PyTorch model in this "
     "format.";
@@ -222,7 +224,8 @@ struct Metadata {
   int background = -1;
   float mean = 0, stddev = 1;
   std::optional<int> feature_layer;
-  std::optional<DetectionCalibration> detection_calibration;
+  std::vector<DetectionCalibration> detection_calibrations;
+  std::string detection_scales;
   std::map<std::string, std::string> extra;
 };
 
@@ -247,7 +250,8 @@ class MetadataReader {
     m.stddev = number<float>("stddev");
     if (props_.count(key("background"))) m.background = number<int>("background");
     if (props_.count(key("feature_layer"))) m.feature_layer = number<int>("feature_layer");
-    if (props_.count(key(kCalibrationKey))) m.detection_calibration = calibration();
+    if (props_.count(key(kCalibrationKey))) m.detection_calibrations = calibrations();
+    if (props_.count(key(kScalesKey))) m.detection_scales = need(kScalesKey);
     if (has_boxes || props_.count(key("box_encoding"))) check_box_encoding();
     if (const auto it = props_.find(key(kWeightStorageKey)); it != props_.end())
       if (it->second != "float32" && it->second != "float16")
@@ -303,11 +307,20 @@ class MetadataReader {
                       " bytes of printable text without '/' or '\\'");
   }
 
-  // {"bias": b, "w_peak": w1, "w_mass": w2, "fitted_on": "..."}; weights bounded so that a
-  // damaged file cannot give NaN confidences.
-  DetectionCalibration calibration() const {
-    const std::string k = key(kCalibrationKey);
+  // One {"bias": b, "w_peak": w1, "w_mass": w2, "maps": n, "fitted_on": "..."} or an array of
+  // them (at most 16); weights bounded so that a damaged file cannot give NaN confidences.
+  std::vector<DetectionCalibration> calibrations() const {
     const auto json = nlohmann::json::parse(need(kCalibrationKey), nullptr, false);
+    std::vector<DetectionCalibration> out;
+    if (json.is_array() && json.size() <= 16)
+      for (const auto& item : json) out.push_back(calibration(item));
+    else
+      out.push_back(calibration(json));
+    return out;
+  }
+
+  DetectionCalibration calibration(const nlohmann::json& json) const {
+    const std::string k = key(kCalibrationKey);
     DetectionCalibration c;
     auto number = [&](const char* field, float& out) {
       const auto it = json.is_object() ? json.find(field) : json.end();
@@ -321,6 +334,11 @@ class MetadataReader {
     number("bias", c.bias);
     number("w_peak", c.w_peak);
     number("w_mass", c.w_mass);
+    if (const auto it = json.find("maps"); it != json.end()) {
+      if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 4096)
+        fail(file_, "metadata property '" + k + "': 'maps' must be a whole number 0-4096");
+      c.maps = it->get<int>();
+    }
     if (const auto it = json.find("fitted_on"); it != json.end() && it->is_string())
       c.fitted_on = it->get<std::string>();
     return c;
@@ -1130,7 +1148,16 @@ class Reader {
     model.classes = meta.classes;
     model.background = meta.background;
     model.metadata = meta.extra;
-    model.detection_calibration = meta.detection_calibration;
+    model.detection_calibrations = meta.detection_calibrations;
+    model.net.detection_scales = meta.detection_scales;
+    if (!meta.detection_scales.empty()) {
+      try {  // a list parse_scales accepts, so that "model" never fails later
+        parse_scales(meta.detection_scales, model.net, 240, 320);
+      } catch (const Error& e) {
+        fail(file_, "metadata property 'overfeat." + std::string(kScalesKey) + "' is '" +
+                        printable(meta.detection_scales) + "': " + e.what());
+      }
+    }
     return model;
   }
 
@@ -1314,8 +1341,13 @@ class Writer {
     add_prop(p + "box_encoding", kBoxEncoding);
     add_prop(p + "feature_layer", std::to_string(model_.net.default_feature_layer));
     add_prop(p + kWeightStorageKey, storage_ == WeightStorage::Float16 ? "float16" : "float32");
-    if (const auto& c = model_.detection_calibration)
-      add_prop(p + kCalibrationKey, detection_calibration_json(*c));
+    if (!model_.net.detection_scales.empty()) add_prop(p + kScalesKey, model_.net.detection_scales);
+    if (!model_.detection_calibrations.empty()) {
+      std::string all = "[";
+      for (const DetectionCalibration& c : model_.detection_calibrations)
+        all += (all.size() > 1 ? "," : "") + detection_calibration_json(c);
+      add_prop(p + kCalibrationKey, all + "]");
+    }
     for (const auto& [k, v] : model_.metadata) add_prop(kMetaPrefix + k, v);
   }
 
@@ -1329,8 +1361,11 @@ class Writer {
 }  // namespace
 
 std::string detection_calibration_json(const DetectionCalibration& c) {
-  return nlohmann::json{
-      {"bias", c.bias}, {"w_peak", c.w_peak}, {"w_mass", c.w_mass}, {"fitted_on", c.fitted_on}}
+  return nlohmann::json{{"bias", c.bias},
+                        {"w_peak", c.w_peak},
+                        {"w_mass", c.w_mass},
+                        {"maps", c.maps},
+                        {"fitted_on", c.fitted_on}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

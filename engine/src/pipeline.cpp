@@ -58,8 +58,11 @@ DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOp
       r.merged =
           non_max_suppression(std::move(r.merged), options.suppress_iou, options.max_detections);
     // The calibration was fitted on the voting merge's evidence; NMS keeps raw windows.
-    set_confidences(r.merged, evaluator.model().detection_calibration,
-                    static_cast<int>(r.dense.maps.size()));
+    const int maps = static_cast<int>(r.dense.maps.size());
+    const DetectionCalibration* cal =
+        calibration_for(evaluator.model().detection_calibrations, maps);
+    set_confidences(r.merged, cal, maps);
+    if (cal) r.confidence_source = cal->fitted_on;
   } else
     r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
   r.timings.dense = r.dense.timings;

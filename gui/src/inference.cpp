@@ -205,13 +205,6 @@ void InferenceWorker::load(const ModelRequest& request) {
                         .arg(info->stride)
                         .arg(info->regressor ? tr("box regressor")
                                              : tr("no box regressor (boxes are windows)"));
-    info->box_legend =
-        m.detection_calibration
-            ? tr("Box %: the chance that the box is right (its class, overlap >= 50 %), "
-                 "calibrated on %1")
-                  .arg(QString::fromStdString(m.detection_calibration->fitted_on))
-            : tr("Box %: the best window's class probability (this model has no calibrated "
-                 "box confidence)");
     engine->info = info;
     emit modelLoading(95, tr("Reading the learned classes"));
     engine->fingerprint = model_fingerprint(engine->model);

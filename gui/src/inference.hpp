@@ -52,8 +52,6 @@ struct ModelInfo {
   int background = -1;
   bool regressor = false;
   int window = 0, stride = 0;
-  /// What the percentage on a detected box means for this model (the legend).
-  QString box_legend;
 };
 using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
 

@@ -357,7 +357,7 @@ void MainWindow::createSettingsDock() {
   auto* form = new QFormLayout(panel);
   scales_ = new QComboBox(panel);
   scales_->setEditable(true);
-  scales_->addItems({"paper", "paper-exact", "window", "256,320", "300"});
+  scales_->addItems({"model", "paper", "paper-exact", "window", "256,320", "300"});
   scales_->setToolTip(
       tr("Scales for images: paper (the paper's six, aspect kept), paper-exact, window, or a "
          "list of smaller sides (N) and sizes (HxW)"));
@@ -778,7 +778,14 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
   classify_->setScores(r->detect.class_probs, m.classes, m.background);
   // The legend: what each number is (bars: the image's classes; tags: the boxes').
   const QString bars = tr("Bars: the whole image's class probabilities");
-  classify_->setCaption((settings_.mode == Mode::Detect ? m.box_legend : bars) + "\n" +
+  const QString boxes =
+      r->detect.confidence_source.empty()
+          ? tr("Box %: the best window's class probability (no calibrated box confidence for "
+               "these settings)")
+          : tr("Box %: the chance that the box is right (its class, overlap >= 50 %), "
+               "calibrated on %1")
+                .arg(QString::fromStdString(r->detect.confidence_source));
+  classify_->setCaption((settings_.mode == Mode::Detect ? boxes : bars) + "\n" +
                         describe_options(r->options, r->detect.dense) +
                         tr(" - %1 ms").arg(r->inference_ms, 0, 'f', 0));
   if (settings_.mode == Mode::Heatmaps) inspector_->setResult(r);

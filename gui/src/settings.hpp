@@ -12,7 +12,7 @@ namespace overfeat::studio {
 struct StudioSettings {
   Mode mode = Mode::Detect;
   ModelRequest model;              ///< which model and device to load at start
-  QString scales = "paper";        ///< stills (see overfeat::parse_scales)
+  QString scales = "model";        ///< stills (see overfeat::parse_scales)
   QString live_scales = "window";  ///< camera and video: fewer scales keep up with the camera
   bool fine = true;                ///< offset pooling: 3x finer stride
   bool flip = false;               ///< also run mirrored images

@@ -297,7 +297,7 @@ class StudioTest : public QObject {
     cal.w_peak = 0.25f;
     cal.w_mass = 0.5f;
     cal.fitted_on = "test boxes";
-    calibrated.detection_calibration = cal;
+    calibrated.detection_calibrations = {cal};
     const QString file = path("calibrated-markers.onnx");
     save_model(calibrated, file.toStdString());
     QSignalSpy loaded(w.get(), &MainWindow::modelChanged);

@@ -87,7 +87,8 @@ void add_common(CLI::App& app, Common& c, bool boxes, bool dense) {
   app.add_option("--device", c.device, "Vulkan device index or name (see `overfeat devices`)");
   if (dense) {
     app.add_option("-s,--scales", c.detect.scales,
-                   "paper | paper-exact | window | list of N (smaller side) or HxW")
+                   "model (the model's own, else paper) | paper | paper-exact | window | list of N "
+                   "(smaller side) or HxW")
         ->capture_default_str();
     app.add_flag("--coarse", c.coarse, "Coarse stride (no offset pooling)");
     app.add_flag("--flip,!--no-flip", c.detect.dense.flip, "Also evaluate the mirror image");

@@ -470,7 +470,7 @@ int eval_main(int argc, char** argv) {
         std::to_string(skip + 1) + "-" + std::to_string(skip + n) + " (" + s.model.net.name +
         ", scales " + s.opt.scales + (s.opt.dense.fine ? ", fine stride" : ", coarse stride") +
         (s.opt.dense.flip ? ", mirrored" : "") + ", " + std::to_string(judged.size()) + " boxes)";
-    set_confidences(judged, fitted, maps);
+    set_confidences(judged, &fitted, maps);
     std::cout << "fitted: ";
     report_confidence(judged, right);
     write_text(fit_file, detection_calibration_json(fitted) + "\n");

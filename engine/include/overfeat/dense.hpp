@@ -28,7 +28,8 @@ struct InputSize {
 /// than 221 or 231): the accurate net's sizes scaled by window / 221.
 std::vector<InputSize> paper_sizes(const NetSpec& net);
 
-/// Input sizes for an image of img_h x img_w from a scale list: "paper" (the paper's six sizes'
+/// Input sizes for an image of img_h x img_w from a scale list: "model" (the model's own list,
+/// NetSpec::detection_scales, else "paper"), "paper" (the paper's six sizes'
 /// smaller sides, aspect kept), "paper-exact" (the table's sizes as they are), "window" (one
 /// window-sized square), or a comma-separated list where N makes the smaller side N (aspect
 /// kept) and HxW is an exact size. Sizes below the network's window are raised to it. Throws

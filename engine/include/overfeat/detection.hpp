@@ -60,15 +60,24 @@ struct Detection {
 /// (docs/model-format.md, overfeat.detection_calibration).
 struct DetectionCalibration {
   float bias = 0, w_peak = 0, w_mass = 0;
+  /// The maps per image (scales and mirrors) of the evaluations it was fitted on (0: unknown).
+  /// A live frame's one window and a still's six scales see an object differently, so a model
+  /// may carry one calibration for each (calibration_for picks).
+  int maps = 0;
   std::string fitted_on;  ///< for people: the data and options it was fitted with
   float confidence(const Detection& d, int maps) const;
   /// The three features it weighs (1, logit(peak), log(score / maps)), clamped to be finite.
   static std::array<double, 3> features(const Detection& d, int maps);
 };
 
+/// The calibration fitted on the number of maps nearest to `maps` (by ratio; the first of equals,
+/// and one with maps 0 only when none other), or nullptr when there is none.
+const DetectionCalibration* calibration_for(const std::vector<DetectionCalibration>& calibrations,
+                                            int maps);
+
 /// Sets every detection's `confidence`: the calibration's when there is one, else its `peak`.
-void set_confidences(std::vector<Detection>& detections,
-                     const std::optional<DetectionCalibration>& calibration, int maps);
+void set_confidences(std::vector<Detection>& detections, const DetectionCalibration* calibration,
+                     int maps);
 
 /// Logistic regression (Newton's method, a small L2 penalty on the weights) of `right[i]` on the
 /// features of `detections[i]`. Throws Error unless both outcomes occur at least twice.

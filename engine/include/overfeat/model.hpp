@@ -41,10 +41,11 @@ struct Model {
   std::optional<Head> regressor;     ///< on the last pool's output
   /// Free-form, human-readable facts (description, data, training command, figures).
   std::map<std::string, std::string> metadata;
-  /// How its merged detections' evidence becomes a calibrated confidence (model files may
-  /// carry one, fitted by `overfeat eval --fit-confidence`); without it a detection's confidence
-  /// is its best window probability.
-  std::optional<DetectionCalibration> detection_calibration;
+  /// How its merged detections' evidence becomes a calibrated confidence, one per evaluation
+  /// setting it was fitted on (model files may carry them, fitted by `overfeat eval
+  /// --fit-confidence`; calibration_for picks); without one a detection's confidence is its best
+  /// window probability.
+  std::vector<DetectionCalibration> detection_calibrations;
 
   /// Index of the module that ends the trunk (the last MaxPool).
   int trunk_end() const { return net.last_pool_index(); }
@@ -67,8 +68,8 @@ Model load_model(const std::filesystem::path& file);
 /// (docs/model-format.md), every value rounded to the nearest half (ties to even).
 enum class WeightStorage { Float32, Float16 };
 
-/// A detection calibration as the model file stores it (overfeat.detection_calibration):
-/// {"bias", "w_peak", "w_mass", "fitted_on"}, one line of JSON.
+/// A detection calibration as the model file stores each (overfeat.detection_calibration holds a
+/// JSON array of them): {"bias", "w_peak", "w_mass", "maps", "fitted_on"}, one line.
 std::string detection_calibration_json(const DetectionCalibration& calibration);
 
 /// Writes a model as ONNX, with the metadata the loader needs. With WeightStorage::Float16,

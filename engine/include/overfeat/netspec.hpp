@@ -32,6 +32,10 @@ struct NetSpec {
   int input_channels = 3;
   int window = 231;  ///< smallest input that gives a 1x1 output
   int default_feature_layer = 19;
+  /// The model's own scale list for detecting in a still (a model file's
+  /// overfeat.detection_scales, chosen on validation images), what the scale list "model" means;
+  /// empty: the paper's scales.
+  std::string detection_scales;
   float mean = 118.380948f;  ///< input normalization: (v - mean) / stddev, v in 0..255
   float stddev = 61.896913f;
 

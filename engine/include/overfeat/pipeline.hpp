@@ -22,7 +22,7 @@ std::filesystem::path bundled_model_path();
 
 /// Everything a detection run can tune; the defaults are the command line's.
 struct DetectOptions {
-  std::string scales = "paper";  ///< see parse_scales
+  std::string scales = "model";  ///< see parse_scales: the model's own, else the paper's
   DenseOptions dense;            ///< fine stride, flips
   int top_classes = 5;           ///< per scale, classes whose boxes enter the merge
   float min_confidence = 0.02f;  ///< raw boxes below this window confidence are dropped
@@ -49,6 +49,9 @@ struct DetectResult {
   std::vector<Detection> raw;      ///< boxes before merging
   std::vector<Detection> merged;   ///< final, ranked by accumulated score
   DetectTimings timings;
+  /// What the merged boxes' confidences are: the calibration's fitted_on, or empty when they
+  /// are the peak window probabilities (no calibration, or NMS).
+  std::string confidence_source;
 };
 
 /// Runs the whole method on one image (RGB, CHW, 0..255).
