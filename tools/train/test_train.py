@@ -96,30 +96,30 @@ class ClassListTest(unittest.TestCase):
         self.assertEqual(data.class_list(voc, caltech)[1], held_out)  # seeded
 
 
-class ExportTest(unittest.TestCase):
-    def test_folded_network_matches_and_exports(self):
-        torch.manual_seed(0)
-        net = TrainNet(5)
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-1, 1)
-                m.running_var.uniform_(0.5, 2)
+def random_batch_norm_net(seed, affine=True):
+    """A TrainNet(5) in eval mode whose BatchNorms have random statistics (and scales)."""
+    torch.manual_seed(seed)
+    net = TrainNet(5)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            if affine:
                 m.weight.data.uniform_(0.5, 2)
                 m.bias.data.uniform_(-1, 1)
-        net.eval()
+    return net.eval()
+
+
+class ExportTest(unittest.TestCase):
+    def test_folded_network_matches_and_exports(self):
+        net = random_batch_norm_net(0)
         export.check_folding(net, net.to_export_model())
         self.assertEqual((net.window, net.stride, net.feature_layer()), (133, 16, 19))
 
     def test_model_file_loads_back_with_the_same_function(self):
         """load_model_file() inverts the export (folded BatchNorm, boxes in pixels), in float32
         and float16 files, and frozen BatchNorm keeps that function in train mode."""
-        torch.manual_seed(1)
-        net = TrainNet(5)
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-1, 1)
-                m.running_var.uniform_(0.5, 2)
-        net.eval()
+        net = random_batch_norm_net(1, affine=False)
         x = torch.randn(1, 3, 133 + 16, 133)
         with torch.no_grad():
             want = net(x)
