@@ -24,7 +24,8 @@ std::filesystem::path bundled_model_path() {
   return find_data_file(relative, source_tree_file("resources" / relative));
 }
 
-Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir) {
+Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir,
+                        Reader reader) {
   std::string c = choice;
   if (c.empty())
     if (const char* e = std::getenv("OVERFEAT_MODEL"); e && *e) c = e;
@@ -34,13 +35,17 @@ Model load_model_choice(const std::string& choice, const std::filesystem::path& 
   std::error_code ec;
   if (std::filesystem::exists(official_weight_path(weights_dir, 0), ec))
     return official_model(0, weights_dir);
-  throw WeightFileError(
+  const std::string what =
       "No model to run: the bundled model is not installed and there are no official weights "
       "in " +
-      weights_dir.string() +
-      ". Pass a model file with --model FILE.onnx, or put the official net_weight_0 / "
-      "net_weight_1 there (or name their folder with -d DIR / OVERFEAT_WEIGHTS) and use "
-      "--model fast or --model accurate.");
+      weights_dir.string() + ". ";
+  throw WeightFileError(
+      what + (reader == Reader::App
+                  ? "Choose Model > Get the official weights... to check and install them, or "
+                    "Model > Open model file (ONNX) for another model."
+                  : "Pass a model file with --model FILE.onnx, or put the official net_weight_0 / "
+                    "net_weight_1 there (or name their folder with -d DIR / OVERFEAT_WEIGHTS) "
+                    "and use --model fast or --model accurate."));
 }
 
 DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOptions& options) {

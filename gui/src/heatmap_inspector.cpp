@@ -496,12 +496,30 @@ HeatmapInspector::Layout HeatmapInspector::layoutFor(QSize size) const {
       QRect(margin, size.height() - margin / 2 - legend_h, size.width() - 2 * margin, legend_h);
   const int n = tileCount();
   if (n == 0) return l;
-  const int cols = std::min(3, n);
-  const int rows = (n + cols - 1) / cols;
   const int caption_h = 2 * fm.lineSpacing() + 6;
-  const double cw = std::max(0.0, (size.width() - margin * (cols + 1)) / double(cols));
-  const double ch = std::max(0.0, (l.legend.top() - margin * (rows + 1)) / double(rows));
   const QSize img = imageSize();
+  // The number of columns that shows the pictures largest (three tiles in a wide view were once
+  // three tall, mostly empty columns): every choice tried, the picture's fitted area compared.
+  auto picture_for = [&](int columns, double* cell_w, double* cell_h) {
+    const int r = (n + columns - 1) / columns;
+    *cell_w = std::max(0.0, (size.width() - margin * (columns + 1)) / double(columns));
+    *cell_h = std::max(0.0, (l.legend.top() - margin * (r + 1)) / double(r));
+    return img.scaled(QSize(std::max(0, static_cast<int>(*cell_w) - 8),
+                            std::max(0, static_cast<int>(*cell_h) - caption_h - 4)),
+                      Qt::KeepAspectRatio);
+  };
+  int cols = 1;
+  double cw = 0, ch = 0;
+  for (int c = 1, best = -1; c <= n; ++c) {
+    double w = 0, h = 0;
+    const QSize fit = picture_for(c, &w, &h);
+    const int area = std::max(0, fit.width()) * std::max(0, fit.height());
+    if (area > best) {
+      best = area;
+      cols = c;
+    }
+  }
+  picture_for(cols, &cw, &ch);
   for (int i = 0; i < n; ++i) {
     const int r = i / cols, c = i % cols;
     const QRect cell(static_cast<int>(std::lround(margin + c * (cw + margin))),
@@ -749,6 +767,7 @@ void HeatmapInspector::paintTile(QPainter& p, const Tile& t, const QRect& cell, 
 void HeatmapInspector::paintCellValues(QPainter& p, const Tile& t, const QRectF& covered) const {
   if (t.values.size() != static_cast<size_t>(t.rows) * t.cols || t.values.empty()) return;
   const double cw = covered.width() / t.cols, ch = covered.height() / t.rows;
+  if (cw < 30 || ch < 14) return;  // cells too small on screen for "0.00": the colours say it
   QFont f = p.font();
   f.setBold(true);
   f.setPixelSize(std::clamp(static_cast<int>(std::min(cw / 3.5, ch / 2.5)), 8, 28));

@@ -154,17 +154,7 @@ void InferenceWorker::load(const ModelRequest& request) {
             "Choose Model > Official fast net or Model > Open model file.");
       choice = path.string();
     }
-    if (choice.empty() && bundled_model_path().empty() && !std::getenv("OVERFEAT_MODEL") &&
-        !std::filesystem::exists(official_weight_path(dir, 0))) {
-      // The engine's message speaks of command-line options; say what to do in the window.
-      throw WeightFileError(
-          tr("No model to run yet: the bundled model is not installed and there are no official "
-             "weights in %1. Choose Model > Get the official weights... to check and install "
-             "them, or Model > Open model file (ONNX) for another model.")
-              .arg(QString::fromStdString(dir.string()))
-              .toStdString());
-    }
-    engine->model = load_model_choice(choice, dir);
+    engine->model = load_model_choice(choice, dir, Reader::App);  // messages name the menus
 
     emit modelLoading(45, tr("Opening the Vulkan device"));
     vk::ContextOptions options;

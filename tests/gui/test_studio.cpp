@@ -409,6 +409,30 @@ class StudioTest : public QObject {
     check_validation(*w);
   }
 
+  // Three maps of a wide photograph were once three tall columns, mostly empty: the grid now
+  // takes the number of columns that shows the pictures largest.
+  void heatMapTilesUseTheView() {
+    auto w = open_window();
+    w->setMode(Mode::Heatmaps);
+    w->setAnalysisSettings([&] {
+      StudioSettings s = w->settings();
+      s.scales = "160,200,240";
+      return s;
+    }());
+    const QString wide = path("wide.png");
+    QVERIFY(scene(320, 160, {QPoint(48, 64)}).save(wide));
+    w->openPaths({wide});
+    QVERIFY(next_result(*w));
+    QTRY_COMPARE(w->inspector()->tileCount(), 3);
+    const QRect grid = w->inspector()->gridRect();
+    const QRect first = w->inspector()->tileRect(0);
+    QVERIFY2(
+        first.width() > grid.width() / 3,
+        qPrintable(
+            QString("picture %1 px wide in a %2 px grid").arg(first.width()).arg(grid.width())));
+    save_screenshot(*w, "studio_heatmaps_wide.png");
+  }
+
   void theModelMenuMarksTheLoadedModel() {
     auto w = open_window();
     QTRY_VERIFY2(w->checkedModelEntry().contains("markers.onnx"),

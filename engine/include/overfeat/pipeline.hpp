@@ -15,8 +15,10 @@ namespace overfeat {
 /// Where models come from. `choice` is "fast" or "accurate" (the official weights in
 /// `weights_dir`), a path to a model file, or empty for the default: $OVERFEAT_MODEL, else the
 /// bundled model when installed, else the official fast net. Throws WeightFileError with what to
-/// do when nothing loads.
-Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir);
+/// do when nothing loads, phrased for `reader`: the command line's options or the app's menus.
+enum class Reader { CommandLine, App };
+Model load_model_choice(const std::string& choice, const std::filesystem::path& weights_dir,
+                        Reader reader = Reader::CommandLine);
 /// The bundled model's path when present (next to the sources or installed), else empty.
 std::filesystem::path bundled_model_path();
 
