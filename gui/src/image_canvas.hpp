@@ -33,6 +33,8 @@ class ImageCanvas : public QWidget {
   /// A large caption in the top-left corner of the picture (the one-shot answer); empty: none.
   void setCaption(const QString& text, const QColor& color);
   QString caption() const { return caption_; }
+  /// How many merged boxes are drawn.
+  int detectionCount() const { return static_cast<int>(merged_.size()); }
   /// Where the caption is drawn on an image of `size` saved by renderToImage() (empty without a
   /// caption), and where each merged box's tag is: tags never cover the caption or each other.
   QRectF savedCaptionRect(const QSize& size) const;

@@ -377,6 +377,14 @@ void MainWindow::createSettingsDock() {
   threshold_->setRange(0, 10);
   threshold_->setSingleStep(0.05);
   threshold_->setToolTip(tr("Voting: largest match score merged; NMS: IoU that suppresses"));
+  min_confidence_->setToolTip(
+      tr("Raw boxes whose window's class probability is below this are dropped before merging"));
+  min_box_confidence_ = new QSpinBox(panel);
+  min_box_confidence_->setRange(0, 100);
+  min_box_confidence_->setSuffix(tr(" %"));
+  min_box_confidence_->setToolTip(
+      tr("Boxes whose confidence (the % on their tag) is below this are not drawn; saved "
+         "detections (JSON) keep them"));
   max_detections_ = new QSpinBox(panel);
   max_detections_->setRange(0, 1000);
   max_detections_->setSpecialValueText(tr("all"));
@@ -385,10 +393,11 @@ void MainWindow::createSettingsDock() {
   form->addRow(tr("Live scales"), live_scales_);
   form->addRow(fine_);
   form->addRow(flip_);
-  form->addRow(tr("Min. confidence"), min_confidence_);
+  form->addRow(tr("Min. window prob."), min_confidence_);
   form->addRow(tr("Merge"), merge_);
   form->addRow(tr("Threshold"), threshold_);
   form->addRow(tr("Max. boxes"), max_detections_);
+  form->addRow(tr("Min. box confidence"), min_box_confidence_);
   form->addRow(show_raw_);
   dock->setWidget(panel);
   addDockWidget(Qt::RightDockWidgetArea, dock);
@@ -404,6 +413,7 @@ void MainWindow::createSettingsDock() {
   connect(min_confidence_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(threshold_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(max_detections_, &QSpinBox::valueChanged, this, changed);
+  connect(min_box_confidence_, &QSpinBox::valueChanged, this, changed);
   connect(merge_, &QComboBox::currentIndexChanged, this, changed);
 }
 
@@ -431,6 +441,7 @@ void MainWindow::syncSettingsWidgets() {
   merge_->setCurrentIndex(settings_.nms ? 1 : 0);
   threshold_->setValue(settings_.threshold);
   max_detections_->setValue(settings_.max_detections);
+  min_box_confidence_->setValue(static_cast<int>(std::lround(100 * settings_.min_box_confidence)));
   show_raw_->setChecked(settings_.show_raw);
   inspector_->setFineStride(settings_.fine);
   inspector_->setOpacity(settings_.opacity);
@@ -448,11 +459,13 @@ void MainWindow::readSettingsWidgets() {
   s.nms = merge_->currentIndex() == 1;
   s.threshold = threshold_->value();
   s.max_detections = max_detections_->value();
+  s.min_box_confidence = min_box_confidence_->value() / 100.0;
   s.show_raw = show_raw_->isChecked();
   setAnalysisSettings(s);
 }
 
 void MainWindow::setAnalysisSettings(const StudioSettings& s) {
+  const bool redraw = s.min_box_confidence != settings_.min_box_confidence;
   const bool rerun = s.scales != settings_.scales || s.live_scales != settings_.live_scales ||
                      s.fine != settings_.fine || s.flip != settings_.flip ||
                      s.min_confidence != settings_.min_confidence || s.nms != settings_.nms ||
@@ -467,7 +480,10 @@ void MainWindow::setAnalysisSettings(const StudioSettings& s) {
   syncSettingsWidgets();
   saveSettings();
   updateLiveRequest();
-  if (rerun) submitStill();
+  if (rerun)
+    submitStill();
+  else if (redraw && last_result_)
+    showResultInViews(last_result_);  // which boxes are drawn, not what the network found
 }
 
 void MainWindow::saveSettings() {
@@ -667,6 +683,13 @@ void MainWindow::stopSource() {
   if (was_live) updateStats();
 }
 
+std::vector<Detection> MainWindow::shownBoxes(const DetectResult& r) const {
+  std::vector<Detection> shown;
+  for (const Detection& d : r.merged)
+    if (d.confidence >= settings_.min_box_confidence) shown.push_back(d);
+  return shown;
+}
+
 void MainWindow::updateVideoControls() {
   // Pause, step and seek for video files; a camera has no file to move in.
   const bool file = live_active_ && capture_->spec().kind == SourceSpec::Kind::VideoFile;
@@ -772,7 +795,7 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
     return;
   }
   if (settings_.mode == Mode::Detect && r->mode != Mode::Classify)
-    canvas_->setDetections(r->detect.merged, r->detect.raw, m.classes);
+    canvas_->setDetections(shownBoxes(r->detect), r->detect.raw, m.classes);
   else
     canvas_->clearDetections();
   classify_->setScores(r->detect.class_probs, m.classes, m.background);
@@ -1083,7 +1106,7 @@ QImage MainWindow::annotatedImage() const {
     ImageCanvas c;
     c.setImage(last_result_->frame.image);
     c.setShowRaw(settings_.show_raw);
-    c.setDetections(last_result_->detect.merged, last_result_->detect.raw,
+    c.setDetections(shownBoxes(last_result_->detect), last_result_->detect.raw,
                     last_result_->model->classes);
     return c.renderToImage();
   }

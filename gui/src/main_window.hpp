@@ -232,6 +232,9 @@ class MainWindow : public QMainWindow {
   QCheckBox* fine_ = nullptr;
   QCheckBox* flip_ = nullptr;
   QDoubleSpinBox* min_confidence_ = nullptr;
+  QSpinBox* min_box_confidence_ = nullptr;  ///< in %
+  /// The merged boxes drawn: those at or above the minimum box confidence.
+  std::vector<Detection> shownBoxes(const DetectResult& r) const;
   QComboBox* merge_ = nullptr;
   QDoubleSpinBox* threshold_ = nullptr;
   QSpinBox* max_detections_ = nullptr;

@@ -15,6 +15,7 @@ StudioSettings StudioSettings::load(QSettings& s) {
   o.fine = s.value("analysis/fineStride", o.fine).toBool();
   o.flip = s.value("analysis/flip", o.flip).toBool();
   o.min_confidence = s.value("analysis/minConfidence", o.min_confidence).toDouble();
+  o.min_box_confidence = s.value("view/minBoxConfidence", o.min_box_confidence).toDouble();
   o.nms = s.value("analysis/nms", o.nms).toBool();
   o.threshold = s.value("analysis/threshold", o.threshold).toDouble();
   o.max_detections = s.value("analysis/maxDetections", o.max_detections).toInt();
@@ -37,6 +38,7 @@ void StudioSettings::save(QSettings& s) const {
   s.setValue("analysis/fineStride", fine);
   s.setValue("analysis/flip", flip);
   s.setValue("analysis/minConfidence", min_confidence);
+  s.setValue("view/minBoxConfidence", min_box_confidence);
   s.setValue("analysis/nms", nms);
   s.setValue("analysis/threshold", threshold);
   s.setValue("analysis/maxDetections", max_detections);

@@ -16,14 +16,17 @@ struct StudioSettings {
   QString live_scales = "window";  ///< camera and video: fewer scales keep up with the camera
   bool fine = true;                ///< offset pooling: 3x finer stride
   bool flip = false;               ///< also run mirrored images
-  double min_confidence = 0.02;    ///< raw boxes below this are dropped
-  bool nms = false;                ///< merge by non-maximum suppression instead of voting
-  double threshold = 0.8;          ///< greedy: match score; NMS: IoU
-  int max_detections = 5;          ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
-  int top_classes = 5;             ///< per scale, classes whose boxes are kept
-  bool show_raw = false;           ///< detect mode: draw the pre-merge boxes too
-  double opacity = 0.6;            ///< heat maps
-  QString last_dir;                ///< where the file dialogs open
+  double min_confidence = 0.02;    ///< raw boxes below this window probability are dropped
+  /// Merged boxes whose confidence (the % they show) is below this are not drawn; the JSON
+  /// keeps them. Display only: changing it does not rerun the network.
+  double min_box_confidence = 0.05;
+  bool nms = false;        ///< merge by non-maximum suppression instead of voting
+  double threshold = 0.8;  ///< greedy: match score; NMS: IoU
+  int max_detections = 5;  ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
+  int top_classes = 5;     ///< per scale, classes whose boxes are kept
+  bool show_raw = false;   ///< detect mode: draw the pre-merge boxes too
+  double opacity = 0.6;    ///< heat maps
+  QString last_dir;        ///< where the file dialogs open
   QByteArray geometry, window_state;
 
   static StudioSettings load(QSettings& settings);

@@ -310,6 +310,22 @@ class StudioTest : public QObject {
     for (const Detection& d : r->detect.merged) QCOMPARE(d.confidence, cal.confidence(d, maps));
     QVERIFY2(w->classifyPanel()->caption().contains("calibrated on test boxes"),
              qPrintable(w->classifyPanel()->caption()));
+    // Boxes under the minimum box confidence are not drawn (the JSON keeps them); no rerun.
+    const size_t all = r->detect.merged.size();
+    QCOMPARE(w->canvas()->detectionCount(),
+             static_cast<int>(std::count_if(
+                 r->detect.merged.begin(), r->detect.merged.end(), [&](const Detection& d) {
+                   return d.confidence >= w->settings().min_box_confidence;
+                 })));
+    QSignalSpy reran(w.get(), &MainWindow::resultShown);
+    w->setAnalysisSettings([&] {
+      StudioSettings s = w->settings();
+      s.min_box_confidence = 1.0;
+      return s;
+    }());
+    QCOMPARE(w->canvas()->detectionCount(), 0);
+    QCOMPARE(w->lastResult()->detect.merged.size(), all);
+    QVERIFY(!reran.wait(500));
     save_screenshot(*w, "studio_detect_calibrated.png");
     // Classify's bars are the image's class probabilities, and the legend says so.
     w->setMode(Mode::Classify);
