@@ -678,6 +678,7 @@ void MainWindow::stopSource() {
   worker_->cancelPending();
   const bool was_live = live_active_;
   live_active_ = false;
+  burst_left_ = 0;  // a burst needs frames
   stop_action_->setEnabled(false);
   updateVideoControls();
   if (was_live) updateStats();
@@ -718,6 +719,11 @@ void MainWindow::displayLiveFrame() {
   ++frames_displayed_;
   canvas_->setImage(frame->image);
   updateVideoControls();
+  if (burst_left_ > 0 && burst_gap_-- <= 0) {  // one example every few frames: varied views
+    teach(burst_name_);
+    burst_gap_ = 4;
+    --burst_left_;
+  }
 }
 
 void MainWindow::displayCaptureError(const QString& message) {
@@ -1022,6 +1028,7 @@ void MainWindow::createTeachDock() {
   connect(canvas_, &ImageCanvas::selectionChanged, this,
           [this] { teach_->setHasBox(canvas_->selection().has_value()); });
   connect(teach_, &TeachPanel::teachRequested, this, &MainWindow::teach);
+  connect(teach_, &TeachPanel::burstRequested, this, &MainWindow::teachBurst);
   // Ctrl+T teaches from anywhere in the window, e.g. while the camera shows the object.
   auto* teach_key = new QAction(tr("&Teach the picture on screen"), this);
   teach_key->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
@@ -1073,9 +1080,23 @@ void MainWindow::teach(const QString& name) {
   worker_->teach(image, box, name, source);
 }
 
+void MainWindow::teachBurst(const QString& name, int count) {
+  if (!live_active_) {
+    showError(tr("Teach x%1 records from a camera or a video: open one first (a still teaches "
+                 "with Teach).")
+                  .arg(count));
+    return;
+  }
+  burst_name_ = name;
+  burst_left_ = count;
+  burst_gap_ = 0;
+  teach_->setStatus(tr("Recording \"%1\": %2 examples to go...").arg(name).arg(count));
+}
+
 void MainWindow::displayTaught(const QString& name, int examples) {
   teach_->setStatus(examples == 1 ? tr("Learned \"%1\" from one example.").arg(name)
                                   : tr("Learned \"%1\" (%2 examples).").arg(name).arg(examples));
+  if (burst_left_ > 0) return;  // a burst keeps its box and mode until its last example
   canvas_->setSelection(std::nullopt);
   if (settings_.mode != Mode::Recognize)
     setMode(Mode::Recognize);

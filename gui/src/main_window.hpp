@@ -70,6 +70,10 @@ class MainWindow : public QMainWindow {
   void copyToClipboard();
   /// Teaches `name` from the picture shown now (the box dragged on it, if any).
   void teach(const QString& name);
+  /// Teaches `count` examples of `name` from the next frames of the live source, one every few
+  /// frames (the box dragged on the picture, if any, for all of them). Live sources only.
+  void teachBurst(const QString& name, int count);
+  int burstLeft() const { return burst_left_; }
   /// Applies changed analysis settings (re-runs the current still).
   void setAnalysisSettings(const StudioSettings& settings);
 
@@ -219,6 +223,9 @@ class MainWindow : public QMainWindow {
   void markModelChoice();
   QAction* mode_actions_[kModeCount] = {};
   QAction* stop_action_ = nullptr;
+  QString burst_name_;  ///< the class a burst teaches, while burst_left_ > 0
+  int burst_left_ = 0;
+  int burst_gap_ = 0;                ///< frames to skip before the next example (views that differ)
   QAction* pause_action_ = nullptr;  ///< video files: pause / play (Space)
   QAction* step_action_ = nullptr;   ///< video files, paused: the next frame (.)
   QSlider* seek_slider_ = nullptr;   ///< video files: where in the file; drag to jump

@@ -26,8 +26,13 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   name_->setPlaceholderText(tr("Name, e.g. my mug"));
   teach_ = new QPushButton(tr("Teach"), this);
   teach_->setDefault(true);
+  burst_ = new QPushButton(tr("Teach x%1").arg(kBurstExamples), this);
+  burst_->setToolTip(tr("Live: learn %1 examples from the next frames (turn the object while it "
+                        "records)")
+                         .arg(kBurstExamples));
   row->addWidget(name_, 1);
   row->addWidget(teach_);
+  row->addWidget(burst_);
   column->addLayout(row);
   status_ = new QLabel(this);
   status_->setWordWrap(true);
@@ -68,6 +73,14 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   column->addWidget(store_label_);
 
   connect(teach_, &QPushButton::clicked, this, &TeachPanel::requestTeach);
+  connect(burst_, &QPushButton::clicked, this, [this] {
+    if (name().isEmpty()) {
+      setStatus(tr("Type a name first."));
+      name_->setFocus();
+      return;
+    }
+    emit burstRequested(name(), kBurstExamples);
+  });
   connect(name_, &QLineEdit::returnPressed, this, &TeachPanel::requestTeach);
   connect(list_, &QListWidget::itemChanged, this, &TeachPanel::itemEdited);
   connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {

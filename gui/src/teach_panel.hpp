@@ -33,10 +33,15 @@ class TeachPanel : public QWidget {
   /// Whether a box is drawn on the picture (the button then says it teaches the box).
   void setHasBox(bool has_box);
   QListWidget* list() const { return list_; }
+  QPushButton* burstButton() const { return burst_; }
+  static constexpr int kBurstExamples = 10;
   QSlider* thresholdSlider() const { return threshold_; }
 
  signals:
   void teachRequested(const QString& name);
+  /// Teach `count` examples from the next frames of the camera or video (Teachable Machine's
+  /// "hold to record"): the object seen from several sides in one go.
+  void burstRequested(const QString& name, int count);
   void renameRequested(const QString& old_name, const QString& new_name);
   void forgetRequested(const QString& name);
   void thresholdChanged(float threshold);
@@ -50,6 +55,7 @@ class TeachPanel : public QWidget {
 
   QLineEdit* name_ = nullptr;
   QPushButton* teach_ = nullptr;
+  QPushButton* burst_ = nullptr;
   QLabel* status_ = nullptr;
   QListWidget* list_ = nullptr;
   QPushButton* forget_ = nullptr;

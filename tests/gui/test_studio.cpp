@@ -12,6 +12,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMimeData>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
@@ -727,6 +728,34 @@ class StudioTest : public QObject {
     w->clearError();
     w->worker().openStore(copy);
     QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("learned with"), 10000);
+    check_validation(*w);
+  }
+
+  // Teachable Machine's "hold to record": one button teaches ten examples from the next frames
+  // of the video, one every few frames, all from the box on the picture.
+  void burstTeachingRecordsExamplesFromTheVideo() {
+    auto w = open_window();
+    QTRY_VERIFY(w->learnedClasses() != nullptr);
+    // A still cannot give a burst: the message says to open a camera or a video.
+    w->openPaths({image_});
+    QVERIFY(next_result(*w));
+    w->teachPanel()->setName("burst");
+    w->teachPanel()->burstButton()->click();
+    QVERIFY2(w->errorText().contains("camera or a video"), qPrintable(w->errorText()));
+    w->clearError();
+    w->openVideo(video_);
+    QTRY_VERIFY(w->framesDisplayed() >= 3);
+    w->canvas()->setSelection(QRectF(red_box(w->canvas()->image())));
+    w->teachPanel()->burstButton()->click();
+    QCOMPARE(w->burstLeft(), TeachPanel::kBurstExamples);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w->learnedClasses()->classes.size() == 1 &&
+            w->learnedClasses()->classes[0].examples == TeachPanel::kBurstExamples,
+        60000);
+    QCOMPARE(w->learnedClasses()->classes[0].name, QString("burst"));
+    QTRY_COMPARE(w->mode(), Mode::Recognize);
+    w->stopSource();
+    w->worker().forgetLearned("burst");
     check_validation(*w);
   }
 
