@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "overfeat/error.hpp"
+#include "overfeat/logistic.hpp"
 
 namespace overfeat {
 
@@ -75,8 +76,7 @@ Detection merge_detections(const Detection& a, const Detection& b) {
   m.box = merge_boxes(a.box, std::max(a.score, 0.0f), b.box, std::max(b.score, 0.0f));
   m.votes = a.votes + b.votes;
   m.scale = a.scale == b.scale ? a.scale : -1;
-  m.peak = std::max(a.peak, b.peak);
-  m.confidence = std::max(a.confidence, b.confidence);
+  m.peak = std::max(a.peak, b.peak);  // the confidence is set after merging (set_confidences)
   return m;
 }
 
@@ -123,50 +123,15 @@ DetectionCalibration fit_detection_calibration(const std::vector<Detection>& det
     throw Error("cannot fit a detection calibration from " + std::to_string(positives) +
                 " right and " + std::to_string(right.size() - positives) +
                 " wrong detections: evaluate more images");
-  std::vector<std::array<double, 3>> x;
+  std::vector<std::vector<double>> x;
+  std::vector<int> y;
   x.reserve(detections.size());
-  for (const Detection& d : detections) x.push_back(DetectionCalibration::features(d, maps));
-  // Newton's method on the mean log loss + lambda/2 |w|^2 (not the bias): convex, a few steps.
-  constexpr double lambda = 1e-3;
-  std::array<double, 3> w{0, 0, 0};
-  for (int iter = 0; iter < 50; ++iter) {
-    std::array<double, 3> g{0, 0, 0};
-    std::array<std::array<double, 3>, 3> h{};
-    for (size_t i = 0; i < x.size(); ++i) {
-      const double z = w[0] * x[i][0] + w[1] * x[i][1] + w[2] * x[i][2];
-      const double p = 1 / (1 + std::exp(-std::clamp(z, -50.0, 50.0)));
-      const double r = p - (right[i] ? 1.0 : 0.0), s = std::max(p * (1 - p), 1e-12);
-      for (int a = 0; a < 3; ++a) {
-        g[a] += r * x[i][a] / x.size();
-        for (int b = 0; b < 3; ++b) h[a][b] += s * x[i][a] * x[i][b] / x.size();
-      }
-    }
-    for (int a = 1; a < 3; ++a) {
-      g[a] += lambda * w[a];
-      h[a][a] += lambda;
-    }
-    h[0][0] += 1e-9;
-    // Solve h * step = g (3x3, Cramer's rule).
-    auto det3 = [](const std::array<std::array<double, 3>, 3>& m) {
-      return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-             m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-             m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    };
-    const double d = det3(h);
-    if (!(std::abs(d) > 0)) break;
-    std::array<double, 3> step{};
-    for (int c = 0; c < 3; ++c) {
-      auto m = h;
-      for (int r = 0; r < 3; ++r) m[r][c] = g[r];
-      step[c] = det3(m) / d;
-    }
-    double change = 0;
-    for (int a = 0; a < 3; ++a) {
-      w[a] -= step[a];
-      change = std::max(change, std::abs(step[a]));
-    }
-    if (change < 1e-9) break;
+  for (size_t i = 0; i < detections.size(); ++i) {
+    const auto f = DetectionCalibration::features(detections[i], maps);
+    x.emplace_back(f.begin(), f.end());
+    y.push_back(right[i] ? 1 : 0);
   }
+  const std::vector<double> w = fit_logistic(x, y);
   DetectionCalibration c;
   c.maps = maps;
   c.bias = static_cast<float>(w[0]);

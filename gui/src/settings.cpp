@@ -15,7 +15,10 @@ StudioSettings StudioSettings::load(QSettings& s) {
   o.fine = s.value("analysis/fineStride", o.fine).toBool();
   o.flip = s.value("analysis/flip", o.flip).toBool();
   o.min_confidence = s.value("analysis/minConfidence", o.min_confidence).toDouble();
-  o.min_box_confidence = s.value("view/minBoxConfidence", o.min_box_confidence).toDouble();
+  // A damaged value (text, NaN, 50) keeps the default rather than hiding every box.
+  bool number = false;
+  const double v = s.value("view/minBoxConfidence", o.min_box_confidence).toDouble(&number);
+  if (number && v >= 0 && v <= 1) o.min_box_confidence = v;
   o.nms = s.value("analysis/nms", o.nms).toBool();
   o.threshold = s.value("analysis/threshold", o.threshold).toDouble();
   o.max_detections = s.value("analysis/maxDetections", o.max_detections).toInt();

@@ -783,6 +783,13 @@ class StudioTest : public QObject {
     QCOMPARE(back.threshold, 0.6);
     QCOMPARE(back.mode, Mode::Heatmaps);
     QCOMPARE(back.model.choice, model_);
+    // A damaged minimum box confidence keeps the default instead of hiding every box.
+    for (const QVariant& bad : {QVariant("nan"), QVariant(50.0), QVariant("abc")}) {
+      QSettings damaged;
+      damaged.setValue("view/minBoxConfidence", bad);
+      QCOMPARE(StudioSettings::load(damaged).min_box_confidence,
+               StudioSettings{}.min_box_confidence);
+    }
   }
 
   // The bar: with a 30 fps video and the network running flat out, input events are

@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import DEFAULT_CACHE, Cache  # noqa: E402
 from model import TrainNet  # noqa: E402
-from windows import MAX_ZOOM, Window, label_window, to_input  # noqa: E402
+from windows import Window, label_window, to_input  # noqa: E402
 
 # Cached VOC images have a smaller side of 192 px; the detector's six scales give 320x240
 # photographs smaller sides of about 147 to 277 px: these three span that range.
@@ -39,7 +39,7 @@ def mine_image(net, image, record, scales, min_score, per_image):
     h, w = image.shape[:2]
     for s in scales:
         size = (round(w * s), round(h * s))
-        if min(size) < net.window or net.window / s > min(w, h) or s * MAX_ZOOM < 1:
+        if min(size) < net.window:  # not one whole window at this scale
             continue
         x = torch.from_numpy(to_input(cv2.resize(image, size, interpolation=cv2.INTER_AREA)))
         logits, _ = net(x[None])

@@ -4,7 +4,6 @@
 // suppression for comparison.
 #pragma once
 #include <array>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,8 +78,8 @@ const DetectionCalibration* calibration_for(const std::vector<DetectionCalibrati
 void set_confidences(std::vector<Detection>& detections, const DetectionCalibration* calibration,
                      int maps);
 
-/// Logistic regression (Newton's method, a small L2 penalty on the weights) of `right[i]` on the
-/// features of `detections[i]`. Throws Error unless both outcomes occur at least twice.
+/// Logistic regression (fit_logistic) of `right[i]` on the features of `detections[i]`. Throws
+/// Error unless both outcomes occur at least twice.
 DetectionCalibration fit_detection_calibration(const std::vector<Detection>& detections,
                                                const std::vector<bool>& right, int maps);
 
