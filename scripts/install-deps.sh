@@ -9,6 +9,7 @@ packages=(
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
   libopencv-dev nlohmann-json3-dev libcli11-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-testdata                            # ONNX's own conformance cases (ctest)
   qt6-base-dev fonts-dejavu-core xvfb xauth
   imagemagick python3-skimage
   libarchive-dev                              # reading overfeat-weights.tgz

@@ -10,6 +10,7 @@
 namespace overfeat {
 
 extern const char* const kOfficialClassList;  // generated from resources/classes
+extern const char* const kSynsetClassList;
 
 namespace {
 
@@ -32,6 +33,28 @@ const std::vector<std::string>& official_class_names() {
     std::istringstream in(kOfficialClassList);
     return parse_class_list(in);
   }();
+  return names;
+}
+
+const std::vector<Synset>& imagenet_synsets() {
+  static const std::vector<Synset> synsets = [] {
+    std::vector<Synset> out;
+    std::istringstream in(kSynsetClassList);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto a = line.find('\t'), b = line.find('\t', a + 1);
+      if (line.empty() || a == std::string::npos || b == std::string::npos) continue;
+      out.push_back(
+          {line.substr(0, a), std::stoi(line.substr(a + 1, b - a - 1)), line.substr(b + 1)});
+    }
+    return out;
+  }();
+  return synsets;
+}
+
+std::vector<std::string> synset_class_names() {
+  std::vector<std::string> names;
+  for (const Synset& s : imagenet_synsets()) names.push_back(s.name);
   return names;
 }
 
