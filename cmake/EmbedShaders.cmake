@@ -13,6 +13,8 @@ function(overfeat_embed_shaders target)
   set(enum_entries)
   set(table_entries)
   set(include_lines)
+  # Every shader depends on every include file beside it (common.glsl, activation.glsl, ...).
+  file(GLOB shader_includes CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.glsl)
   foreach(src IN LISTS ARGN)
     get_filename_component(name ${src} NAME_WE)
     get_filename_component(abs ${src} ABSOLUTE)
@@ -22,7 +24,7 @@ function(overfeat_embed_shaders target)
       COMMAND ${CMAKE_COMMAND} -E make_directory ${gen_dir}/spv
       COMMAND ${GLSLANG_VALIDATOR} -V --target-env vulkan1.1 --quiet
               -I${CMAKE_CURRENT_SOURCE_DIR} --vn spv_${name} -o ${out} ${abs}
-      DEPENDS ${abs} ${CMAKE_CURRENT_SOURCE_DIR}/common.glsl
+      DEPENDS ${abs} ${shader_includes}
       COMMENT "glslang: ${name}.comp -> SPIR-V"
       VERBATIM)
     list(APPEND headers ${out})

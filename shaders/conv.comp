@@ -1,21 +1,29 @@
 // SPDX-License-Identifier: MIT
-// Convolution (cross-correlation) with bias, zero padding and optional fused ReLU, for outputs
-// with many pixels. Invocations map to output pixels, PIX of them each; a work group's y index
-// picks a block of OCB (4 or 8) output channels. At each kernel tap an invocation reads PIX input
-// texels (4 input channels each) and OCB weight texels, and does PIX*OCB*4 FMAs on registers.
-// The weight texels are the same for every lane; lavapipe serves such fetches far more cheaply
-// than a subgroupBroadcast (measured: 5x), so every lane fetches them itself.
+// Convolution (cross-correlation) with bias, zero padding and a fused activation, for outputs
+// with many pixels. Kernel, stride and the leading pads may differ between rows and columns (the
+// trailing pads only set the output size, which the host gives). Invocations map to output
+// pixels, PIX of them each; a work group's y index picks a block of OCB (4 or 8) output
+// channels. At each kernel tap an invocation reads PIX input texels (4 input channels each) and
+// OCB weight texels, and does PIX*OCB*4 FMAs on registers. The weight texels are the same for
+// every lane; lavapipe serves such fetches far more cheaply than a subgroupBroadcast (measured:
+// 5x), so every lane fetches them itself.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 layout(constant_id = 3) const int KW = 3;
 layout(constant_id = 4) const int KH = 3;
-layout(constant_id = 5) const int STRIDE = 1;
-layout(constant_id = 6) const int PAD = 0;
-layout(constant_id = 7) const int RELU = 1;
-layout(constant_id = 8) const int OCB = 8;  // output channels per invocation: 4 or 8
-layout(constant_id = 9) const int PIX = 1;  // output pixels per invocation
+layout(constant_id = 5) const int STRIDE = 1;  // rows
+layout(constant_id = 6) const int PAD = 0;     // top
+layout(constant_id = 7) const int ACT = 1;     // activation.glsl: 0 none, 1 ReLU, 2 clip, 3 leaky
+layout(constant_id = 8) const int OCB = 8;     // output channels per invocation: 4 or 8
+layout(constant_id = 9) const int PIX = 1;     // output pixels per invocation
+layout(constant_id = 10) const int STRIDE_X = 1;
+layout(constant_id = 11) const int PAD_X = 0;  // left
+layout(constant_id = 12) const float ACT_A = 0.0;
+layout(constant_id = 13) const float ACT_B = 0.0;
+
+#include "activation.glsl"
 
 layout(binding = 0) uniform samplerBuffer src;      // NC4HW4 input
 layout(binding = 1) uniform samplerBuffer weights;  // [OC8][IC4][KH][KW][8] texels
@@ -24,6 +32,7 @@ layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 
 layout(push_constant) uniform Push {
   int IW, IH, IC4, OW, OH, OC4;
+  int OC;  // output channels; the last texel's channels past it are padding, written as 0
 } p;
 
 void main() {
@@ -41,7 +50,7 @@ void main() {
     const int q = min(pix0 + i, npix - 1);
     const int oy = q / p.OW;
     iy0[i] = oy * STRIDE - PAD;
-    ix0[i] = (q - oy * p.OW) * STRIDE - PAD;
+    ix0[i] = (q - oy * p.OW) * STRIDE_X - PAD_X;
     for (int b = 0; b < OCB / 4; ++b) acc[i][b] = FETCH4(bias, oc4 + b);
   }
   for (int c4 = 0; c4 < p.IC4; ++c4) {
@@ -71,8 +80,7 @@ void main() {
     if (q >= npix) break;
     for (int b = 0; b < OCB / 4; ++b) {
       if (oc4 + b >= p.OC4) break;
-      vec4 v = RELU != 0 ? max(acc[i][b], vec4(0.0)) : acc[i][b];
-      dst[(oc4 + b) * npix + q] = v;
+      dst[(oc4 + b) * npix + q] = mask_padding(activate(acc[i][b]), oc4 + b, p.OC);
     }
   }
 }

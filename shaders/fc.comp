@@ -3,6 +3,7 @@
 // invocation per output channel, so the weights stream through the lanes: a subgroup of 8
 // output channels reads one contiguous run of 8 texels per step ([OC8][IC4*KH*KW][8] layout).
 // The input texel at each step is the same for every lane. PIX output pixels share each weight.
+// Geometry and activation as in conv.comp.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -11,8 +12,14 @@ layout(constant_id = 3) const int KW = 6;
 layout(constant_id = 4) const int KH = 6;
 layout(constant_id = 5) const int STRIDE = 1;
 layout(constant_id = 6) const int PAD = 0;
-layout(constant_id = 7) const int RELU = 1;
+layout(constant_id = 7) const int ACT = 1;  // activation.glsl
 layout(constant_id = 8) const int PIX = 1;
+layout(constant_id = 9) const int STRIDE_X = 1;
+layout(constant_id = 10) const int PAD_X = 0;
+layout(constant_id = 11) const float ACT_A = 0.0;
+layout(constant_id = 12) const float ACT_B = 0.0;
+
+#include "activation.glsl"
 
 layout(binding = 0) uniform samplerBuffer src;      // NC4HW4 input
 layout(binding = 1) uniform samplerBuffer weights;  // [OC8][IC4][KH][KW][8] texels
@@ -20,7 +27,8 @@ layout(binding = 2) uniform samplerBuffer bias;     // [OC] floats
 layout(binding = 3) writeonly buffer Dst { float dst[]; };  // NC4HW4 output, as floats
 
 layout(push_constant) uniform Push {
-  int IW, IH, IC4, OW, OH, OC;
+  int IW, IH, IC4, OW, OH, OC;  // OC: output channels rounded up to 4
+  int OC_REAL;                  // channels past it are padding, written as 0
 } p;
 
 void main() {
@@ -35,7 +43,7 @@ void main() {
     const int q = min(pix0 + i, npix - 1);
     const int oy = q / p.OW;
     iy0[i] = oy * STRIDE - PAD;
-    ix0[i] = (q - oy * p.OW) * STRIDE - PAD;
+    ix0[i] = (q - oy * p.OW) * STRIDE_X - PAD_X;
     acc[i] = b;
   }
   int w = (occ >> 3) * p.IC4 * KH * KW * 8 + (occ & 7);
@@ -58,7 +66,7 @@ void main() {
   const int c4 = oc >> 2, cc = oc & 3;
   for (int i = 0; i < PIX; ++i) {
     if (pix0 + i >= npix) break;
-    float v = RELU != 0 ? max(acc[i], 0.0) : acc[i];
+    const float v = oc < p.OC_REAL ? activate(acc[i]) : 0.0;
     dst[((c4 * npix) + pix0 + i) * 4 + cc] = v;
   }
 }

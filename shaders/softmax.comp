@@ -24,4 +24,6 @@ void main() {
   for (int c = 0; c < p.C; ++c)
     dst[((c >> 2) * p.npix + q) * 4 + (c & 3)] =
         exp(texelFetch(src, (c >> 2) * p.npix + q)[c & 3] - m) * inv;
+  // The last texel's padding channels are zero, as every op leaves them for the next.
+  for (int c = p.C; c < ((p.C + 3) & ~3); ++c) dst[((c >> 2) * p.npix + q) * 4 + (c & 3)] = 0.0;
 }

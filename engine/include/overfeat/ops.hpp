@@ -53,26 +53,60 @@ class Normalize {
   float mean_, inv_std_;
 };
 
-/// Convolution with bias, zero padding, stride and optional fused ReLU.
+/// A fused activation as the shaders take it (specialization constants): graph.hpp's Activation
+/// without the graph types.
+struct FusedActivation {
+  enum Kind : int32_t { None = 0, Relu = 1, Clip = 2, LeakyRelu = 3 };
+  int32_t kind = None;
+  float a = 0, b = 0;  ///< Clip: a..b; LeakyRelu: slope a
+  /// Appends kind, a and b (the floats' bits) to a pipeline's specialization constants.
+  void append_to(std::vector<int32_t>& constants) const;
+};
+
+/// Where a convolution's kernel goes beyond the official networks' square kernels, strides and
+/// pads: the geometry of the classic networks (graph.hpp ConvParams with one group and no
+/// dilation). The trailing pads only set the output size.
+struct ConvGeometry {
+  int kh = 1, kw = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+/// Convolution with bias, zero padding, stride and a fused activation (ReLU or none in the
+/// official networks).
 class Conv {
  public:
   /// Tiled: invocations over output pixels (conv.comp). Streaming: invocations over output
   /// channels, weights streamed once for a few pixels (fc.comp). Auto picks by pixel count.
   enum class Variant { Auto, Tiled, Streaming };
 
+  /// Square kernel of weights.k, the same stride and pad on every side.
   Conv(PipelineLibrary& lib, const ConvWeights& weights, int stride, int pad);
+  /// Any ConvGeometry; `w` is [out][in][kh][kw], `b` is [out].
+  Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& geometry,
+       const std::vector<float>& w, const std::vector<float>& b);
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               bool relu, Variant variant = Variant::Auto) const;
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+              const FusedActivation& act, Variant variant = Variant::Auto) const;
   /// Fixes the register tile (tests use this to cover every variant); by default it is chosen
   /// per output size by tile_for().
   void set_tile(int ocb, int pix) {
     tile_ = {ocb, pix};
     tile_fixed_ = true;
   }
-  /// Output height/width for an input of h x w (0 when too small).
-  int out_size(int in) const { return in + 2 * pad_ < k_ ? 0 : (in + 2 * pad_ - k_) / stride_ + 1; }
+  /// Output height/width for an input of h x w (0 when too small); out_size is for the square
+  /// constructor, where both are the same function.
+  int out_size(int in) const { return out_height(in); }
+  int out_height(int in) const {
+    return out_extent(in, g_.kh, g_.stride_h, g_.pad_top + g_.pad_bottom);
+  }
+  int out_width(int in) const {
+    return out_extent(in, g_.kw, g_.stride_w, g_.pad_left + g_.pad_right);
+  }
   int out_channels() const { return out_; }
   int in_channels() const { return in_; }
+  const ConvGeometry& geometry() const { return g_; }
   uint64_t weight_bytes() const { return weights_.size(); }
   static Variant choose(int out_pixels);
   /// Register tile of the tiled shader: output channels x pixels per invocation.
@@ -85,11 +119,15 @@ class Conv {
   static uint32_t local_size();
 
  private:
+  static int out_extent(int in, int k, int stride, int pads) {
+    return in + pads < k ? 0 : (in + pads - k) / stride + 1;
+  }
   PipelineLibrary* lib_;
-  int out_, in_, k_, stride_, pad_;
+  int out_, in_;
+  ConvGeometry g_;
   TileShape tile_;
   bool tile_fixed_ = false;
-  vk::Buffer weights_;  ///< [OC8][IC4][K][K][8] texels of 4 input channels
+  vk::Buffer weights_;  ///< [OC8][IC4][KH][KW][8] texels of 4 input channels
   vk::Buffer bias_;     ///< OC rounded up to 8
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Convolution: weight packing and the choice between the tiled and the streaming shader.
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 
@@ -14,43 +15,59 @@ constexpr uint32_t kStreamingLocal = 64;  // fc.comp: invocations over output ch
 
 struct ConvPush {
   int32_t iw, ih, ic4, ow, oh, oc;  // oc: OC4 for conv.comp, padded OC for fc.comp
+  int32_t oc_real;                  // output channels: the shaders zero the padding past them
 };
 
-// [OC8][IC4][K][K][8 output channels][4 input channels]: a subgroup reads 8 consecutive texels
+// [OC8][IC4][KH][KW][8 output channels][4 input channels]: a subgroup reads 8 consecutive texels
 // per kernel tap, whichever shader runs.
-std::vector<float> pack_weights(const ConvWeights& w) {
-  const int oc8 = (w.out + 7) / 8, ic4 = (w.in + 3) / 4, k = w.k;
-  std::vector<float> packed(static_cast<size_t>(oc8) * ic4 * k * k * 32, 0.0f);
-  for (int o = 0; o < w.out; ++o)
-    for (int i = 0; i < w.in; ++i)
-      for (int ky = 0; ky < k; ++ky)
-        for (int kx = 0; kx < k; ++kx) {
+std::vector<float> pack_weights(int out, int in, int kh, int kw, const std::vector<float>& w) {
+  const int oc8 = (out + 7) / 8, ic4 = (in + 3) / 4;
+  std::vector<float> packed(static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
+  for (int o = 0; o < out; ++o)
+    for (int i = 0; i < in; ++i)
+      for (int ky = 0; ky < kh; ++ky)
+        for (int kx = 0; kx < kw; ++kx) {
           size_t texel =
-              ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * k + ky) * k + kx) * 8 + o % 8);
-          packed[texel * 4 + i % 4] = w.w[((static_cast<size_t>(o) * w.in + i) * k + ky) * k + kx];
+              ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * kh + ky) * kw + kx) * 8 + o % 8);
+          packed[texel * 4 + i % 4] = w[((static_cast<size_t>(o) * in + i) * kh + ky) * kw + kx];
         }
   return packed;
 }
 
 }  // namespace
 
+void FusedActivation::append_to(std::vector<int32_t>& constants) const {
+  constants.push_back(kind);
+  constants.push_back(std::bit_cast<int32_t>(a));
+  constants.push_back(std::bit_cast<int32_t>(b));
+}
+
 Conv::Conv(PipelineLibrary& lib, const ConvWeights& w, int stride, int pad)
-    : lib_(&lib), out_(w.out), in_(w.in), k_(w.k), stride_(stride), pad_(pad) {
-  if (w.w.size() != static_cast<size_t>(w.out) * w.in * w.k * w.k ||
-      w.b.size() != static_cast<size_t>(w.out))
-    throw Error("Conv: weight tensor sizes do not match out=" + std::to_string(w.out) +
-                " in=" + std::to_string(w.in) + " k=" + std::to_string(w.k));
+    : Conv(lib, w.out, w.in, ConvGeometry{w.k, w.k, stride, stride, pad, pad, pad, pad}, w.w, w.b) {
+}
+
+Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
+           const std::vector<float>& w, const std::vector<float>& b)
+    : lib_(&lib), out_(out), in_(in), g_(g) {
+  const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in) +
+                           " k=" + std::to_string(g.kh) + "x" + std::to_string(g.kw);
+  if (out <= 0 || in <= 0 || g.kh <= 0 || g.kw <= 0 || g.stride_h <= 0 || g.stride_w <= 0 ||
+      g.pad_top < 0 || g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+    throw Error("Conv: invalid geometry " + what);
+  if (w.size() != static_cast<size_t>(out) * in * g.kh * g.kw ||
+      b.size() != static_cast<size_t>(out))
+    throw Error("Conv: weight tensor sizes do not match " + what);
   const auto& ctx = lib.context();
-  auto packed = pack_weights(w);
-  weights_ = vk::Buffer(ctx, packed.size() * 4);
-  weights_.upload(packed);
-  std::vector<float> b(((w.out + 7) / 8) * 8, 0.0f);
-  std::copy(w.b.begin(), w.b.end(), b.begin());
-  bias_ = vk::Buffer(ctx, b.size() * 4);
-  bias_.upload(b);
+  auto packed = pack_weights(out, in, g.kh, g.kw, w);
   if (packed.size() / 4 > ctx.limits().maxTexelBufferElements)
     throw OutOfDeviceMemory("Conv: " + std::to_string(packed.size() / 4) +
                             " weight texels exceed this device's texel-buffer limit");
+  weights_ = vk::Buffer(ctx, packed.size() * 4);
+  weights_.upload(packed);
+  std::vector<float> padded(((out + 7) / 8) * 8, 0.0f);
+  std::copy(b.begin(), b.end(), padded.begin());
+  bias_ = vk::Buffer(ctx, padded.size() * 4);
+  bias_.upload(padded);
 }
 
 // Measured on lavapipe (fast net, 231x231): one subgroup (8 invocations) per work group, 8
@@ -98,10 +115,17 @@ Conv::Variant Conv::choose(int out_pixels) {
 
 void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
                   bool relu, Variant variant) const {
+  FusedActivation act;
+  act.kind = relu ? FusedActivation::Relu : FusedActivation::None;
+  record(rec, arena, in, out, act, variant);
+}
+
+void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+                  const FusedActivation& act, Variant variant) const {
   if (in.c != in_)
     throw Error("Conv: input has " + std::to_string(in.c) + " channels, expected " +
                 std::to_string(in_));
-  if (out.h != out_size(in.h) || out.w != out_size(in.w) || out.c != out_)
+  if (out.h != out_height(in.h) || out.w != out_width(in.w) || out.c != out_)
     throw Error("Conv: output blob has the wrong shape");
   const int npix = out.h * out.w;
   if (variant == Variant::Auto) variant = choose(npix);
@@ -111,11 +135,15 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
                 VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
   d.push_bytes = sizeof(ConvPush);
   d.local_size = {kStreamingLocal, 1, 1};
-  ConvPush push{in.w, in.h, in.c4(), out.w, out.h, 0};
+  ConvPush push{in.w, in.h, in.c4(), out.w, out.h, 0, out.c};
+  // Specialization constants 3... as conv.comp and fc.comp declare them; the activation's
+  // float parameters travel as their bits.
+  const int32_t act_a = std::bit_cast<int32_t>(act.a), act_b = std::bit_cast<int32_t>(act.b);
   if (variant == Variant::Tiled) {
     d.shader = ShaderId::conv;
     const TileShape t = tile_fixed_ ? tile_ : tile_for(npix);
-    d.constants = {k_, k_, stride_, pad_, relu ? 1 : 0, t.ocb, t.pix};
+    d.constants = {g_.kw, g_.kh,       g_.stride_h, g_.pad_top, act.kind, t.ocb,
+                   t.pix, g_.stride_w, g_.pad_left, act_a,      act_b};
     const uint32_t local = local_size();
     d.local_size = {local, 1, 1};
     push.oc = out.c4();
@@ -128,7 +156,8 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   } else {
     const int pix = npix >= 4 ? 4 : npix >= 2 ? 2 : 1;
     d.shader = ShaderId::fc;
-    d.constants = {k_, k_, stride_, pad_, relu ? 1 : 0, pix};
+    d.constants = {g_.kw, g_.kh,       g_.stride_h, g_.pad_top, act.kind,
+                   pix,   g_.stride_w, g_.pad_left, act_a,      act_b};
     push.oc = out.c4() * 4;
     const auto& p = lib_->get(d);
     VkDescriptorSet set =

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT
+// The graph ops' shaders (graph_ops.hpp) against the plain C++ references (graph_reference.hpp)
+// over the shapes of the classic networks and random ones: groups (depthwise, AlexNet's two),
+// dilation, rectangular kernels and strides, asymmetric pads, ceil mode, count_include_pad,
+// channel counts that are not multiples of 4, 1x1 maps. The one-op runners fill the output with
+// NaN first and check that every padding channel comes back 0. Each failure prints all
+// parameters.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "overfeat/graph_ops.hpp"
+#include "overfeat/graph_reference.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+using graph::Activation;
+using graph::ConvParams;
+using graph::LrnParams;
+using graph::Pads;
+using graph::PoolParams;
+using testing::random_tensor;
+using testing::relative_error;
+
+Activation relu() {
+  Activation a;
+  a.kind = Activation::Kind::Relu;
+  return a;
+}
+Activation clip(float lo, float hi) {
+  Activation a;
+  a.kind = Activation::Kind::Clip;
+  a.lo = lo;
+  a.hi = hi;
+  return a;
+}
+Activation leaky(float alpha) {
+  Activation a;
+  a.kind = Activation::Kind::LeakyRelu;
+  a.alpha = alpha;
+  return a;
+}
+
+std::string describe(const Activation& a) {
+  switch (a.kind) {
+    case Activation::Kind::None:
+      return "none";
+    case Activation::Kind::Relu:
+      return "relu";
+    case Activation::Kind::Clip:
+      return "clip " + std::to_string(a.lo) + ".." + std::to_string(a.hi);
+    case Activation::Kind::LeakyRelu:
+      return "leaky " + std::to_string(a.alpha);
+  }
+  return "?";
+}
+
+std::string describe(const Pads& p) {
+  return "pads(t" + std::to_string(p.top) + " l" + std::to_string(p.left) + " b" +
+         std::to_string(p.bottom) + " r" + std::to_string(p.right) + ")";
+}
+
+/// The activations every op with a fused one is tried with; the clip with a positive minimum
+/// would turn zero padding channels non-zero if an op did not mask them.
+const Activation kActivations[] = {Activation{}, relu(), clip(0, 6), clip(0.25f, 0.75f),
+                                   leaky(0.1f)};
+
+struct ConvCase {
+  int in_c, out_c, groups, kh, kw, sh, sw, dh, dw;
+  Pads pads;
+  int h, w;
+  Activation act;
+};
+
+std::string describe(const ConvCase& c) {
+  std::ostringstream s;
+  s << "in_c=" << c.in_c << " out_c=" << c.out_c << " groups=" << c.groups << " k=" << c.kh << "x"
+    << c.kw << " stride=" << c.sh << "x" << c.sw << " dilation=" << c.dh << "x" << c.dw << " "
+    << describe(c.pads) << " input=" << c.h << "x" << c.w << " act=" << describe(c.act);
+  return s.str();
+}
+
+ConvParams conv_params(const ConvCase& c, std::mt19937& rng) {
+  ConvParams p;
+  p.out_channels = c.out_c;
+  p.in_channels = c.in_c;
+  p.groups = c.groups;
+  p.kh = c.kh;
+  p.kw = c.kw;
+  p.stride_h = c.sh;
+  p.stride_w = c.sw;
+  p.dilation_h = c.dh;
+  p.dilation_w = c.dw;
+  p.pads = c.pads;
+  const int fan_in = c.in_c / c.groups * c.kh * c.kw;
+  std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(static_cast<float>(fan_in)));
+  p.weights.resize(static_cast<size_t>(c.out_c) * fan_in);
+  for (float& v : p.weights) v = d(rng);
+  p.bias.resize(c.out_c);
+  for (float& v : p.bias) v = d(rng);
+  return p;
+}
+
+/// Runs a one-op runner; an exception (the runners throw when a padding channel is not 0) is a
+/// failure of this case, reported with the SCOPED_TRACE parameters, and gives an empty tensor.
+template <typename F>
+Tensor attempt(F&& run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+    return {};
+  }
+}
+
+class GraphOps : public testing::VulkanTest {
+ protected:
+  /// Runs the case through GraphConv and the reference; returns whether the general shader ran.
+  bool check_conv(const ConvCase& c, std::mt19937& rng) {
+    SCOPED_TRACE(describe(c));
+    ConvParams p = conv_params(c, rng);
+    Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
+    Tensor want = graph::ref::conv(in, p, c.act);
+    Tensor got = attempt([&] { return ops::run_graph_conv(*lib_, in, p, c.act); });
+    EXPECT_EQ(testing::shape(got), testing::shape(want));
+    EXPECT_LT(relative_error(got, want), 1e-5);
+    return ops::GraphConv(*lib_, p, c.act).general();
+  }
+};
+
+// The classic networks' convolutions, each kind once, on small maps.
+TEST_F(GraphOps, ConvMatchesReferenceOnClassicLayers) {
+  std::mt19937 rng(2024);
+  const Pads p0{}, p1{1, 1, 1, 1}, p2{2, 2, 2, 2}, p3{3, 3, 3, 3};
+  const ConvCase cases[] = {
+      // AlexNet conv1 (11x11 stride 4) and its two-group conv2 (caffe's), VGG's 3x3
+      {3, 8, 1, 11, 11, 4, 4, 1, 1, p2, 27, 31, relu()},
+      {8, 12, 2, 5, 5, 1, 1, 1, 1, p2, 7, 6, relu()},   // groups of 4 in, 6 out: scalar
+      {16, 24, 2, 3, 3, 1, 1, 1, 1, p1, 6, 5, relu()},  // groups of whole texels
+      {5, 9, 1, 3, 3, 1, 1, 1, 1, p1, 9, 8, relu()},
+      // ResNet: 7x7 stride 2 pad 3, 1x1 stride 2 projection
+      {3, 6, 1, 7, 7, 2, 2, 1, 1, p3, 15, 12, Activation{}},
+      {6, 10, 1, 1, 1, 2, 2, 1, 1, p0, 7, 7, Activation{}},
+      // MobileNet v2: depthwise 3x3 stride 1 and 2 with ReLU6, pointwise without activation
+      {13, 13, 13, 3, 3, 1, 1, 1, 1, p1, 7, 9, clip(0, 6)},
+      {16, 16, 16, 3, 3, 2, 2, 1, 1, p1, 8, 7, clip(0, 6)},
+      {13, 7, 1, 1, 1, 1, 1, 1, 1, p0, 5, 5, Activation{}},
+      // Inception v3's rectangular kernels, TF "SAME" pads (more at the end)
+      {6, 5, 1, 1, 7, 1, 1, 1, 1, Pads{0, 3, 0, 3}, 6, 9, relu()},
+      {6, 5, 1, 7, 1, 1, 1, 1, 1, Pads{3, 0, 3, 0}, 9, 6, relu()},
+      {4, 8, 1, 3, 3, 2, 2, 1, 1, Pads{0, 0, 1, 1}, 8, 8, relu()},
+      {4, 8, 1, 3, 3, 2, 2, 1, 1, Pads{1, 0, 1, 2}, 8, 9, leaky(0.2f)},
+      // DeepLab-style dilation, with one group and with several
+      {7, 5, 1, 3, 3, 1, 1, 2, 2, p2, 9, 9, relu()},
+      {8, 8, 2, 3, 3, 1, 1, 2, 3, Pads{2, 3, 2, 3}, 7, 8, Activation{}},
+      // a fully connected layer as a convolution over the whole map, and slid over a larger one
+      {20, 33, 1, 3, 3, 1, 1, 1, 1, p0, 3, 3, leaky(0.01f)},
+      {20, 33, 1, 3, 3, 1, 1, 1, 1, p0, 4, 5, relu()},
+      // 1x1 maps
+      {9, 10, 1, 1, 1, 1, 1, 1, 1, p0, 1, 1, clip(0.25f, 0.75f)},
+      {9, 10, 1, 3, 3, 1, 1, 1, 1, p1, 1, 1, relu()},
+      {12, 12, 12, 3, 3, 2, 2, 1, 1, p1, 1, 1, clip(0, 6)},
+      // depthwise with a multiplier of 2, and groups that split texels
+      {6, 12, 6, 3, 3, 1, 1, 1, 1, p1, 5, 6, relu()},
+      {9, 6, 3, 2, 3, 2, 1, 1, 1, Pads{1, 0, 0, 2}, 7, 6, clip(0.25f, 0.75f)},
+  };
+  for (const ConvCase& c : cases) check_conv(c, rng);
+}
+
+// Random shapes and parameters, both shaders.
+TEST_F(GraphOps, ConvMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int general = 0, fast = 0;
+  for (int n = 0; n < 40; ++n) {
+    ConvCase c{};
+    const int kind = pick(0, 3);  // plain, grouped, depthwise, dilated
+    const int g = kind == 0 || kind == 3 ? 1 : pick(2, 4);
+    c.groups = kind == 2 ? pick(3, 10) : g;
+    c.in_c = kind == 2 ? c.groups : c.groups * pick(1, 6);
+    c.out_c = kind == 2 ? c.groups * pick(1, 2) : c.groups * pick(1, 6);
+    c.kh = pick(1, 4);
+    c.kw = pick(1, 4);
+    c.sh = pick(1, 3);
+    c.sw = pick(1, 3);
+    c.dh = kind == 3 ? pick(1, 3) : kind == 0 ? 1 : pick(1, 2);
+    c.dw = kind == 3 ? pick(1, 3) : kind == 0 ? 1 : pick(1, 2);
+    c.pads = Pads{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    c.h = pick(1, 9);
+    c.w = pick(1, 9);
+    // Grow the input until at least one output pixel fits.
+    while (graph::window_output(c.h, c.kh, c.sh, c.dh, c.pads.top, c.pads.bottom, false) <= 0)
+      ++c.h;
+    while (graph::window_output(c.w, c.kw, c.sw, c.dw, c.pads.left, c.pads.right, false) <= 0)
+      ++c.w;
+    c.act = kActivations[pick(0, 4)];
+    (check_conv(c, rng) ? general : fast)++;
+  }
+  EXPECT_GT(general, 10);
+  EXPECT_GT(fast, 5);
+}
+
+// Plain convolutions (one group, no dilation: any kernel, strides and pads) take the tuned
+// shaders; groups and dilation the general one.
+TEST_F(GraphOps, ConvPicksTheFastPathForPlainConvolutions) {
+  std::mt19937 rng(5);
+  auto general = [&](ConvCase c) {
+    return ops::GraphConv(*lib_, conv_params(c, rng), {}).general();
+  };
+  const Pads p1{1, 1, 1, 1};
+  EXPECT_FALSE(general({8, 16, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(general({3, 16, 1, 11, 11, 4, 4, 1, 1, Pads{2, 2, 2, 2}, 0, 0, {}}));
+  EXPECT_FALSE(general({8, 16, 1, 1, 7, 1, 1, 1, 1, Pads{0, 3, 0, 3}, 0, 0, {}}));
+  EXPECT_FALSE(general({8, 16, 1, 3, 3, 2, 1, 1, 1, Pads{0, 1, 2, 0}, 0, 0, {}}));
+  EXPECT_FALSE(general({8, 16, 1, 1, 1, 1, 1, 2, 2, Pads{}, 0, 0, {}}));  // 1x1: dilation moot
+  EXPECT_TRUE(general({8, 16, 2, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_TRUE(general({8, 8, 8, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_TRUE(general({8, 16, 1, 3, 3, 1, 1, 2, 2, Pads{2, 2, 2, 2}, 0, 0, {}}));
+  EXPECT_TRUE(general({8, 16, 1, 3, 1, 1, 1, 2, 1, Pads{2, 0, 2, 0}, 0, 0, {}}));
+  // A 3x1 kernel dilated along its one-tap axis is a plain convolution.
+  EXPECT_FALSE(general({8, 16, 1, 3, 1, 1, 1, 1, 2, Pads{1, 0, 1, 0}, 0, 0, {}}));
+}
+
+// The new geometry of the tuned Conv (rectangular kernels, strides, asymmetric pads, fused
+// activations) through both of its shaders and several register tiles.
+TEST_F(GraphOps, FastConvVariantsMatchReference) {
+  std::mt19937 rng(31);
+  const ConvCase cases[] = {
+      {5, 9, 1, 1, 7, 1, 1, 1, 1, Pads{0, 3, 0, 3}, 5, 8, clip(0.25f, 0.75f)},
+      {6, 12, 1, 3, 2, 2, 1, 1, 1, Pads{1, 0, 2, 1}, 7, 6, leaky(0.1f)},
+      {4, 3, 1, 2, 3, 1, 3, 1, 1, Pads{0, 2, 1, 0}, 2, 5, clip(0, 6)},
+      {7, 20, 1, 3, 3, 2, 2, 1, 1, Pads{1, 1, 0, 0}, 3, 4, relu()},
+  };
+  struct Run {
+    ops::Conv::Variant variant;
+    ops::Conv::TileShape tile;
+  };
+  const Run runs[] = {{ops::Conv::Variant::Streaming, {}},
+                      {ops::Conv::Variant::Tiled, {8, 1}},
+                      {ops::Conv::Variant::Tiled, {4, 3}},
+                      {ops::Conv::Variant::Tiled, {8, 6}}};
+  for (const ConvCase& c : cases)
+    for (const Run& run : runs) {
+      SCOPED_TRACE(describe(c) +
+                   (run.variant == ops::Conv::Variant::Tiled ? " tiled " : " streaming ") +
+                   std::to_string(run.tile.ocb) + "x" + std::to_string(run.tile.pix));
+      ConvParams p = conv_params(c, rng);
+      Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
+      Tensor want = graph::ref::conv(in, p, c.act);
+      ops::ConvGeometry geo{c.kh,       c.kw,        c.sh,          c.sw,
+                            c.pads.top, c.pads.left, c.pads.bottom, c.pads.right};
+      ops::Conv op(*lib_, c.out_c, c.in_c, geo, p.weights, p.bias);
+      op.set_tile(run.tile.ocb, run.tile.pix);
+      ASSERT_EQ(op.out_height(c.h), want.h);
+      ASSERT_EQ(op.out_width(c.w), want.w);
+      vk::Recorder rec(*ctx_, 0);
+      vk::DescriptorArena arena(*ctx_);
+      const auto data = ops::to_nc4hw4(in);
+      vk::Buffer src(*ctx_, data.size() * 4);
+      src.upload(data);
+      const ops::Blob in_blob{&src, in.c, in.h, in.w};
+      ops::Blob out_blob{nullptr, want.c, want.h, want.w};
+      vk::Buffer dst(*ctx_, out_blob.floats() * 4);
+      dst.upload(std::vector<float>(out_blob.floats(), NAN));
+      out_blob.buffer = &dst;
+      const ops::FusedActivation act = ops::fused_activation(c.act);
+      rec.begin();
+      op.record(rec, arena, in_blob, out_blob, act, run.variant);
+      rec.end();
+      rec.submit();
+      std::vector<float> raw(out_blob.floats());
+      dst.download(raw);
+      const size_t npix = static_cast<size_t>(want.h) * want.w;
+      for (int ch = want.c; ch < out_blob.c4() * 4; ++ch)
+        for (size_t q = 0; q < npix; ++q)
+          EXPECT_EQ(raw[((ch / 4) * npix + q) * 4 + ch % 4], 0.0f) << "padding channel " << ch;
+      EXPECT_LT(relative_error(ops::from_nc4hw4(raw, want.c, want.h, want.w), want), 1e-5);
+    }
+}
+
+TEST_F(GraphOps, ConvRejectsMismatchedParameters) {
+  std::mt19937 rng(3);
+  ConvParams p = conv_params({8, 6, 2, 3, 3, 1, 1, 1, 1, Pads{}, 0, 0, {}}, rng);
+  p.weights.pop_back();
+  EXPECT_THROW(ops::GraphConv(*lib_, p, {}), Error);
+  p = conv_params({8, 6, 2, 3, 3, 1, 1, 1, 1, Pads{}, 0, 0, {}}, rng);
+  p.groups = 3;  // 8 channels do not split into 3 groups
+  EXPECT_THROW(ops::GraphConv(*lib_, p, {}), Error);
+  p.groups = 2;
+  ops::GraphConv op(*lib_, p, {});
+  vk::Buffer buf(*ctx_, 1024);
+  vk::Recorder rec(*ctx_, 0);
+  vk::DescriptorArena arena(*ctx_);
+  // 5x5 input, 3x3 kernel: the output is 3x3, not 5x5.
+  EXPECT_THROW(op.record(rec, arena, {&buf, 8, 5, 5}, {&buf, 6, 5, 5}), Error);
+  EXPECT_THROW(op.record(rec, arena, {&buf, 7, 5, 5}, {&buf, 6, 3, 3}), Error);
+}
+
+struct PoolCase {
+  int kh, kw, sh, sw;
+  Pads pads;
+  bool ceil;
+  int c, h, w;
+};
+
+TEST_F(GraphOps, PoolMatchesReference) {
+  std::mt19937 rng(11);
+  const Pads p0{}, p1{1, 1, 1, 1};
+  const PoolCase cases[] = {
+      {3, 3, 2, 2, p0, true, 5, 13, 13},              // caffe's GoogLeNet / SqueezeNet max pools
+      {3, 3, 2, 2, p0, true, 7, 14, 12},              // ceil mode with an overhang
+      {3, 3, 2, 2, p1, false, 16, 9, 8},              // ResNet
+      {3, 3, 2, 2, p1, true, 6, 10, 9},               // ceil mode and pads together
+      {2, 2, 2, 2, p0, false, 9, 7, 9},               // VGG on odd sizes
+      {2, 2, 2, 2, p0, true, 3, 7, 9},                // ...in ceil mode
+      {3, 3, 1, 1, p1, false, 10, 6, 5},              // Inception's branch pool
+      {5, 5, 3, 3, p0, false, 4, 14, 14},             // GoogLeNet's auxiliary heads
+      {3, 2, 2, 1, Pads{0, 1, 2, 1}, true, 5, 8, 7},  // rectangular, asymmetric pads
+      {2, 3, 1, 2, Pads{1, 0, 0, 1}, false, 1, 5, 6},
+      {3, 3, 2, 2, p1, true, 7, 1, 1},  // a 1x1 map
+      {4, 4, 3, 3, Pads{2, 2, 2, 2}, true, 2, 6, 8},
+  };
+  for (const PoolCase& c : cases)
+    for (auto kind : {PoolParams::Kind::Max, PoolParams::Kind::Average})
+      for (bool include_pad : {false, true}) {
+        if (kind == PoolParams::Kind::Max && include_pad) continue;  // max ignores it
+        PoolParams p;
+        p.kind = kind;
+        p.kh = c.kh;
+        p.kw = c.kw;
+        p.stride_h = c.sh;
+        p.stride_w = c.sw;
+        p.pads = c.pads;
+        p.ceil_mode = c.ceil;
+        p.count_include_pad = include_pad;
+        std::ostringstream params;
+        params << (kind == PoolParams::Kind::Max ? "max" : "average") << " k=" << c.kh << "x"
+               << c.kw << " stride=" << c.sh << "x" << c.sw << " " << describe(c.pads)
+               << " ceil=" << c.ceil << " include_pad=" << include_pad << " input=" << c.c << "x"
+               << c.h << "x" << c.w;
+        SCOPED_TRACE(params.str());
+        Tensor in = random_tensor(c.c, c.h, c.w, rng, -4, 4);
+        Tensor want = graph::ref::pool(in, p);
+        Tensor got = attempt([&] { return ops::run_pool(*lib_, in, p); });
+        EXPECT_EQ(testing::shape(got), testing::shape(want));
+        if (kind == PoolParams::Kind::Max)
+          EXPECT_EQ(relative_error(got, want), 0.0);
+        else
+          EXPECT_LT(relative_error(got, want), 1e-6);
+      }
+}
+
+TEST_F(GraphOps, GlobalPoolMatchesReference) {
+  std::mt19937 rng(12);
+  for (auto [c, h, w] : {std::tuple{7, 3, 5}, std::tuple{16, 1, 1}, std::tuple{9, 7, 7},
+                         std::tuple{5, 13, 11}, std::tuple{1, 2, 1}})
+    for (auto kind : {PoolParams::Kind::Max, PoolParams::Kind::Average}) {
+      SCOPED_TRACE(std::string(kind == PoolParams::Kind::Max ? "max" : "average") + " " +
+                   std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w));
+      Tensor in = random_tensor(c, h, w, rng, -4, 4);
+      Tensor want = graph::ref::global_pool(in, kind);
+      Tensor got = attempt([&] { return ops::run_global_pool(*lib_, in, kind); });
+      EXPECT_EQ(testing::shape(got), testing::shape(want));
+      if (kind == PoolParams::Kind::Max)
+        EXPECT_EQ(relative_error(got, want), 0.0);
+      else
+        EXPECT_LT(relative_error(got, want), 1e-6);
+    }
+}
+
+TEST_F(GraphOps, LrnMatchesReference) {
+  std::mt19937 rng(13);
+  LrnParams alexnet;  // size 5, alpha 1e-4, beta 0.75, bias 1
+  LrnParams strong;   // makes the window's sum matter at these magnitudes
+  strong.size = 3;
+  strong.alpha = 0.5f;
+  strong.beta = 0.6f;
+  strong.bias = 2.0f;
+  LrnParams even = strong;  // the window is not centred
+  even.size = 4;
+  LrnParams one = strong;
+  one.size = 1;
+  LrnParams wide = strong;
+  wide.size = 5;
+  for (const LrnParams& p : {alexnet, strong, even, one, wide})
+    for (auto [c, h, w] : {std::tuple{1, 3, 2}, std::tuple{3, 4, 4}, std::tuple{7, 5, 3},
+                           std::tuple{16, 2, 3}, std::tuple{10, 1, 1}}) {
+      SCOPED_TRACE("size=" + std::to_string(p.size) + " alpha=" + std::to_string(p.alpha) +
+                   " beta=" + std::to_string(p.beta) + " bias=" + std::to_string(p.bias) + " " +
+                   std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w));
+      Tensor in = random_tensor(c, h, w, rng, -8, 8);
+      Tensor want = graph::ref::lrn(in, p);
+      Tensor got = attempt([&] { return ops::run_lrn(*lib_, in, p); });
+      EXPECT_EQ(testing::shape(got), testing::shape(want));
+      EXPECT_LT(relative_error(got, want), 1e-5);
+    }
+}
+
+TEST_F(GraphOps, AddAndActivationMatchReference) {
+  std::mt19937 rng(14);
+  for (const Activation& act : kActivations)
+    for (auto [c, h, w] :
+         {std::tuple{5, 4, 3}, std::tuple{16, 7, 7}, std::tuple{1, 1, 1}, std::tuple{10, 2, 5}}) {
+      SCOPED_TRACE("act=" + describe(act) + " " + std::to_string(c) + "x" + std::to_string(h) +
+                   "x" + std::to_string(w));
+      Tensor a = random_tensor(c, h, w, rng, -8, 8), b = random_tensor(c, h, w, rng, -8, 8);
+      Tensor sum = attempt([&] { return ops::run_add(*lib_, a, b, act); });
+      EXPECT_EQ(relative_error(sum, graph::ref::add(a, b, act)), 0.0);
+      Tensor activated = attempt([&] { return ops::run_activation(*lib_, a, act); });
+      EXPECT_EQ(relative_error(activated, graph::ref::activation(a, act)), 0.0);
+    }
+}
+
+TEST_F(GraphOps, ConcatMatchesReferenceAtAnyChannelOffset) {
+  std::mt19937 rng(15);
+  const std::vector<std::vector<int>> channel_lists = {{3, 5, 2}, {4, 4},        {1, 1, 1, 1, 1},
+                                                       {7},       {6, 13, 4, 1}, {8, 3}};
+  for (const auto& channels : channel_lists)
+    for (auto [h, w] : {std::pair{5, 4}, std::pair{1, 1}}) {
+      std::string params = "channels=";
+      for (int c : channels) params += std::to_string(c) + ",";
+      SCOPED_TRACE(params + " " + std::to_string(h) + "x" + std::to_string(w));
+      std::vector<Tensor> inputs;
+      std::vector<const Tensor*> ptrs;
+      for (int c : channels) inputs.push_back(random_tensor(c, h, w, rng));
+      for (const Tensor& t : inputs) ptrs.push_back(&t);
+      Tensor want = graph::ref::concat(ptrs);
+      Tensor got = attempt([&] { return ops::run_concat(*lib_, inputs); });
+      EXPECT_EQ(testing::shape(got), testing::shape(want));
+      EXPECT_EQ(relative_error(got, want), 0.0);
+    }
+}
+
+// Several ops in one command buffer, as the executor records them: a residual block with a
+// concatenation, checked against the references chained on the host.
+TEST_F(GraphOps, OpsChainInOnePass) {
+  std::mt19937 rng(16);
+  Tensor x = random_tensor(6, 9, 8, rng);
+  ConvParams pw = conv_params({6, 6, 1, 1, 1, 1, 1, 1, 1, Pads{}, 0, 0, {}}, rng);
+  ConvParams dw = conv_params({6, 6, 6, 3, 3, 1, 1, 1, 1, Pads{1, 1, 1, 1}, 0, 0, {}}, rng);
+  PoolParams pool;
+  pool.kh = pool.kw = 3;
+  pool.stride_h = pool.stride_w = 2;
+  pool.ceil_mode = true;
+
+  Tensor a = graph::ref::conv(x, pw, clip(0, 6));
+  Tensor b = graph::ref::conv(a, dw, relu());
+  Tensor s = graph::ref::add(x, b, Activation{});
+  Tensor cat = graph::ref::concat({&s, &a});
+  Tensor want = graph::ref::pool(cat, pool);
+
+  ops::GraphConv op_pw(*lib_, pw, clip(0, 6)), op_dw(*lib_, dw, relu());
+  ops::Add op_add(*lib_, Activation{});
+  ops::ChannelCopy op_copy(*lib_);
+  ops::Pool op_pool(*lib_, pool);
+  std::vector<std::unique_ptr<vk::Buffer>> buffers;
+  auto blob = [&](int c, int h, int w) {
+    ops::Blob b{nullptr, c, h, w};
+    buffers.push_back(std::make_unique<vk::Buffer>(*ctx_, b.floats() * 4));
+    buffers.back()->upload(std::vector<float>(b.floats(), NAN));
+    b.buffer = buffers.back().get();
+    return b;
+  };
+  ops::Blob bx = blob(6, 9, 8);
+  buffers.back()->upload(ops::to_nc4hw4(x));
+  ops::Blob ba = blob(6, 9, 8), bb = blob(6, 9, 8), bs = blob(6, 9, 8), bcat = blob(12, 9, 8);
+  ops::Blob bout = blob(12, want.h, want.w);
+  vk::Recorder rec(*ctx_, 0);
+  vk::DescriptorArena arena(*ctx_);
+  rec.begin();
+  op_pw.record(rec, arena, bx, ba);
+  rec.barrier();
+  op_dw.record(rec, arena, ba, bb);
+  rec.barrier();
+  op_add.record(rec, arena, bx, bb, bs);
+  rec.barrier();
+  op_copy.record(rec, arena, bs, bcat, 0);
+  op_copy.record(rec, arena, ba, bcat, 6);
+  rec.barrier();
+  op_pool.record(rec, arena, bcat, bout);
+  rec.end();
+  rec.submit();
+  EXPECT_FALSE(op_pw.general());
+  EXPECT_TRUE(op_dw.general());
+  EXPECT_LT(relative_error(ops::download(bout), want), 1e-5);
+}
+
+}  // namespace
+}  // namespace overfeat
