@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// One executor for graphs (graph.hpp) on a Vulkan device: stages in topological order with
+// activations fused into the convolution or sum before them, buffers assigned by lifetime and
+// reused, one recorded command buffer per input size (a small plan cache), one submit per run.
+#pragma once
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "overfeat/graph.hpp"
+#include "overfeat/tensor.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat {
+
+class GraphExecutor {
+ public:
+  GraphExecutor(const vk::Context& ctx, graph::Graph graph);
+  ~GraphExecutor();
+  GraphExecutor(const GraphExecutor&) = delete;
+  GraphExecutor& operator=(const GraphExecutor&) = delete;
+
+  const graph::Graph& graph() const { return graph_; }
+  /// Runs on a normalized input (input_channels x h x w) and returns the maps of `nodes` (by
+  /// node index; the graph's output when empty). Throws ImageError when the input is too small.
+  std::map<int, Tensor> run(const Tensor& input, const std::vector<int>& nodes = {});
+  /// Device memory held for activations (weights excluded); bounded by the largest input seen.
+  uint64_t activation_bytes() const;
+  uint64_t weight_bytes() const;
+  /// Buffers the last plan used (after reuse) and its stage count, for tests of the planner.
+  int buffers_used() const;
+  int stages() const;
+
+ private:
+  struct Impl;
+  const vk::Context* ctx_;
+  graph::Graph graph_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace overfeat

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+// The graph executor: stages in topological order, activations fused into the convolution or
+// sum that feeds them, buffers assigned by lifetime (a map's buffer is reused once its last
+// reader has run), one recorded command buffer per input size and set of requested maps.
+#include "overfeat/graph_executor.hpp"
+
+#include <algorithm>
+
+#include "overfeat/error.hpp"
+#include "overfeat/graph_ops.hpp"
+#include "overfeat/ops.hpp"
+
+namespace overfeat {
+
+namespace {
+constexpr size_t kMaxPlans = 16;  // scales x flips of a still, plus the live window
+using graph::OpKind;
+}  // namespace
+
+struct GraphExecutor::Impl {
+  explicit Impl(const vk::Context& ctx) : lib(ctx) {}
+
+  ops::PipelineLibrary lib;
+  // One op object per executed node (nullptr elsewhere).
+  std::vector<std::unique_ptr<ops::GraphConv>> convs;
+  std::vector<std::unique_ptr<ops::Pool>> pools;
+  std::vector<std::unique_ptr<ops::GlobalPool>> global_pools;
+  std::vector<std::unique_ptr<ops::Lrn>> lrns;
+  std::vector<std::unique_ptr<ops::Add>> adds;
+  std::vector<std::unique_ptr<ops::ActivationOp>> activations;
+  std::unique_ptr<ops::ChannelCopy> copy;
+  std::unique_ptr<ops::Softmax> softmax;
+
+  /// Node -> the activation node fused into it (its map is the activation's), or -1.
+  std::vector<int> fused;
+  /// Executed nodes in order; each produces the map of value_of(node).
+  std::vector<int> stages;
+  int value_of(int node) const { return fused[node] >= 0 ? fused[node] : node; }
+
+  vk::GrowingBuffer input;
+  std::vector<vk::GrowingBuffer> slots;
+  uint64_t generation = 0;  // bumped whenever a buffer is reallocated
+
+  struct Plan {
+    int h = 0, w = 0;
+    std::vector<int> keep;  // requested values, sorted
+    std::vector<graph::Shape> shapes;
+    std::vector<int> slot;  // by node: the slot holding its map (-1: none / the input buffer)
+    std::vector<uint64_t> slot_bytes;
+    std::unique_ptr<vk::Recorder> recorder;
+    std::unique_ptr<vk::DescriptorArena> arena;
+    uint64_t generation = ~0ull;
+  };
+  std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
+  int last_buffers = 0;
+};
+
+GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
+    : ctx_(&ctx), graph_(std::move(g)), impl_(std::make_unique<Impl>(ctx)) {
+  graph_.validate();
+  const auto& nodes = graph_.nodes;
+  const size_t n = nodes.size();
+  Impl& m = *impl_;
+  m.convs.resize(n);
+  m.pools.resize(n);
+  m.global_pools.resize(n);
+  m.lrns.resize(n);
+  m.adds.resize(n);
+  m.activations.resize(n);
+  m.fused.assign(n, -1);
+
+  // An activation is fused into the conv or sum before it when it is that node's only reader
+  // and the pre-activation map is not the graph's output.
+  std::vector<std::vector<int>> readers(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int in : nodes[i].inputs) readers[in].push_back(static_cast<int>(i));
+  std::vector<bool> absorbed(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const graph::Node& node = nodes[i];
+    if (node.op != OpKind::Activation || node.inputs.size() != 1) continue;
+    const int src = node.inputs[0];
+    const graph::Node& prev = nodes[src];
+    const bool fusable = (prev.op == OpKind::Conv || prev.op == OpKind::Add) &&
+                         prev.act.kind == graph::Activation::Kind::None &&
+                         readers[src].size() == 1 && src != graph_.output;
+    if (!fusable) continue;
+    m.fused[src] = static_cast<int>(i);
+    absorbed[i] = true;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    if (absorbed[i]) continue;
+    const graph::Node& node = nodes[i];
+    const graph::Activation act = m.fused[i] >= 0 ? nodes[m.fused[i]].act : node.act;
+    switch (node.op) {
+      case OpKind::Input:
+        throw Error("Graph: node " + node.name + " is a second input; graphs have one input");
+      case OpKind::Conv:
+        m.convs[i] = std::make_unique<ops::GraphConv>(m.lib, node.conv, act);
+        break;
+      case OpKind::Activation:
+        m.activations[i] = std::make_unique<ops::ActivationOp>(m.lib, node.act);
+        break;
+      case OpKind::Pool:
+        m.pools[i] = std::make_unique<ops::Pool>(m.lib, node.pool);
+        break;
+      case OpKind::GlobalPool:
+        m.global_pools[i] = std::make_unique<ops::GlobalPool>(m.lib, node.pool.kind);
+        break;
+      case OpKind::Lrn:
+        m.lrns[i] = std::make_unique<ops::Lrn>(m.lib, node.lrn);
+        break;
+      case OpKind::Add:
+        m.adds[i] = std::make_unique<ops::Add>(m.lib, act);
+        break;
+      case OpKind::Concat:
+        if (!m.copy) m.copy = std::make_unique<ops::ChannelCopy>(m.lib);
+        break;
+      case OpKind::Softmax:
+        if (!m.softmax) m.softmax = std::make_unique<ops::Softmax>(m.lib);
+        break;
+    }
+    m.stages.push_back(static_cast<int>(i));
+  }
+}
+
+GraphExecutor::~GraphExecutor() = default;
+
+uint64_t GraphExecutor::activation_bytes() const {
+  uint64_t bytes = impl_->input.get().size();
+  for (const auto& s : impl_->slots) bytes += s.get().size();
+  return bytes;
+}
+
+uint64_t GraphExecutor::weight_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& c : impl_->convs)
+    if (c) bytes += c->weight_bytes();
+  return bytes;
+}
+
+int GraphExecutor::buffers_used() const {
+  return impl_->last_buffers;
+}
+int GraphExecutor::stages() const {
+  return static_cast<int>(impl_->stages.size());
+}
+
+namespace {
+
+uint64_t blob_bytes(const graph::Shape& s) {
+  return static_cast<uint64_t>(ops::Blob{nullptr, s.c, s.h, s.w}.floats()) * 4;
+}
+
+}  // namespace
+
+std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<int>& nodes) {
+  Impl& m = *impl_;
+  const auto& g = graph_.nodes;
+  if (input.c != graph_.input_channels)
+    throw ImageError("The network expects " + std::to_string(graph_.input_channels) +
+                     " input channels, the input has " + std::to_string(input.c));
+  std::vector<int> keep;
+  for (int node : nodes.empty() ? std::vector<int>{graph_.output} : nodes) {
+    if (node < 0 || node >= static_cast<int>(g.size()))
+      throw Error("Graph: no node " + std::to_string(node) + " (the graph has " +
+                  std::to_string(g.size()) + ")");
+    if (m.fused[node] >= 0)
+      throw Error("Graph: the map of " + g[node].name + " before its activation is not kept (" +
+                  g[m.fused[node]].name + " is computed with it); ask for " +
+                  g[m.fused[node]].name);
+    keep.push_back(node);
+  }
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+
+  // The plan for this size and these maps: from the cache, or planned now.
+  Impl::Plan* plan = nullptr;
+  for (size_t i = 0; i < m.plans.size(); ++i) {
+    Impl::Plan& p = *m.plans[i];
+    if (p.h == input.h && p.w == input.w && p.keep == keep) {
+      std::rotate(m.plans.begin() + i, m.plans.begin() + i + 1, m.plans.end());
+      plan = m.plans.back().get();
+      break;
+    }
+  }
+  if (!plan) {
+    if (m.plans.size() >= kMaxPlans) m.plans.erase(m.plans.begin());
+    auto p = std::make_unique<Impl::Plan>();
+    p->h = input.h;
+    p->w = input.w;
+    p->keep = keep;
+    p->shapes = graph_.shapes(input.h, input.w);
+    for (int s : m.stages) {
+      const graph::Shape& shape = p->shapes[m.value_of(s)];
+      if (!shape.valid())
+        throw ImageError("The input (" + std::to_string(input.w) + "x" + std::to_string(input.h) +
+                         ") is too small for this network at node " + g[s].name + ".");
+      ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s].name);
+    }
+    // Lifetimes: a value's buffer is free once its last reader has run; kept maps live on.
+    const int nstages = static_cast<int>(m.stages.size());
+    std::vector<int> last_use(g.size(), -1);
+    for (int si = 0; si < nstages; ++si)
+      for (int in : g[m.stages[si]].inputs) last_use[in] = si;
+    for (int k : keep) last_use[k] = nstages;
+    p->slot.assign(g.size(), -1);
+    std::vector<int> free_slots;
+    std::vector<std::vector<int>> frees_after(nstages + 1);
+    for (size_t v = 1; v < g.size(); ++v)
+      if (last_use[v] >= 0) frees_after[last_use[v]].push_back(static_cast<int>(v));
+    for (int si = 0; si < nstages; ++si) {
+      const int value = m.value_of(m.stages[si]);
+      const uint64_t need = blob_bytes(p->shapes[value]);
+      // Best fit among the free buffers: the smallest that holds it, else the largest.
+      int pick = -1;
+      for (size_t f = 0; f < free_slots.size(); ++f) {
+        const uint64_t have = p->slot_bytes[free_slots[f]];
+        if (pick < 0) {
+          pick = static_cast<int>(f);
+          continue;
+        }
+        const uint64_t best = p->slot_bytes[free_slots[pick]];
+        const bool fits = have >= need, best_fits = best >= need;
+        if ((fits && (!best_fits || have < best)) || (!fits && !best_fits && have > best))
+          pick = static_cast<int>(f);
+      }
+      int slot;
+      if (pick >= 0) {
+        slot = free_slots[pick];
+        free_slots.erase(free_slots.begin() + pick);
+      } else {
+        slot = static_cast<int>(p->slot_bytes.size());
+        p->slot_bytes.push_back(0);
+      }
+      p->slot_bytes[slot] = std::max(p->slot_bytes[slot], need);
+      p->slot[value] = slot;
+      if (last_use[value] < 0) free_slots.push_back(slot);  // nobody reads it
+      for (int v : frees_after[si])
+        if (p->slot[v] >= 0) free_slots.push_back(p->slot[v]);
+    }
+    m.plans.push_back(std::move(p));
+    plan = m.plans.back().get();
+  }
+
+  // Buffers large enough for this plan; a reallocation invalidates every recorded plan.
+  bool grew = m.input.reserve(*ctx_, blob_bytes({graph_.input_channels, input.h, input.w}));
+  if (m.slots.size() < plan->slot_bytes.size()) m.slots.resize(plan->slot_bytes.size());
+  for (size_t s = 0; s < plan->slot_bytes.size(); ++s)
+    grew |= m.slots[s].reserve(*ctx_, plan->slot_bytes[s]);
+  if (grew) ++m.generation;
+  m.last_buffers = static_cast<int>(plan->slot_bytes.size());
+
+  auto blob = [&](int value) {
+    const graph::Shape& s = plan->shapes[value];
+    const vk::Buffer* buffer = value == 0 ? &m.input.get() : &m.slots[plan->slot[value]].get();
+    return ops::Blob{buffer, s.c, s.h, s.w};
+  };
+  if (plan->generation != m.generation || !plan->recorder || !plan->recorder->recorded()) {
+    plan->recorder = std::make_unique<vk::Recorder>(*ctx_, 0);
+    plan->arena = std::make_unique<vk::DescriptorArena>(*ctx_);
+    vk::Recorder& rec = *plan->recorder;
+    vk::DescriptorArena& arena = *plan->arena;
+    rec.begin();
+    for (int s : m.stages) {
+      const graph::Node& node = g[s];
+      const ops::Blob out = blob(m.value_of(s));
+      auto in = [&](size_t k) { return blob(node.inputs.at(k)); };
+      switch (node.op) {
+        case OpKind::Conv:
+          m.convs[s]->record(rec, arena, in(0), out);
+          break;
+        case OpKind::Activation:
+          m.activations[s]->record(rec, arena, in(0), out);
+          break;
+        case OpKind::Pool:
+          m.pools[s]->record(rec, arena, in(0), out);
+          break;
+        case OpKind::GlobalPool:
+          m.global_pools[s]->record(rec, arena, in(0), out);
+          break;
+        case OpKind::Lrn:
+          m.lrns[s]->record(rec, arena, in(0), out);
+          break;
+        case OpKind::Add:
+          m.adds[s]->record(rec, arena, in(0), in(1), out);
+          break;
+        case OpKind::Softmax:
+          m.softmax->record(rec, arena, in(0), out);
+          break;
+        case OpKind::Concat: {
+          int offset = 0;
+          for (size_t k = 0; k < node.inputs.size(); ++k) {
+            m.copy->record(rec, arena, in(k), out, offset);
+            offset += in(k).c;
+          }
+          break;
+        }
+        case OpKind::Input:
+          break;
+      }
+      rec.barrier();
+    }
+    rec.end();
+    plan->generation = m.generation;
+  }
+
+  m.input.get().upload(ops::to_nc4hw4(input));
+  plan->recorder->submit();
+  std::map<int, Tensor> result;
+  for (int k : keep) result[k] = ops::download(blob(k));
+  return result;
+}
+
+}  // namespace overfeat

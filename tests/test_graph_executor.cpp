@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+// The graph executor against the host reference (graph::ref::run): branching graphs like
+// GoogLeNet's, DenseNet's and ResNet's (concat, residual sums, fused activations), requested
+// intermediate maps, buffer reuse, the plan cache over input sizes, and bounded memory.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "overfeat/error.hpp"
+#include "overfeat/graph_dense.hpp"
+#include "overfeat/graph_executor.hpp"
+#include "overfeat/graph_reference.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+using graph::Activation;
+using graph::Graph;
+using graph::Node;
+using graph::OpKind;
+
+/// Builds graphs node by node with random weights.
+class Builder {
+ public:
+  explicit Builder(unsigned seed, int in_channels = 3) : rng_(seed) {
+    g.input_channels = in_channels;
+    Node in;
+    in.name = "input";
+    g.nodes.push_back(in);
+    channels_.push_back(in_channels);
+  }
+  int conv(int src, int out, int k, int stride = 1, int pad = 0, int groups = 1,
+           Activation::Kind act = Activation::Kind::None) {
+    Node n;
+    n.op = OpKind::Conv;
+    n.inputs = {src};
+    auto& p = n.conv;
+    p.out_channels = out;
+    p.in_channels = channels_[src];
+    p.groups = groups;
+    p.kh = p.kw = k;
+    p.stride_h = p.stride_w = stride;
+    p.pads = {pad, pad, pad, pad};
+    const float scale = 1.0f / std::sqrt(static_cast<float>(p.in_channels / groups * k * k));
+    std::uniform_real_distribution<float> d(-scale * 1.7f, scale * 1.7f);
+    p.weights.resize(static_cast<size_t>(out) * (p.in_channels / groups) * k * k);
+    for (float& v : p.weights) v = d(rng_);
+    p.bias.resize(out);
+    for (float& v : p.bias) v = d(rng_);
+    n.act.kind = act;
+    return push(std::move(n), out);
+  }
+  int act(int src, Activation a) {
+    Node n;
+    n.op = OpKind::Activation;
+    n.inputs = {src};
+    n.act = a;
+    return push(std::move(n), channels_[src]);
+  }
+  int relu(int src) { return act(src, {Activation::Kind::Relu}); }
+  int pool(int src, graph::PoolParams::Kind kind, int k, int s, int pad = 0, bool ceil = false) {
+    Node n;
+    n.op = OpKind::Pool;
+    n.inputs = {src};
+    n.pool.kind = kind;
+    n.pool.kh = n.pool.kw = k;
+    n.pool.stride_h = n.pool.stride_w = s;
+    n.pool.pads = {pad, pad, pad, pad};
+    n.pool.ceil_mode = ceil;
+    return push(std::move(n), channels_[src]);
+  }
+  int add(int a, int b) {
+    Node n;
+    n.op = OpKind::Add;
+    n.inputs = {a, b};
+    return push(std::move(n), channels_[a]);
+  }
+  int concat(std::vector<int> srcs) {
+    Node n;
+    n.op = OpKind::Concat;
+    int c = 0;
+    for (int s : srcs) c += channels_[s];
+    n.inputs = std::move(srcs);
+    return push(std::move(n), c);
+  }
+  int lrn(int src) {
+    Node n;
+    n.op = OpKind::Lrn;
+    n.inputs = {src};
+    return push(std::move(n), channels_[src]);
+  }
+  int global_pool(int src) {
+    Node n;
+    n.op = OpKind::GlobalPool;
+    n.inputs = {src};
+    n.pool.kind = graph::PoolParams::Kind::Average;
+    return push(std::move(n), channels_[src]);
+  }
+  int softmax(int src) {
+    Node n;
+    n.op = OpKind::Softmax;
+    n.inputs = {src};
+    return push(std::move(n), channels_[src]);
+  }
+  Graph g;
+
+ private:
+  int push(Node n, int channels) {
+    n.name = "n" + std::to_string(g.nodes.size());
+    g.nodes.push_back(std::move(n));
+    channels_.push_back(channels);
+    g.output = static_cast<int>(g.nodes.size()) - 1;
+    return g.output;
+  }
+  std::mt19937 rng_;
+  std::vector<int> channels_;
+};
+
+/// A small network with every kind of node: an Inception-style block (branches of different
+/// widths concatenated at channel offsets that are not multiples of 4), a residual block, a
+/// DenseNet-style growing concat, LRN, ReLU6, ceil-mode pooling, and a classifier head.
+Graph mixed_graph(unsigned seed) {
+  Builder b(seed);
+  int x = b.relu(b.conv(0, 10, 3, 2, 1));
+  x = b.lrn(x);
+  x = b.pool(x, graph::PoolParams::Kind::Max, 3, 2, 0, true);
+  const int br1 = b.relu(b.conv(x, 5, 1));
+  const int br2 = b.relu(b.conv(b.relu(b.conv(x, 6, 1)), 7, 3, 1, 1));
+  const int br3 = b.conv(b.pool(x, graph::PoolParams::Kind::Max, 3, 1, 1), 3, 1);
+  x = b.concat({br1, br2, br3});  // 15 channels
+  const int y = b.act(b.conv(x, 15, 3, 1, 1, 3), {Activation::Kind::Clip, 0, 6});
+  x = b.relu(b.add(x, y));
+  const int d1 = b.conv(x, 6, 3, 1, 1);
+  x = b.concat({x, d1});
+  x = b.concat({x, b.conv(x, 5, 1)});  // 26 channels
+  x = b.pool(x, graph::PoolParams::Kind::Average, 2, 2);
+  x = b.conv(b.relu(x), 9, 1);
+  x = b.global_pool(x);
+  b.softmax(x);
+  return b.g;
+}
+
+double max_error(const Tensor& a, const Tensor& b) {
+  if (a.c != b.c || a.h != b.h || a.w != b.w) return INFINITY;
+  double e = 0, scale = 1e-6;
+  for (size_t i = 0; i < a.size(); ++i) {
+    e = std::max(e, static_cast<double>(std::abs(a.data[i] - b.data[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(b.data[i])));
+  }
+  return e / scale;
+}
+
+class GraphExecutorTest : public testing::VulkanTest {};
+
+TEST_F(GraphExecutorTest, MixedGraphEqualsTheReferenceAtSeveralSizes) {
+  const Graph g = mixed_graph(3);
+  GraphExecutor exec(*ctx_, g);
+  std::mt19937 rng(5);
+  for (auto [h, w] : {std::pair{33, 41}, {20, 20}, {57, 30}, {33, 41}}) {
+    const Tensor in = testing::random_tensor(3, h, w, rng);
+    const auto want = graph::ref::run(g, in);
+    const auto got = exec.run(in);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_LT(max_error(got.at(g.output), want[g.output]), 1e-4) << h << "x" << w;
+  }
+  // Buffers are reused: far fewer than one per stage.
+  EXPECT_LT(exec.buffers_used(), exec.stages() / 2)
+      << exec.buffers_used() << " buffers for " << exec.stages() << " stages";
+}
+
+TEST_F(GraphExecutorTest, IntermediateMapsOnRequest) {
+  const Graph g = mixed_graph(4);
+  GraphExecutor exec(*ctx_, g);
+  std::mt19937 rng(6);
+  const Tensor in = testing::random_tensor(3, 29, 35, rng);
+  const auto want = graph::ref::run(g, in);
+  // Every node that has a map of its own (activations fused into their producer carry it).
+  std::vector<int> nodes;
+  for (size_t i = 1; i < g.nodes.size(); ++i) {
+    const bool fused_away = g.nodes[i].op == OpKind::Conv || g.nodes[i].op == OpKind::Add;
+    bool has_activation_reader = false;
+    for (const auto& n : g.nodes)
+      if (n.op == OpKind::Activation && n.inputs[0] == static_cast<int>(i))
+        has_activation_reader = true;
+    if (!(fused_away && has_activation_reader)) nodes.push_back(static_cast<int>(i));
+  }
+  const auto got = exec.run(in, nodes);
+  for (int n : nodes) EXPECT_LT(max_error(got.at(n), want[n]), 1e-4) << g.nodes[n].name;
+}
+
+TEST_F(GraphExecutorTest, AskingForAMapFusedIntoItsActivationNamesTheActivation) {
+  Builder b(1);
+  const int c = b.conv(0, 4, 3);
+  const int r = b.relu(c);
+  b.conv(r, 2, 1);
+  GraphExecutor exec(*ctx_, b.g);
+  std::mt19937 rng(1);
+  try {
+    exec.run(testing::random_tensor(3, 8, 8, rng), {c});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(b.g.nodes[r].name), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(GraphExecutorTest, TooSmallInputIsAClearError) {
+  const Graph g = mixed_graph(2);
+  GraphExecutor exec(*ctx_, g);
+  std::mt19937 rng(2);
+  EXPECT_THROW(exec.run(testing::random_tensor(3, 3, 3, rng)), ImageError);
+  EXPECT_THROW(exec.run(testing::random_tensor(4, 30, 30, rng)), ImageError);
+}
+
+TEST_F(GraphExecutorTest, MemoryIsBoundedOverSizesAndFrames) {
+  const Graph g = mixed_graph(9);
+  GraphExecutor exec(*ctx_, g);
+  std::mt19937 rng(3);
+  exec.run(testing::random_tensor(3, 70, 70, rng));
+  const uint64_t after_largest = exec.activation_bytes();
+  for (int i = 0; i < 40; ++i) {
+    const int side = 20 + (i * 7) % 44;  // 20..63, more sizes than the plan cache holds
+    exec.run(testing::random_tensor(3, side, side + 3 - (i % 4), rng));
+  }
+  EXPECT_EQ(exec.activation_bytes(), after_largest);
+}
+
+// Class activation maps: with the global average pooling removed, a linear classifier gives a
+// map whose mean over the cells is exactly the network's own output.
+TEST_F(GraphExecutorTest, DenseGraphOfAGlobalPoolingNetworkAveragesToItsOutput) {
+  Builder b(11);
+  int x = b.relu(b.conv(0, 8, 3, 2, 1));
+  x = b.relu(b.conv(x, 12, 3, 1, 1));
+  const int gap = b.global_pool(x);
+  b.conv(gap, 7, 1);  // the classifier, as the importer turns Flatten + Gemm into it
+  int removed = 0;
+  const Graph dense = dense_graph(b.g, &removed);
+  EXPECT_EQ(removed, 1);
+  std::mt19937 rng(4);
+  const Tensor in = testing::random_tensor(3, 24, 30, rng);
+  const Tensor whole = GraphExecutor(*ctx_, b.g).run(in).at(b.g.output);
+  const Tensor cells = GraphExecutor(*ctx_, dense).run(in).at(dense.output);
+  ASSERT_EQ(whole.h * whole.w, 1);
+  ASSERT_EQ(cells.h * cells.w, 12 * 15);
+  for (int c = 0; c < 7; ++c) {
+    double mean = 0;
+    for (int y = 0; y < cells.h; ++y)
+      for (int xx = 0; xx < cells.w; ++xx) mean += cells.at(c, y, xx);
+    mean /= cells.h * cells.w;
+    EXPECT_NEAR(mean, whole.at(c, 0, 0), 1e-4 * (1 + std::abs(whole.at(c, 0, 0))));
+  }
+  // A global pooling that something other than a 1x1 classifier reads stays.
+  Builder keep(12);
+  const int y = keep.global_pool(keep.conv(0, 4, 3));
+  keep.softmax(y);
+  dense_graph(keep.g, &removed);
+  EXPECT_EQ(removed, 0);
+}
+
+TEST(GraphDense, CellGeometryFollowsStridesPadsAndKernels) {
+  Builder b(1);
+  int x = b.conv(0, 4, 3, 1, 1);                      // same size: centres stay on pixels
+  x = b.pool(x, graph::PoolParams::Kind::Max, 2, 2);  // cell 0 covers pixels 0-1
+  x = b.conv(x, 4, 3, 2, 0);                          // cells 0-2 of the pooled map
+  const CellGeometry g = cell_geometry(b.g, x);
+  EXPECT_EQ(g.stride, 4);
+  EXPECT_DOUBLE_EQ(g.center0, 1.0 + 1 * 2);  // the pooled cell 1's centre: pixels 2-3
+  EXPECT_EQ(g.field, 1 + 2 + 1 + 2 * 2);
+}
+
+}  // namespace
+}  // namespace overfeat
