@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "overfeat/classes.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/graph.hpp"
 #include "overfeat/graph_onnx.hpp"
@@ -784,6 +786,28 @@ TEST(GraphOnnx, DamagedShapesAreRefusedNotTrusted) {
       import_onnx_bytes(bytes.substr(0, n), "prefix.onnx");
     } catch (const WeightFileError&) {
     }
+  }
+}
+
+// The sorted-synset order of torchvision's networks, mapped onto the official order by name: a
+// permutation, names agreeing, the two "crane"s told apart by wnid (the bird among the herons,
+// the machine among the tools).
+TEST(Synsets, MapOntoTheOfficialOrderOneToOne) {
+  const auto& synsets = overfeat::imagenet_synsets();
+  const auto& official = overfeat::official_class_names();
+  ASSERT_EQ(synsets.size(), 1000u);
+  std::vector<int> seen(1000, 0);
+  for (const auto& s : synsets) {
+    ASSERT_GE(s.official_index, 0);
+    ASSERT_LT(s.official_index, 1000);
+    ++seen[s.official_index];
+    EXPECT_EQ(official[s.official_index], s.name) << s.wnid;
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 1000);
+  EXPECT_EQ(synsets.front().wnid, "n01440764");  // tench: sorted order, unlike "kit fox" first
+  for (const auto& s : synsets) {
+    if (s.wnid == "n02012849") EXPECT_EQ(official[s.official_index - 1], "bittern");
+    if (s.wnid == "n03126707") EXPECT_EQ(official[s.official_index + 1].rfind("lighter", 0), 0u);
   }
 }
 

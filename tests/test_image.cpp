@@ -229,17 +229,7 @@ void report(const std::string& key, const Diff& d) {
   ::testing::Test::RecordProperty(key + "_mean_abs_diff", std::to_string(d.mean));
 }
 
-// The shared data folder: $OVERFEAT_SHARED_DATA, else a `shared/data` beside the working
-// directory or one of its ancestors (the repository checkout sits next to `shared/`).
-std::optional<fs::path> shared_data_dir() {
-  if (const char* env = std::getenv("OVERFEAT_SHARED_DATA"); env && *env) return fs::path(env);
-  std::error_code ec;
-  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
-    if (fs::is_directory(dir / "shared" / "data", ec)) return dir / "shared" / "data";
-    if (dir == dir.parent_path()) break;
-  }
-  return std::nullopt;
-}
+using overfeat::testing::shared_data_dir;
 
 std::vector<fs::path> voc_photographs(std::size_t count) {
   std::vector<fs::path> files;

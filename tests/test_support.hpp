@@ -9,13 +9,28 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <system_error>
 
 namespace overfeat::testing {
+
+/// The shared data folder: $OVERFEAT_SHARED_DATA, else a `shared/data` beside the working
+/// directory or one of its ancestors (the repository checkout sits next to `shared/`).
+inline std::optional<std::filesystem::path> shared_data_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("OVERFEAT_SHARED_DATA"); env && *env) return fs::path(env);
+  std::error_code ec;
+  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::is_directory(dir / "shared" / "data", ec)) return dir / "shared" / "data";
+    if (dir == dir.parent_path()) break;
+  }
+  return std::nullopt;
+}
 
 /// A scratch folder for the current test, so that parallel ctest runs never share files.
 ///

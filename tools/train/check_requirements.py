@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Checks that requirements-debian.txt names exactly the third-party modules the training tool
-imports: every `import` and `from ... import` (at any depth, lazy imports included) of
-tools/train/*.py and of the project modules they import (tools/export/*.py), less the standard
-library and the project's own modules. Needs no third-party module itself (ctest
+and the exporters import: every `import` and `from ... import` (at any depth, lazy imports
+included) of tools/train/*.py and tools/export/*.py, less the standard library and the
+project's own modules. Needs no third-party module itself (ctest
 train_requirements)."""
 
 import ast
@@ -37,7 +37,7 @@ def imports(path):
 
 def third_party(folders):
     local = {p.stem: p for folder in folders for p in folder.glob("*.py")}
-    pending = sorted(HERE.glob("*.py"))
+    pending = sorted(p for folder in folders for p in folder.glob("*.py"))
     seen, found = set(), {}
     while pending:
         path = pending.pop()

@@ -1371,6 +1371,15 @@ std::string detection_calibration_json(const DetectionCalibration& c) {
 
 Model load_model(const std::filesystem::path& file) {
   const onnx::ModelProto proto = read_proto(file);
+  // A classic network (ResNet, VGG, ...) has no overfeat.* metadata at all: say what runs it.
+  if (std::none_of(proto.metadata_props().begin(), proto.metadata_props().end(),
+                   [](const auto& p) { return p.key().rfind(kPrefix, 0) == 0; }))
+    fail(file,
+         "is a classic network (an ONNX classifier without OverFeat Studio's overfeat.* "
+         "metadata), not a model of OverFeat Studio's format",
+         " Run it with `overfeat -m FILE.onnx` (top classes, features) or `overfeat classify | "
+         "heatmap | detect -m FILE.onnx` (README, \"Classic networks\"); one-shot learning, "
+         "eval and the app need a model of OverFeat Studio's format (docs/model-format.md).");
   Model model = Reader(file, proto).read();
   try {
     model.validate();
