@@ -39,6 +39,11 @@ With ``--json`` one JSON object is printed on stdout:
      "stages_sum_ms": ..., "stages": [{"name": "conv1", "ms": ...,
      "out_shape": [C, H, W]}, ...]}]}
 
+``--torchvision ARCH`` (instead of ``--net``) times one of torchvision's
+classic networks (resnet50, vgg16, ...; random weights) as a whole, the same
+way, for ``overfeat bench --model FILE.onnx --torch-arch ARCH``; its results
+have no per-stage rows.
+
 Exit status: 0 on success; 2 on bad arguments, an input too small for the
 network, or when torch cannot be imported.
 """
@@ -112,8 +117,11 @@ def parse_args(argv):
     """Read the command line."""
     p = argparse.ArgumentParser(
         description="Time the OverFeat networks in PyTorch (CPU, traced and frozen).")
-    p.add_argument("--net", choices=sorted(NETS), required=True,
-                   help="fast (net 0) or accurate (net 1)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--net", choices=sorted(NETS),
+                       help="fast (net 0) or accurate (net 1)")
+    which.add_argument("--torchvision", metavar="ARCH",
+                       help="a torchvision classifier (resnet50, vgg16, ...), whole network only")
     p.add_argument("--size", type=parse_size, action="append", required=True,
                    metavar="HxW", help="input size; may be given several times")
     p.add_argument("--threads", type=positive_int, default=2,
@@ -223,6 +231,20 @@ def measure_size(stages, size, warmup, repeat, prepack):
             "stages_sum_ms": sum(r["ms"] for r in rows), "stages": rows}
 
 
+def measure_torchvision(arch, size, warmup, repeat, prepack):
+    """Whole-network median of a torchvision classifier for one input size."""
+    import torchvision.models
+    builder = getattr(torchvision.models, arch, None)
+    if builder is None or not callable(builder):
+        raise ValueError(f"torchvision has no network {arch!r}")
+    kwargs = {"aux_logits": False, "init_weights": True} if arch in ("googlenet",) else {}
+    model = builder(**kwargs).eval()
+    x = torch.randn(1, IN_CHANNELS, size[0], size[1])
+    whole = compile_module(model, x, prepack)
+    total = median_ms(whole, x, warmup, repeat)
+    return {"size": list(size), "total_ms": total, "stages_sum_ms": 0, "stages": []}
+
+
 def print_table(report):
     """Readable per-size tables."""
     print(f"PyTorch {report['torch_version']} CPU, net {report['net']}, "
@@ -247,13 +269,17 @@ def main(argv=None):
     torch.manual_seed(0)
     prepack = not args.plain_freeze
     report = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-              "net": args.net, "mode": mode_name(prepack), "warmup": args.warmup,
+              "net": args.net or args.torchvision, "mode": mode_name(prepack), "warmup": args.warmup,
               "repeat": args.repeat, "results": []}
     with torch.no_grad():
-        stages = build_stages(args.net)
+        stages = build_stages(args.net) if args.net else None
         for size in args.size:
             try:
-                result = measure_size(stages, size, args.warmup, args.repeat, prepack)
+                if stages is None:
+                    result = measure_torchvision(args.torchvision, size, args.warmup,
+                                                 args.repeat, prepack)
+                else:
+                    result = measure_size(stages, size, args.warmup, args.repeat, prepack)
             except ValueError as err:
                 sys.stderr.write(f"error: {err}\n")
                 return 2

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `overfeat bench`: per-image and per-layer times of both official nets at chosen input sizes,
+// `overfeat bench`: per-image and per-layer times of both official nets (or, with --model, of a
+// classic network from an ONNX file) at chosen input sizes,
 // next to PyTorch on the CPU (bench/pytorch_reference.py: traced and frozen, 2 threads) on the
 // same layers with random weights, printed as a ratio. Weights are random unless --weights
 // names a folder with the official files: speed does not depend on their values.
@@ -18,6 +19,8 @@
 
 #include "common.hpp"
 #include "overfeat/error.hpp"
+#include "overfeat/graph_executor.hpp"
+#include "overfeat/graph_model.hpp"
 #include "overfeat/paths.hpp"
 #include "overfeat/weights.hpp"
 
@@ -50,14 +53,15 @@ std::filesystem::path find_torch_script() {
 }
 
 // Runs the PyTorch reference; returns null JSON (with a note on stderr) when it cannot.
-nlohmann::json run_torch(const std::string& net, const std::vector<Size>& sizes, int threads) {
+// `which`: "--net fast" or "--torchvision resnet50".
+nlohmann::json run_torch(const std::string& which, const std::vector<Size>& sizes, int threads) {
   auto script = find_torch_script();
   if (script.empty()) {
     std::cerr << "(PyTorch comparison skipped: bench/pytorch_reference.py not found)\n";
     return nullptr;
   }
-  std::string cmd = "/usr/bin/python3 '" + script.string() + "' --json --net " + net +
-                    " --threads " + std::to_string(threads);
+  std::string cmd = "/usr/bin/python3 '" + script.string() + "' --json " + which + " --threads " +
+                    std::to_string(threads);
   for (const Size& s : sizes) cmd += " --size " + std::to_string(s.h) + "x" + std::to_string(s.w);
   cmd += " 2>/dev/null";
   std::string out;
@@ -89,10 +93,71 @@ std::string group_of(const std::string& stage, std::string& current) {
   return current.empty() ? stage : current;
 }
 
+/// `overfeat bench --model FILE.onnx`: a classic network (graph_model.hpp) on the graph
+/// executor, whole passes (upload, run, download of the output), next to PyTorch running the
+/// same torchvision architecture (--torch-arch) on the CPU.
+int bench_graph_model(const std::string& file, const std::string& torch_arch,
+                      const std::vector<std::string>& size_args, int repeat, int warmup,
+                      int threads, bool no_torch, bool json_out, const std::string& device) {
+  const GraphModel model = load_graph_model(file);
+  auto ctx = open_context(device, false);
+  GraphExecutor exec(*ctx, model.graph);
+  std::vector<Size> sizes;
+  for (const auto& s : size_args) sizes.push_back(parse_size(s));
+  if (sizes.empty()) sizes.push_back({model.input_h, model.input_w});
+  nlohmann::json torch = no_torch || torch_arch.empty()
+                             ? nlohmann::json(nullptr)
+                             : run_torch("--torchvision '" + torch_arch + "'", sizes, threads);
+  nlohmann::json report = {{"device", ctx->capability_line()}, {"runs", nlohmann::json::array()}};
+  if (!json_out) {
+    std::cout << "Device: " << ctx->capability_line() << "\n";
+    if (torch_arch.empty() && !no_torch)
+      std::cout << "(no PyTorch comparison: name the architecture with --torch-arch, e.g. "
+                   "resnet50)\n";
+  }
+  for (const Size& sz : sizes) {
+    Tensor input(model.graph.input_channels, sz.h, sz.w);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> d(0, 1);
+    for (float& v : input.data) v = d(rng);
+    std::vector<double> wall;
+    for (int r = 0; r < warmup + repeat; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      exec.run(input);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (r >= warmup) wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    double torch_ms = 0;
+    if (torch.is_object())
+      for (const auto& r : torch["results"])
+        if (r["size"][0] == sz.h && r["size"][1] == sz.w) torch_ms = r["total_ms"].get<double>();
+    const double ms = median(wall);
+    report["runs"].push_back({{"model", model.name},
+                              {"file", file},
+                              {"size", {sz.h, sz.w}},
+                              {"wall_ms", ms},
+                              {"torch_arch", torch_arch},
+                              {"torch_ms", torch_ms},
+                              {"torch_threads", torch.is_object() ? torch.value("threads", 0) : 0},
+                              {"ratio", torch_ms > 0 ? ms / torch_ms : 0}});
+    if (!json_out) {
+      std::cout << model.name << ", " << sz.h << "x" << sz.w << ": " << std::fixed
+                << std::setprecision(1) << ms << " ms per image (median of " << repeat << ")";
+      if (torch_ms > 0)
+        std::cout << "; PyTorch CPU " << torch_arch << " " << torch_ms << " ms ("
+                  << torch.value("threads", 0) << " threads): ratio " << std::setprecision(2)
+                  << ms / torch_ms << "x";
+      std::cout << "\n";
+    }
+  }
+  if (json_out) std::cout << report.dump(2) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
-  std::string which = "both", device, weights_dir;
+  std::string which = "both", device, weights_dir, model_file, torch_arch;
   std::vector<std::string> size_args;
   int repeat = 10, warmup = 2, threads = 2;
   bool no_torch = false, json_out = false;
@@ -107,6 +172,12 @@ int run_bench(int argc, char** argv) {
   app.add_option("--weights", weights_dir, "Folder with the official weights (default: random)");
   app.add_option("--torch-threads", threads, "Threads for PyTorch")->check(CLI::PositiveNumber);
   app.add_flag("--no-torch", no_torch, "Skip the PyTorch comparison");
+  app.add_option("--model", model_file,
+                 "A classic network (FILE.onnx, no OverFeat metadata) instead of the official "
+                 "nets; default size: its input");
+  app.add_option("--torch-arch", torch_arch,
+                 "--model: the torchvision architecture PyTorch runs beside it (resnet50, vgg16, "
+                 "...)");
   app.add_flag("--json", json_out, "Print JSON");
   app.add_option("--device", device, "Vulkan device index or name");
   try {
@@ -114,6 +185,9 @@ int run_bench(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (!model_file.empty())
+    return bench_graph_model(model_file, torch_arch, size_args, repeat, warmup, threads, no_torch,
+                             json_out, device);
   auto ctx = open_context(device, false);
   nlohmann::json report = {{"device", ctx->capability_line()}, {"runs", nlohmann::json::array()}};
   if (!json_out) std::cout << "Device: " << ctx->capability_line() << "\n";
@@ -134,7 +208,7 @@ int run_bench(int argc, char** argv) {
       net = std::make_unique<Network>(*ctx, spec, w);
     }
     nlohmann::json torch =
-        no_torch ? nlohmann::json(nullptr) : run_torch(spec.name, sizes, threads);
+        no_torch ? nlohmann::json(nullptr) : run_torch("--net " + spec.name, sizes, threads);
 
     for (size_t si = 0; si < sizes.size(); ++si) {
       const Size sz = sizes[si];

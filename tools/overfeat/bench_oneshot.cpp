@@ -206,6 +206,7 @@ int run_bench_oneshot(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
   Session s(c);
+  s.require_overfeat_model("`overfeat bench oneshot`");
   EmbedOptions eo;
   eo.feature_layer = layer < 0 ? s.model.net.default_feature_layer : layer;
   eo.framing = parse_framing(framing);

@@ -252,6 +252,7 @@ int run_bench_soak(int argc, char** argv) {
 
   FrameSource source(video);
   Session s(c);
+  s.require_overfeat_model("`overfeat bench soak`");
   // The live scales: the window as the smaller side (aspect kept), so that frames of each
   // shape get an input size, and a plan, of their own. (The app's own live default, "window",
   // squashes every frame to one square.)

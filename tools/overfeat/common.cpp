@@ -126,13 +126,54 @@ Session::Session(Common& c, bool device) : device_(c.device), verbose_(c.verbose
     opt.merge_threshold = 0.5f;  // NMS's customary IoU
   const std::filesystem::path dir =
       c.weights_dir.empty() ? default_weights_dir() : std::filesystem::path(c.weights_dir);
-  model = load_model_choice(c.model, dir);
+  const std::filesystem::path file = c.model;
+  std::error_code ec;
+  if (file.extension() == ".onnx" && std::filesystem::is_regular_file(file, ec) &&
+      !is_overfeat_model_file(file)) {
+    graph = std::make_unique<GraphModel>(load_graph_model(file));
+    model.net = graph_net_spec(*graph);
+    model.classes = graph->classes;
+    opt.dense.fine = false;  // no offset pooling for the classic networks (graph_dense.hpp)
+  } else {
+    model = load_model_choice(c.model, dir);
+  }
   if (device) open_device();
 }
 
+void Session::require_overfeat_model(const std::string& what) const {
+  if (graph)
+    throw Error(what +
+                " needs a model of OverFeat Studio's format (trunk, classifier and "
+                "regressor heads); " +
+                graph->file.string() +
+                " is a classic network, which `overfeat -m`, classify, heatmap and detect "
+                "(window boxes) run");
+}
+
+DenseResult Session::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
+                              const DenseOptions& options) {
+  if (graph_eval) return graph_eval->evaluate(rgb, sizes, options.flip);
+  return eval->evaluate(rgb, sizes, options);
+}
+
+DetectResult Session::detect(const Tensor& rgb) {
+  if (!graph_eval) return overfeat::detect(*eval, rgb, opt);
+  const auto sizes = parse_scales(opt.scales, model.net, rgb.h, rgb.w);
+  return detect_in_maps(graph_eval->evaluate(rgb, sizes, opt.dense.flip), {}, opt);
+}
+
 void Session::open_device() {
-  if (eval) return;
+  if (eval || graph_eval) return;
   ctx = open_context(device_, verbose_);
+  if (graph) {
+    graph_eval = std::make_unique<GraphDenseEvaluator>(*ctx, *graph);
+    if (verbose_)
+      std::cerr << "Model: " << graph->name << " (classic network, " << graph->classes.size()
+                << " classes, input " << graph->input_w << "x" << graph->input_h
+                << "; boxes are windows; " << graph_eval->removed_poolings()
+                << " global pooling(s) removed: class maps per cell)\n";
+    return;
+  }
   eval = std::make_unique<DenseEvaluator>(*ctx, model);
   if (verbose_)
     std::cerr << "Model: " << model.net.name << " (" << model.classes.size() << " classes"

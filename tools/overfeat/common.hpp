@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "overfeat/error.hpp"
+#include "overfeat/graph_dense.hpp"
+#include "overfeat/graph_model.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/network.hpp"
 #include "overfeat/pipeline.hpp"
@@ -62,14 +64,27 @@ void add_common(CLI::App& app, Common& c, bool boxes, bool dense = true);
 /// A loaded model on a device, with the options resolved.
 struct Session {
   std::unique_ptr<vk::Context> ctx;
+  /// The model; for a classic network (`graph`) only its name, classes and window.
   Model model;
   std::unique_ptr<DenseEvaluator> eval;
+  /// A classic network from an ONNX file without OverFeat metadata (graph_model.hpp), run by
+  /// graph_eval instead of eval.
+  std::unique_ptr<GraphModel> graph;
+  std::unique_ptr<GraphDenseEvaluator> graph_eval;
   DetectOptions opt;
 
   /// Loads the model and, with `open_device`, opens the device and uploads it (else call
   /// open_device() later: checks that need only the model then fail fast).
   explicit Session(Common& c, bool open_device = true);
   void open_device();
+  /// Dense evaluation with whichever evaluator the model has.
+  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
+                       const DenseOptions& options);
+  /// The whole detection method on one image, for either kind of model.
+  DetectResult detect(const Tensor& rgb);
+  /// Throws Error saying that `what` needs a model of the project's format, for a classic
+  /// network.
+  void require_overfeat_model(const std::string& what) const;
   const std::string& name(int cls) const { return model.classes.at(cls); }
   /// The best `n` classes, the background class never among them.
   std::vector<ScoredClass> top(const std::vector<float>& probs, int n) const {

@@ -66,10 +66,11 @@ int classify_main(int argc, char** argv) {
       [&](const std::string& path, const Tensor& rgb) {
         std::vector<float> probs;
         if (views == "10") {
+          s.require_overfeat_model("--ten-views");
           probs = classify_ten_views(*s.eval, rgb);
         } else {
           const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
-          probs = classify(s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
+          probs = classify(s.evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false}));
         }
         json classes = json::array();
         if (!as_json && images.size() > 1) std::cout << path << "\n";
@@ -117,7 +118,7 @@ int detect_main(int argc, char** argv) {
       images,
       [&](size_t i, const std::string& path, const Tensor& rgb) {
         const std::string& id = ids[i];
-        const DetectResult r = detect(*s.eval, rgb, s.opt);
+        const DetectResult r = s.detect(rgb);
         for (const Detection& d : r.merged)
           if (json_file != "-")
             std::cout << path << " " << s.name(d.cls) << " " << fixed(d.confidence, 4) << " "
@@ -203,7 +204,7 @@ int heatmap_main(int argc, char** argv) {
       images,
       [&](size_t i, const std::string& path, const Tensor& rgb) {
         const auto sizes = parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w);
-        const DenseResult r = s.eval->evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false});
+        const DenseResult r = s.evaluate(rgb, sizes, {!c.coarse, s.opt.dense.flip, false});
         std::vector<int> classes = chosen;
         if (classes.empty()) {
           for (const auto& t : s.top(classify(r), top)) classes.push_back(t.index);
@@ -343,6 +344,7 @@ int eval_main(int argc, char** argv) {
     throw Error("No images in " + dir + (split.empty() ? "" : " with split '" + split + "'"));
   if (c.max->count() == 0) c.detect.max_detections = 100;  // mAP rewards recall
   Session s(c);
+  s.require_overfeat_model("`overfeat eval`");
   // Model classes -> dataset classes, by name.
   std::vector<int> to_data(s.model.classes.size(), -1);
   std::vector<std::string> known;

@@ -97,6 +97,7 @@ int learn_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::optional<Box> box = parse_box(box_text);
   Session s(c, false);
+  s.require_overfeat_model("One-shot learning");
   const std::string fp = model_fingerprint(s.model);
   const fs::path file = store_path(store_file, s.model, fp);
   OneShotStore store;
@@ -163,6 +164,7 @@ int recognize_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::optional<Box> box = parse_box(box_text);
   Session s(c, false);
+  s.require_overfeat_model("One-shot learning");
   const std::string fp = model_fingerprint(s.model);
   const fs::path file = store_path(store_file, s.model, fp);
   if (!fs::exists(file))

@@ -58,5 +58,11 @@ struct DetectResult {
 
 /// Runs the whole method on one image (RGB, CHW, 0..255).
 DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOptions& options);
+/// The method's second half on maps already evaluated (by DenseEvaluator or, for the classic
+/// networks, GraphDenseEvaluator): classification, raw boxes, merge, calibrated confidences
+/// (`calibrations`: the model's, possibly none).
+DetectResult detect_in_maps(DenseResult dense,
+                            const std::vector<DetectionCalibration>& calibrations,
+                            const DetectOptions& options);
 
 }  // namespace overfeat

@@ -50,10 +50,20 @@ Model load_model_choice(const std::string& choice, const std::filesystem::path& 
 
 DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOptions& options) {
   const auto t0 = Clock::now();
-  DetectResult r;
   const auto sizes = parse_scales(options.scales, evaluator.model().net, rgb.h, rgb.w);
-  r.dense = evaluator.evaluate(rgb, sizes, options.dense);
+  DenseResult dense = evaluator.evaluate(rgb, sizes, options.dense);
+  DetectResult r =
+      detect_in_maps(std::move(dense), evaluator.model().detection_calibrations, options);
+  r.timings.total_ms = ms_since(t0);
+  return r;
+}
+
+DetectResult detect_in_maps(DenseResult dense,
+                            const std::vector<DetectionCalibration>& calibrations,
+                            const DetectOptions& options) {
   const auto t1 = Clock::now();
+  DetectResult r;
+  r.dense = std::move(dense);
   r.class_probs = classify(r.dense);
   r.raw = raw_detections(r.dense, options.top_classes, options.min_confidence);
   if (options.merge == DetectOptions::Merge::Greedy) {
@@ -64,15 +74,15 @@ DetectResult detect(DenseEvaluator& evaluator, const Tensor& rgb, const DetectOp
           non_max_suppression(std::move(r.merged), options.suppress_iou, options.max_detections);
     // The calibration was fitted on the voting merge's evidence; NMS keeps raw windows.
     const int maps = static_cast<int>(r.dense.maps.size());
-    const DetectionCalibration* cal =
-        calibration_for(evaluator.model().detection_calibrations, maps);
+    const DetectionCalibration* cal = calibration_for(calibrations, maps);
     set_confidences(r.merged, cal, maps);
     if (cal) r.confidence_source = cal->fitted_on;
   } else
     r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
   r.timings.dense = r.dense.timings;
   r.timings.merge_ms = ms_since(t1);
-  r.timings.total_ms = ms_since(t0);
+  r.timings.total_ms = ms_since(t1) + r.dense.timings.prepare_ms + r.dense.timings.network_ms +
+                       r.dense.timings.collect_ms;
   return r;
 }
 

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// Dense evaluation of the classic networks, OverFeat-style: the classifier runs at every cell of
+// the last map instead of once on the pooled image. "Fully connected" layers are already
+// convolutions (graph_onnx.hpp), so VGG and AlexNet slide over a larger input as OverFeat did;
+// networks that end in global pooling (ResNet, GoogLeNet, SqueezeNet, MobileNet, DenseNet) have
+// it removed, so their classifier gives a class map per cell at every scale (class activation
+// maps: for a linear classifier after average pooling, the mean of the cells' logits is exactly
+// the network's own logits).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "overfeat/dense.hpp"
+#include "overfeat/graph.hpp"
+#include "overfeat/graph_model.hpp"
+#include "overfeat/vk/context.hpp"
+
+namespace overfeat {
+
+/// `g` with every global pooling removed whose readers are all 1x1 convolutions (the classifier
+/// after it): the readers read the map before the pooling instead. `removed` (optional) counts
+/// the poolings removed.
+graph::Graph dense_graph(const graph::Graph& g, int* removed = nullptr);
+
+/// Where the cells of `node`'s map lie on the input, following each node's first input back to
+/// the input: cell (y, x) is centred on input pixel (center0 + x * stride, center0 + y * stride)
+/// (pixel centres at integer + 0.5 are where center0 = 0.5 would put cell 0 on pixel 0), and
+/// its receptive field is `field` pixels wide.
+struct CellGeometry {
+  int stride = 1;
+  double center0 = 0.5;
+  int field = 1;
+};
+CellGeometry cell_geometry(const graph::Graph& g, int node);
+
+/// A NetSpec that stands for a graph model where the dense method needs one (name, the window
+/// parse_scales raises sizes to, no modules).
+NetSpec graph_net_spec(const GraphModel& model);
+
+/// Runs a graph model densely at several input sizes on a Vulkan device; maps as DenseEvaluator
+/// gives them (ScaleMap::probs: softmax over classes per cell), coarse stride only (offset
+/// pooling needs a last pooling with kernel = stride that the classifier follows, which the
+/// classic networks lack or end in global pooling).
+class GraphDenseEvaluator {
+ public:
+  /// `model` must outlive the evaluator.
+  GraphDenseEvaluator(const vk::Context& ctx, const GraphModel& model);
+  ~GraphDenseEvaluator();
+  GraphDenseEvaluator(const GraphDenseEvaluator&) = delete;
+  GraphDenseEvaluator& operator=(const GraphDenseEvaluator&) = delete;
+
+  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip);
+  /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
+  int removed_poolings() const { return removed_; }
+  uint64_t activation_bytes() const;
+
+ private:
+  struct Impl;
+  const GraphModel* model_;
+  int removed_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace overfeat
