@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "overfeat/graph.hpp"
@@ -12,6 +13,12 @@
 #include "overfeat/vk/context.hpp"
 
 namespace overfeat {
+
+/// GPU time of one stage of the last pass (a stage is a conv with its fused ReLU, a pool, ...).
+struct StageTime {
+  std::string name;
+  double ms = 0;
+};
 
 class GraphExecutor {
  public:
@@ -22,8 +29,14 @@ class GraphExecutor {
 
   const graph::Graph& graph() const { return graph_; }
   /// Runs on a normalized input (input_channels x h x w) and returns the maps of `nodes` (by
-  /// node index; the graph's output when empty). Throws ImageError when the input is too small.
+  /// node index; the graph's output when empty). Only the stages those maps need run. A conv or
+  /// sum whose activation is fused into it gives its map before the activation when asked for
+  /// (that plan then runs the two apart). Throws ImageError when the input is too small.
   std::map<int, Tensor> run(const Tensor& input, const std::vector<int>& nodes = {});
+  /// Per stage GPU times of the last run (empty when the device has no timestamps), and the
+  /// time from its first to its last stage.
+  const std::vector<StageTime>& last_stage_times() const { return last_times_; }
+  double last_gpu_ms() const { return last_gpu_ms_; }
   /// Device memory held for activations (weights excluded); bounded by the largest input seen.
   uint64_t activation_bytes() const;
   uint64_t weight_bytes() const;
@@ -36,6 +49,8 @@ class GraphExecutor {
   const vk::Context* ctx_;
   graph::Graph graph_;
   std::unique_ptr<Impl> impl_;
+  std::vector<StageTime> last_times_;
+  double last_gpu_ms_ = 0;
 };
 
 }  // namespace overfeat

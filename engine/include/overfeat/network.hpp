@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A whole network on a Vulkan device: the release's module list compiled into fused stages,
-// recorded once per input size and submitted once per image.
+// A whole network on a Vulkan device: the release's module list as a graph (graph.hpp) run by
+// the graph executor, addressed by the release's layer numbering.
 #pragma once
 #include <map>
 #include <memory>
@@ -8,19 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/graph_executor.hpp"
 #include "overfeat/netspec.hpp"
-#include "overfeat/ops.hpp"
 #include "overfeat/tensor.hpp"
 #include "overfeat/vk/context.hpp"
 #include "overfeat/weights.hpp"
 
 namespace overfeat {
-
-/// GPU time of one stage of the last pass (a stage is a conv with its fused ReLU, a pool, ...).
-struct StageTime {
-  std::string name;
-  double ms = 0;
-};
 
 struct ForwardResult {
   std::map<int, Tensor> layers;  ///< requested layers, by release number
@@ -49,23 +43,11 @@ class Network {
   uint64_t weight_bytes() const;
 
  private:
-  struct Stage;
-  struct Plan;
-  Plan& plan_for(int h, int w, const std::set<int>& layers, bool softmax);
-  void build(Plan& plan);
-
   const vk::Context* ctx_;
   NetSpec spec_;
-  std::unique_ptr<ops::PipelineLibrary> lib_;
-  std::unique_ptr<ops::Normalize> normalize_;
-  std::vector<std::unique_ptr<ops::Conv>> convs_;       // one per conv module, in order
-  std::map<int, std::unique_ptr<ops::MaxPool>> pools_;  // by kernel
-  std::unique_ptr<ops::Relu> relu_;
-  std::unique_ptr<ops::Softmax> softmax_;
-  vk::GrowingBuffer input_;
-  std::vector<vk::GrowingBuffer> buffers_;    // one per stage slot
-  uint64_t generation_ = 0;                   // bumped whenever a buffer is reallocated
-  std::vector<std::unique_ptr<Plan>> plans_;  // most recently used last
+  std::unique_ptr<GraphExecutor> exec_;
+  std::vector<int> layer_node_;  // release layer -> graph node (a pad layer: the node it pads)
+  int softmax_node_ = 0;
 };
 
 }  // namespace overfeat

@@ -21,38 +21,113 @@ struct GraphExecutor::Impl {
   explicit Impl(const vk::Context& ctx) : lib(ctx) {}
 
   ops::PipelineLibrary lib;
-  // One op object per executed node (nullptr elsewhere).
-  std::vector<std::unique_ptr<ops::GraphConv>> convs;
+  // One op object per executed node (nullptr elsewhere). A conv or sum with an activation fused
+  // into it has it in its op; `plain_*` are the same without it, made when a plan asks for the
+  // map before the activation.
+  std::vector<std::unique_ptr<ops::GraphConv>> convs, plain_convs;
+  std::vector<std::unique_ptr<ops::Add>> adds, plain_adds;
   std::vector<std::unique_ptr<ops::Pool>> pools;
   std::vector<std::unique_ptr<ops::GlobalPool>> global_pools;
   std::vector<std::unique_ptr<ops::Lrn>> lrns;
-  std::vector<std::unique_ptr<ops::Add>> adds;
   std::vector<std::unique_ptr<ops::ActivationOp>> activations;
   std::unique_ptr<ops::ChannelCopy> copy;
   std::unique_ptr<ops::Softmax> softmax;
 
   /// Node -> the activation node fused into it (its map is the activation's), or -1.
   std::vector<int> fused;
-  /// Executed nodes in order; each produces the map of value_of(node).
-  std::vector<int> stages;
-  int value_of(int node) const { return fused[node] >= 0 ? fused[node] : node; }
+  /// Nodes that run as a stage when nothing is unfused, in order (fused activations excluded).
+  std::vector<int> executed;
 
   vk::GrowingBuffer input;
   std::vector<vk::GrowingBuffer> slots;
   uint64_t generation = 0;  // bumped whenever a buffer is reallocated
 
+  /// One dispatch group of a plan: `node`'s op; `split`: a fused conv or sum run without its
+  /// activation (its own map), or that activation run on its own.
+  struct Stage {
+    int node = 0;
+    bool split = false;
+    int value = 0;  // the node whose map this stage writes
+  };
   struct Plan {
     int h = 0, w = 0;
-    std::vector<int> keep;  // requested values, sorted
+    std::vector<int> keep;  // requested maps, sorted
+    std::vector<Stage> stages;
     std::vector<graph::Shape> shapes;
     std::vector<int> slot;  // by node: the slot holding its map (-1: none / the input buffer)
     std::vector<uint64_t> slot_bytes;
     std::unique_ptr<vk::Recorder> recorder;
     std::unique_ptr<vk::DescriptorArena> arena;
+    std::vector<int> stamps;
     uint64_t generation = ~0ull;
   };
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
   int last_buffers = 0;
+
+  /// The stages that produce `keep` and nothing else, in order.
+  std::vector<Stage> stages_for(const graph::Graph& g, const std::vector<int>& keep) {
+    std::vector<bool> split(g.nodes.size(), false), needed(g.nodes.size(), false);
+    for (int k : keep) {
+      if (fused[k] >= 0) split[k] = true;
+      needed[k] = true;
+    }
+    // Walk back from the requested maps: a stage is needed when a needed map reads it.
+    for (int i = static_cast<int>(g.nodes.size()) - 1; i > 0; --i) {
+      if (!needed[i]) continue;
+      const graph::Node& n = g.nodes[i];
+      for (int in : n.inputs) needed[in] = true;
+    }
+    std::vector<Stage> out;
+    for (int node : executed) {
+      const int act = fused[node];
+      const bool wanted = needed[node] || (act >= 0 && needed[act]);
+      if (!wanted) continue;
+      if (split[node]) {
+        out.push_back({node, true, node});
+        if (needed[act]) out.push_back({act, true, act});
+      } else {
+        out.push_back({node, false, act >= 0 ? act : node});
+      }
+    }
+    return out;
+  }
+
+  void record(const Stage& s, const graph::Node& node, vk::Recorder& rec,
+              vk::DescriptorArena& arena, const std::vector<ops::Blob>& in, const ops::Blob& out) {
+    switch (node.op) {
+      case OpKind::Conv:
+        (s.split ? *plain_convs[s.node] : *convs[s.node]).record(rec, arena, in[0], out);
+        break;
+      case OpKind::Add:
+        (s.split ? *plain_adds[s.node] : *adds[s.node]).record(rec, arena, in[0], in[1], out);
+        break;
+      case OpKind::Activation:
+        activations[s.node]->record(rec, arena, in[0], out);
+        break;
+      case OpKind::Pool:
+        pools[s.node]->record(rec, arena, in[0], out);
+        break;
+      case OpKind::GlobalPool:
+        global_pools[s.node]->record(rec, arena, in[0], out);
+        break;
+      case OpKind::Lrn:
+        lrns[s.node]->record(rec, arena, in[0], out);
+        break;
+      case OpKind::Softmax:
+        softmax->record(rec, arena, in[0], out);
+        break;
+      case OpKind::Concat: {
+        int offset = 0;
+        for (const ops::Blob& b : in) {
+          copy->record(rec, arena, b, out, offset);
+          offset += b.c;
+        }
+        break;
+      }
+      case OpKind::Input:
+        break;
+    }
+  }
 };
 
 GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
@@ -61,11 +136,11 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
   const auto& nodes = graph_.nodes;
   const size_t n = nodes.size();
   Impl& m = *impl_;
-  m.convs.resize(n);
+  for (auto* v : {&m.convs, &m.plain_convs}) v->resize(n);
+  for (auto* v : {&m.adds, &m.plain_adds}) v->resize(n);
   m.pools.resize(n);
   m.global_pools.resize(n);
   m.lrns.resize(n);
-  m.adds.resize(n);
   m.activations.resize(n);
   m.fused.assign(n, -1);
 
@@ -119,7 +194,7 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
         if (!m.softmax) m.softmax = std::make_unique<ops::Softmax>(m.lib);
         break;
     }
-    m.stages.push_back(static_cast<int>(i));
+    m.executed.push_back(static_cast<int>(i));
   }
 }
 
@@ -133,8 +208,9 @@ uint64_t GraphExecutor::activation_bytes() const {
 
 uint64_t GraphExecutor::weight_bytes() const {
   uint64_t bytes = 0;
-  for (const auto& c : impl_->convs)
-    if (c) bytes += c->weight_bytes();
+  for (const auto* v : {&impl_->convs, &impl_->plain_convs})
+    for (const auto& c : *v)
+      if (c) bytes += c->weight_bytes();
   return bytes;
 }
 
@@ -142,7 +218,7 @@ int GraphExecutor::buffers_used() const {
   return impl_->last_buffers;
 }
 int GraphExecutor::stages() const {
-  return static_cast<int>(impl_->stages.size());
+  return static_cast<int>(impl_->executed.size());
 }
 
 namespace {
@@ -164,10 +240,6 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     if (node < 0 || node >= static_cast<int>(g.size()))
       throw Error("Graph: no node " + std::to_string(node) + " (the graph has " +
                   std::to_string(g.size()) + ")");
-    if (m.fused[node] >= 0)
-      throw Error("Graph: the map of " + g[node].name + " before its activation is not kept (" +
-                  g[m.fused[node]].name + " is computed with it); ask for " +
-                  g[m.fused[node]].name);
     keep.push_back(node);
   }
   std::sort(keep.begin(), keep.end());
@@ -184,24 +256,33 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     }
   }
   if (!plan) {
-    if (m.plans.size() >= kMaxPlans) m.plans.erase(m.plans.begin());
     auto p = std::make_unique<Impl::Plan>();
     p->h = input.h;
     p->w = input.w;
     p->keep = keep;
+    p->stages = m.stages_for(graph_, keep);
     p->shapes = graph_.shapes(input.h, input.w);
-    for (int s : m.stages) {
-      const graph::Shape& shape = p->shapes[m.value_of(s)];
+    for (const auto& s : p->stages) {
+      const graph::Shape& shape = p->shapes[s.value];
       if (!shape.valid())
         throw ImageError("The input (" + std::to_string(input.w) + "x" + std::to_string(input.h) +
-                         ") is too small for this network at node " + g[s].name + ".");
-      ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s].name);
+                         ") is too small for this network at node " + g[s.node].name + ".");
+      ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s.node].name);
+      // Ops for a map before its fused activation, made once and kept.
+      if (!s.split) continue;
+      const graph::Node& node = g[s.node];
+      if (node.op == OpKind::Conv && !m.plain_convs[s.node])
+        m.plain_convs[s.node] = std::make_unique<ops::GraphConv>(m.lib, node.conv, node.act);
+      if (node.op == OpKind::Add && !m.plain_adds[s.node])
+        m.plain_adds[s.node] = std::make_unique<ops::Add>(m.lib, node.act);
+      if (node.op == OpKind::Activation && !m.activations[s.node])
+        m.activations[s.node] = std::make_unique<ops::ActivationOp>(m.lib, node.act);
     }
     // Lifetimes: a value's buffer is free once its last reader has run; kept maps live on.
-    const int nstages = static_cast<int>(m.stages.size());
+    const int nstages = static_cast<int>(p->stages.size());
     std::vector<int> last_use(g.size(), -1);
     for (int si = 0; si < nstages; ++si)
-      for (int in : g[m.stages[si]].inputs) last_use[in] = si;
+      for (int in : g[p->stages[si].node].inputs) last_use[in] = si;
     for (int k : keep) last_use[k] = nstages;
     p->slot.assign(g.size(), -1);
     std::vector<int> free_slots;
@@ -209,7 +290,7 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     for (size_t v = 1; v < g.size(); ++v)
       if (last_use[v] >= 0) frees_after[last_use[v]].push_back(static_cast<int>(v));
     for (int si = 0; si < nstages; ++si) {
-      const int value = m.value_of(m.stages[si]);
+      const int value = p->stages[si].value;
       const uint64_t need = blob_bytes(p->shapes[value]);
       // Best fit among the free buffers: the smallest that holds it, else the largest.
       int pick = -1;
@@ -238,6 +319,7 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
       for (int v : frees_after[si])
         if (p->slot[v] >= 0) free_slots.push_back(p->slot[v]);
     }
+    if (m.plans.size() >= kMaxPlans) m.plans.erase(m.plans.begin());
     m.plans.push_back(std::move(p));
     plan = m.plans.back().get();
   }
@@ -256,49 +338,18 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     return ops::Blob{buffer, s.c, s.h, s.w};
   };
   if (plan->generation != m.generation || !plan->recorder || !plan->recorder->recorded()) {
-    plan->recorder = std::make_unique<vk::Recorder>(*ctx_, 0);
+    const auto stamps = static_cast<uint32_t>(plan->stages.size()) + 1;
+    plan->recorder = std::make_unique<vk::Recorder>(*ctx_, stamps);
     plan->arena = std::make_unique<vk::DescriptorArena>(*ctx_);
     vk::Recorder& rec = *plan->recorder;
-    vk::DescriptorArena& arena = *plan->arena;
     rec.begin();
-    for (int s : m.stages) {
-      const graph::Node& node = g[s];
-      const ops::Blob out = blob(m.value_of(s));
-      auto in = [&](size_t k) { return blob(node.inputs.at(k)); };
-      switch (node.op) {
-        case OpKind::Conv:
-          m.convs[s]->record(rec, arena, in(0), out);
-          break;
-        case OpKind::Activation:
-          m.activations[s]->record(rec, arena, in(0), out);
-          break;
-        case OpKind::Pool:
-          m.pools[s]->record(rec, arena, in(0), out);
-          break;
-        case OpKind::GlobalPool:
-          m.global_pools[s]->record(rec, arena, in(0), out);
-          break;
-        case OpKind::Lrn:
-          m.lrns[s]->record(rec, arena, in(0), out);
-          break;
-        case OpKind::Add:
-          m.adds[s]->record(rec, arena, in(0), in(1), out);
-          break;
-        case OpKind::Softmax:
-          m.softmax->record(rec, arena, in(0), out);
-          break;
-        case OpKind::Concat: {
-          int offset = 0;
-          for (size_t k = 0; k < node.inputs.size(); ++k) {
-            m.copy->record(rec, arena, in(k), out, offset);
-            offset += in(k).c;
-          }
-          break;
-        }
-        case OpKind::Input:
-          break;
-      }
+    plan->stamps.assign(1, rec.timestamp());
+    for (const auto& s : plan->stages) {
+      std::vector<ops::Blob> in;
+      for (int i : g[s.node].inputs) in.push_back(blob(i));
+      m.record(s, g[s.node], rec, *plan->arena, in, blob(s.value));
       rec.barrier();
+      plan->stamps.push_back(rec.timestamp());
     }
     rec.end();
     plan->generation = m.generation;
@@ -306,6 +357,14 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
 
   m.input.get().upload(ops::to_nc4hw4(input));
   plan->recorder->submit();
+  last_times_.clear();
+  last_gpu_ms_ = 0;
+  if (!plan->stamps.empty() && plan->stamps.front() >= 0) {
+    for (size_t i = 0; i < plan->stages.size(); ++i)
+      last_times_.push_back({g[plan->stages[i].node].name,
+                             plan->recorder->elapsed_ms(plan->stamps[i], plan->stamps[i + 1])});
+    last_gpu_ms_ = plan->recorder->elapsed_ms(plan->stamps.front(), plan->stamps.back());
+  }
   std::map<int, Tensor> result;
   for (int k : keep) result[k] = ops::download(blob(k));
   return result;
