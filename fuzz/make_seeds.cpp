@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Writes the fuzz targets' seed corpora at build time, with the engine's own writers, so that no
-// binary seed is committed: make_seeds OUT_DIR creates OUT_DIR/{model,ppm,store,weights,archive}.
+// binary seed is committed: make_seeds OUT_DIR creates
+// OUT_DIR/{model,graph,ppm,store,weights,archive}.
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -141,6 +142,23 @@ void archives(const fs::path& dir) {
              archive_bytes({{"./net_weight_0", std::string(10, '\0')}}, true, false));
 }
 
+// The graph importer's seeds: the project's own model files (Conv, Relu, MaxPool, Pad, Cast) and,
+// where Debian's libonnx-testdata is installed, ONNX's small conformance models (every op).
+void graphs(const fs::path& dir) {
+  models(dir);
+  std::error_code ec;
+  for (const char* set : {"node", "pytorch-converted", "pytorch-operator"}) {
+    const fs::path root = fs::path("/usr/share/libonnx-testdata/data") / set;
+    if (!fs::is_directory(root, ec)) continue;
+    for (const auto& c : fs::directory_iterator(root, ec)) {
+      const fs::path model = c.path() / "model.onnx";
+      if (fs::is_regular_file(model, ec) && fs::file_size(model, ec) < 16384)
+        fs::copy_file(model,
+                      dir / (std::string(set) + "-" + c.path().filename().string() + ".onnx"), ec);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,11 +168,12 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   try {
-    for (const char* sub : {"model", "ppm", "store", "weights", "archive"}) {
+    for (const char* sub : {"model", "graph", "ppm", "store", "weights", "archive"}) {
       fs::remove_all(out / sub);
       fs::create_directories(out / sub);
     }
     models(out / "model");
+    graphs(out / "graph");
     ppms(out / "ppm");
     stores(out / "store");
     weights(out / "weights");
