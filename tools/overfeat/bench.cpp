@@ -140,6 +140,32 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
                               {"torch_ms", torch_ms},
                               {"torch_threads", torch.is_object() ? torch.value("threads", 0) : 0},
                               {"ratio", torch_ms > 0 ? ms / torch_ms : 0}});
+    // GPU time of the last run by kind of stage, where the device has timestamps.
+    std::map<std::string, double> by_kind;
+    for (const StageTime& st : exec.last_stage_times()) {
+      const int node = model.graph.find(st.name);
+      std::string kind = "other";
+      if (node >= 0) {
+        const graph::Node& n = model.graph.nodes[node];
+        switch (n.op) {
+          case graph::OpKind::Conv:
+            kind = n.conv.groups > 1 || n.conv.dilation_h > 1 || n.conv.dilation_w > 1
+                       ? "conv grouped/dilated"
+                       : "conv " + std::to_string(n.conv.kh) + "x" + std::to_string(n.conv.kw);
+            break;
+          case graph::OpKind::Pool: kind = "pool"; break;
+          case graph::OpKind::GlobalPool: kind = "global pool"; break;
+          case graph::OpKind::Lrn: kind = "lrn"; break;
+          case graph::OpKind::Add: kind = "add"; break;
+          case graph::OpKind::Concat: kind = "concat"; break;
+          case graph::OpKind::Softmax: kind = "softmax"; break;
+          case graph::OpKind::Activation: kind = "activation"; break;
+          case graph::OpKind::Input: break;
+        }
+      }
+      by_kind[kind] += st.ms;
+    }
+    report["runs"].back()["gpu_ms_by_kind"] = by_kind;
     if (!json_out) {
       std::cout << model.name << ", " << sz.h << "x" << sz.w << ": " << std::fixed
                 << std::setprecision(1) << ms << " ms per image (median of " << repeat << ")";
@@ -148,6 +174,9 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
                   << torch.value("threads", 0) << " threads): ratio " << std::setprecision(2)
                   << ms / torch_ms << "x";
       std::cout << "\n";
+      for (const auto& [kind, kms] : by_kind)
+        std::cout << "  " << std::left << std::setw(22) << kind << std::right << std::setw(9)
+                  << std::setprecision(1) << kms << " ms GPU\n";
     }
   }
   if (json_out) std::cout << report.dump(2) << "\n";
