@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "onnx_builder.hpp"
 #include "overfeat/classes.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/graph.hpp"
@@ -24,6 +25,7 @@ namespace {
 using namespace overfeat;
 using namespace overfeat::graph;
 using onnx::TensorProto;
+using overfeat::testing::OnnxBuilder;
 
 std::vector<float> random_values(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
@@ -46,100 +48,6 @@ void expect_near(const Tensor& got, const Tensor& want, float tol = 1e-4f) {
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got.data[i], want.data[i], tol * (1 + std::abs(want.data[i]))) << "at " << i;
 }
-
-/// A small ONNX model built node by node.
-class Model {
- public:
-  explicit Model(int opset = 13, std::vector<int64_t> input = {1, 3, 6, 6},
-                 const std::string& input_name = "image") {
-    proto_.set_ir_version(7);
-    auto* o = proto_.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-    g_ = proto_.mutable_graph();
-    g_->set_name("test");
-    auto* in = g_->add_input();
-    in->set_name(input_name);
-    auto* type = in->mutable_type()->mutable_tensor_type();
-    type->set_elem_type(TensorProto::FLOAT);
-    for (int64_t d : input) {
-      auto* dim = type->mutable_shape()->add_dim();
-      if (d > 0)
-        dim->set_dim_value(d);
-      else
-        dim->set_dim_param(d == 0 ? "N" : "S" + std::to_string(-d));
-    }
-  }
-
-  TensorProto* floats(const std::string& name, std::vector<int64_t> dims,
-                      const std::vector<float>& values) {
-    auto* t = g_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(values.data(), values.size() * sizeof(float));
-    return t;
-  }
-
-  void ints(const std::string& name, std::vector<int64_t> dims,
-            const std::vector<int64_t>& values) {
-    auto* t = g_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(TensorProto::INT64);
-    for (int64_t d : dims) t->add_dims(d);
-    for (int64_t v : values) t->add_int64_data(v);
-  }
-
-  onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs,
-                        std::vector<std::string> outputs, const std::string& name = "") {
-    auto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : inputs) n->add_input(i);
-    for (const auto& o : outputs) n->add_output(o);
-    return n;
-  }
-
-  static void attr(onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr_f(onnx::NodeProto* n, const std::string& name, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
-  static void attr_s(onnx::NodeProto* n, const std::string& name, const std::string& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::STRING);
-    a->set_s(v);
-  }
-
-  void output(const std::string& name) {
-    auto* o = g_->add_output();
-    o->set_name(name);
-    o->mutable_type()->mutable_tensor_type()->set_elem_type(TensorProto::FLOAT);
-  }
-
-  std::string bytes() const { return proto_.SerializeAsString(); }
-  ImportedGraph import() const { return import_onnx_bytes(bytes(), "test.onnx"); }
-  onnx::ModelProto& proto() { return proto_; }
-  onnx::GraphProto& graph() { return *g_; }
-
- private:
-  onnx::ModelProto proto_;
-  onnx::GraphProto* g_;
-};
 
 /// The message of the WeightFileError that `f` throws ("" when it throws none).
 template <class F>
@@ -315,7 +223,7 @@ TEST(GraphReference, ConvPadsEqualAPaddedInput) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(GraphOnnx, ConvBatchNormFoldsAndMatchesTheUnfoldedReference) {
-  Model m(13, {1, 3, 6, 6});
+  OnnxBuilder m(13, {1, 3, 6, 6});
   const auto w = random_values(4 * 3 * 3 * 3, 10), b = random_values(4, 11);
   const auto scale = random_values(4, 12, 0.5f, 2.0f), shift = random_values(4, 13);
   const auto mean = random_values(4, 14), var = random_values(4, 15, 0.1f, 2.0f);
@@ -326,9 +234,9 @@ TEST(GraphOnnx, ConvBatchNormFoldsAndMatchesTheUnfoldedReference) {
   m.floats("mean", {4}, mean);
   m.floats("var", {4}, var);
   auto* conv = m.node("Conv", {"image", "w", "b"}, {"c1"}, "conv1");
-  Model::attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  OnnxBuilder::attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
   auto* bn = m.node("BatchNormalization", {"c1", "scale", "shift", "mean", "var"}, {"bn1"}, "bn1");
-  Model::attr_f(bn, "epsilon", 1e-3f);
+  OnnxBuilder::attr_f(bn, "epsilon", 1e-3f);
   m.node("Relu", {"bn1"}, {"out"}, "relu1");
   m.output("out");
   const ImportedGraph ig = m.import();
@@ -362,7 +270,7 @@ TEST(GraphOnnx, ConvBatchNormFoldsAndMatchesTheUnfoldedReference) {
 }
 
 TEST(GraphOnnx, BatchNormAfterASharedConvIsADepthwiseConv) {
-  Model m(13, {1, 2, 4, 4});
+  OnnxBuilder m(13, {1, 2, 4, 4});
   m.floats("w", {2, 2, 1, 1}, random_values(4, 1));
   m.floats("s", {2}, {2.0f, 3.0f});
   m.floats("t", {2}, {0.5f, -0.5f});
@@ -370,7 +278,7 @@ TEST(GraphOnnx, BatchNormAfterASharedConvIsADepthwiseConv) {
   m.floats("var", {2}, {1.0f, 4.0f});
   m.node("Conv", {"image", "w"}, {"c"});  // no bias
   auto* bn = m.node("BatchNormalization", {"c", "s", "t", "mu", "var"}, {"bn"});
-  Model::attr_f(bn, "epsilon", 0.0f);
+  OnnxBuilder::attr_f(bn, "epsilon", 0.0f);
   m.node("Add", {"c", "bn"}, {"out"});
   m.output("out");
   const Graph g = m.import().graph;
@@ -410,7 +318,7 @@ struct Classifier {
   }
 };
 
-void check_classifier(const Model& m, const Classifier& cl) {
+void check_classifier(const OnnxBuilder& m, const Classifier& cl) {
   const Graph g = m.import().graph;
   ASSERT_EQ(g.nodes.size(), 3u);
   const Node& fc = g.nodes[2];
@@ -434,7 +342,7 @@ TEST(GraphOnnx, GemmAfterFlattenIsAConvolutionOverTheMap) {
   Classifier cl;
   for (int trans_b : {0, 1}) {
     SCOPED_TRACE(trans_b);
-    Model m(11, {1, 3, 4, 4});
+    OnnxBuilder m(11, {1, 3, 4, 4});
     m.floats("cw", {2, 3, 1, 1}, cl.conv_w);
     std::vector<float> b = cl.fc;
     if (!trans_b)  // stored [32][5]
@@ -445,7 +353,7 @@ TEST(GraphOnnx, GemmAfterFlattenIsAConvolutionOverTheMap) {
     m.node("Conv", {"image", "cw"}, {"c"});
     m.node("Flatten", {"c"}, {"f"});
     auto* gemm = m.node("Gemm", {"f", "fc", "fcb"}, {"scores"}, "fc8");
-    Model::attr(gemm, "transB", int64_t{trans_b});
+    OnnxBuilder::attr(gemm, "transB", int64_t{trans_b});
     m.output("scores");
     check_classifier(m, cl);
   }
@@ -454,7 +362,7 @@ TEST(GraphOnnx, GemmAfterFlattenIsAConvolutionOverTheMap) {
 TEST(GraphOnnx, TorchStyleReshapeThenMatMulAndAddIsOneConvolution) {
   // x.view(x.size(0), -1) exports as Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
   Classifier cl;
-  Model m(13, {0, 3, 4, 4});  // symbolic batch
+  OnnxBuilder m(13, {0, 3, 4, 4});  // symbolic batch
   m.floats("cw", {2, 3, 1, 1}, cl.conv_w);
   std::vector<float> b(32 * 5);
   for (int o = 0; o < 5; ++o)
@@ -469,7 +377,7 @@ TEST(GraphOnnx, TorchStyleReshapeThenMatMulAndAddIsOneConvolution) {
   m.node("Gather", {"shape", "zero"}, {"n"});
   m.node("Unsqueeze", {"n", "axes"}, {"n1"});
   m.node("Concat", {"n1", "minus1"}, {"target"});
-  Model::attr(m.graph().mutable_node(m.graph().node_size() - 1), "axis", int64_t{0});
+  OnnxBuilder::attr(m.graph().mutable_node(m.graph().node_size() - 1), "axis", int64_t{0});
   m.node("Reshape", {"c", "target"}, {"flat"});
   m.node("MatMul", {"flat", "fc"}, {"mm"});
   m.node("Add", {"mm", "fcb"}, {"scores"});
@@ -480,12 +388,12 @@ TEST(GraphOnnx, TorchStyleReshapeThenMatMulAndAddIsOneConvolution) {
 
 TEST(GraphOnnx, AsymmetricPadsAndAutoPad) {
   const auto pads_of = [](const std::string& auto_pad, std::vector<int64_t> pads, int stride) {
-    Model m(11, {1, 1, 6, 7});
+    OnnxBuilder m(11, {1, 1, 6, 7});
     m.floats("w", {1, 1, 3, 3}, random_values(9, 30));
     auto* conv = m.node("Conv", {"image", "w"}, {"out"});
-    if (!auto_pad.empty()) Model::attr_s(conv, "auto_pad", auto_pad);
-    if (!pads.empty()) Model::attr(conv, "pads", pads);
-    Model::attr(conv, "strides", std::vector<int64_t>{stride, stride});
+    if (!auto_pad.empty()) OnnxBuilder::attr_s(conv, "auto_pad", auto_pad);
+    if (!pads.empty()) OnnxBuilder::attr(conv, "pads", pads);
+    OnnxBuilder::attr(conv, "strides", std::vector<int64_t>{stride, stride});
     m.output("out");
     const Graph g = m.import().graph;
     const Pads p = g.nodes[1].conv.pads;
@@ -500,11 +408,11 @@ TEST(GraphOnnx, AsymmetricPadsAndAutoPad) {
   EXPECT_EQ(pads_of("VALID", {}, 1), (std::vector<int>{0, 0, 0, 0}));
 
   // The asymmetric conv computes what ONNX does: zeros added only where the pads say.
-  Model m(11, {1, 1, 5, 5});
+  OnnxBuilder m(11, {1, 1, 5, 5});
   const auto w = random_values(9, 31);
   m.floats("w", {1, 1, 3, 3}, w);
   auto* conv = m.node("Conv", {"image", "w"}, {"out"});
-  Model::attr(conv, "pads", std::vector<int64_t>{1, 0, 0, 2});
+  OnnxBuilder::attr(conv, "pads", std::vector<int64_t>{1, 0, 0, 2});
   m.output("out");
   const Graph g = m.import().graph;
   const Tensor in = random_tensor(1, 5, 5, 32);
@@ -523,19 +431,19 @@ TEST(GraphOnnx, AsymmetricPadsAndAutoPad) {
 
 TEST(GraphOnnx, PadFoldsIntoTheConvOrAveragePoolAfterIt) {
   // torch writes AvgPool2d(count_include_pad=True) as Pad + AveragePool, and ZeroPad2d + Conv.
-  Model m(13, {1, 2, 5, 6});
+  OnnxBuilder m(13, {1, 2, 5, 6});
   const auto w = random_values(3 * 2 * 3 * 3, 50);
   m.floats("w", {3, 2, 3, 3}, w);
   m.ints("pads", {8}, {0, 0, 1, 2, 0, 0, 2, 1});  // top 1, left 2, bottom 2, right 1
   m.node("Pad", {"image", "pads"}, {"padded"});
   auto* conv = m.node("Conv", {"padded", "w"}, {"c"}, "conv");
-  Model::attr(conv, "pads", std::vector<int64_t>{1, 0, 0, 0});
+  OnnxBuilder::attr(conv, "pads", std::vector<int64_t>{1, 0, 0, 0});
   auto* pool = m.node("AveragePool", {"padded"}, {"a"}, "avg");
-  Model::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
-  Model::attr(pool, "pads", std::vector<int64_t>{1, 0, 0, 0});
-  Model::attr(pool, "count_include_pad", int64_t{1});
+  OnnxBuilder::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
+  OnnxBuilder::attr(pool, "pads", std::vector<int64_t>{1, 0, 0, 0});
+  OnnxBuilder::attr(pool, "count_include_pad", int64_t{1});
   m.node("Concat", {"c", "a"}, {"out"}, "cat");
-  Model::attr(m.graph().mutable_node(3), "axis", int64_t{1});
+  OnnxBuilder::attr(m.graph().mutable_node(3), "axis", int64_t{1});
   m.output("out");
   const Graph g = m.import().graph;
   ASSERT_EQ(g.nodes.size(), 4u);
@@ -568,21 +476,21 @@ TEST(GraphOnnx, PadFoldsIntoTheConvOrAveragePoolAfterIt) {
 
 TEST(GraphOnnx, PadIsRefusedWhereItsZerosWouldMeanSomethingElse) {
   {
-    Model m(11);
+    OnnxBuilder m(11);
     m.ints("pads", {8}, {0, 0, 1, 1, 0, 0, 1, 1});
     m.node("Pad", {"image", "pads"}, {"padded"});
     auto* pool = m.node("MaxPool", {"padded"}, {"out"}, "maxpool");
-    Model::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
+    OnnxBuilder::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
     m.output("out");
     const std::string msg = error_of([&] { m.import(); });
     EXPECT_NE(msg.find("'maxpool'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("zero-padded"), std::string::npos) << msg;
   }
   {
-    Model m(9);
+    OnnxBuilder m(9);
     auto* pad = m.node("Pad", {"image"}, {"padded"}, "reflect");
-    Model::attr(pad, "pads", std::vector<int64_t>{0, 0, 1, 1, 0, 0, 1, 1});
-    Model::attr_s(pad, "mode", "reflect");
+    OnnxBuilder::attr(pad, "pads", std::vector<int64_t>{0, 0, 1, 1, 0, 0, 1, 1});
+    OnnxBuilder::attr_s(pad, "mode", "reflect");
     m.node("Relu", {"padded"}, {"out"});
     m.output("out");
     EXPECT_NE(error_of([&] { m.import(); }).find("mode 'reflect'"), std::string::npos);
@@ -591,13 +499,13 @@ TEST(GraphOnnx, PadIsRefusedWhereItsZerosWouldMeanSomethingElse) {
 
 TEST(GraphOnnx, LegacyBroadcastBiasFoldsIntoTheConv) {
   // Opset 6 (Caffe2-era files): Add with broadcast 1 and axis 1 adds a bias per channel.
-  Model m(6, {1, 3, 4, 4});
+  OnnxBuilder m(6, {1, 3, 4, 4});
   m.floats("w", {2, 3, 1, 1}, random_values(6, 60));
   m.floats("b", {2}, {0.25f, -4.0f});
   m.node("Conv", {"image", "w"}, {"c"}, "conv");
   auto* add = m.node("Add", {"c", "b"}, {"out"}, "bias");
-  Model::attr(add, "broadcast", int64_t{1});
-  Model::attr(add, "axis", int64_t{1});
+  OnnxBuilder::attr(add, "broadcast", int64_t{1});
+  OnnxBuilder::attr(add, "axis", int64_t{1});
   m.output("out");
   auto* meta = m.proto().add_metadata_props();
   meta->set_key("author");
@@ -614,20 +522,20 @@ TEST(GraphOnnx, OpsetThreeFilesReadLikeTheirModernForm) {
   // The Model Zoo's oldest classics: Reshape's shape as an attribute, Gemm with broadcast.
   const auto fc = random_values(4 * 18, 80);
   const auto build = [&](int opset) {
-    Model m(opset, {1, 2, 3, 3});
+    OnnxBuilder m(opset, {1, 2, 3, 3});
     m.floats("fc", {4, 18}, fc);
     m.floats("b", {4}, {1, 2, 3, 4});
     onnx::NodeProto* reshape;
     if (opset < 5) {
       reshape = m.node("Reshape", {"image"}, {"f"});
-      Model::attr(reshape, "shape", std::vector<int64_t>{1, -1});
+      OnnxBuilder::attr(reshape, "shape", std::vector<int64_t>{1, -1});
     } else {
       m.ints("shape", {2}, {1, -1});
       reshape = m.node("Reshape", {"image", "shape"}, {"f"});
     }
     auto* gemm = m.node("Gemm", {"f", "fc", "b"}, {"g"});
-    Model::attr(gemm, "transB", int64_t{1});
-    if (opset < 7) Model::attr(gemm, "broadcast", int64_t{1});
+    OnnxBuilder::attr(gemm, "transB", int64_t{1});
+    if (opset < 7) OnnxBuilder::attr(gemm, "broadcast", int64_t{1});
     m.node("Softmax", {"g"}, {"p"});
     m.output("p");
     return m.import().graph;
@@ -641,11 +549,11 @@ TEST(GraphOnnx, OpsetThreeFilesReadLikeTheirModernForm) {
 TEST(GraphOnnx, SoftmaxOverClassesAndNodeNames) {
   // Opset 11: softmax at axis 1 of [N, K] after a Gemm is over the classes; at larger inputs it
   // is a softmax over the channels of every pixel. Nodes of the same name get a suffix.
-  Model m(11, {1, 2, 3, 3});
+  OnnxBuilder m(11, {1, 2, 3, 3});
   m.floats("fc", {4, 18}, random_values(72, 70));
   m.node("Flatten", {"image"}, {"f"}, "same");
   m.node("Gemm", {"f", "fc"}, {"g"}, "same");
-  Model::attr(m.graph().mutable_node(1), "transB", int64_t{1});
+  OnnxBuilder::attr(m.graph().mutable_node(1), "transB", int64_t{1});
   m.node("Softmax", {"g"}, {"p"}, "same");
   m.output("p");
   const Graph g = m.import().graph;
@@ -660,7 +568,7 @@ TEST(GraphOnnx, SoftmaxOverClassesAndNodeNames) {
 }
 
 TEST(GraphOnnx, UnsupportedNodeIsNamedWithWhatIsSupported) {
-  Model m;
+  OnnxBuilder m;
   m.node("Relu", {"image"}, {"r"});
   m.node("Sigmoid", {"r"}, {"out"}, "my_sigmoid");
   m.output("out");
@@ -673,15 +581,15 @@ TEST(GraphOnnx, UnsupportedNodeIsNamedWithWhatIsSupported) {
 
 TEST(GraphOnnx, RefusalsSayWhy) {
   {  // dilated pooling
-    Model m;
+    OnnxBuilder m;
     auto* p = m.node("MaxPool", {"image"}, {"out"}, "pool");
-    Model::attr(p, "kernel_shape", std::vector<int64_t>{2, 2});
-    Model::attr(p, "dilations", std::vector<int64_t>{2, 2});
+    OnnxBuilder::attr(p, "kernel_shape", std::vector<int64_t>{2, 2});
+    OnnxBuilder::attr(p, "dilations", std::vector<int64_t>{2, 2});
     m.output("out");
     EXPECT_NE(error_of([&] { m.import(); }).find("dilation"), std::string::npos);
   }
   {  // softmax over C*H*W before opset 13
-    Model m(11);
+    OnnxBuilder m(11);
     m.node("Softmax", {"image"}, {"out"}, "sm");
     m.output("out");
     const std::string msg = error_of([&] { m.import(); });
@@ -689,20 +597,20 @@ TEST(GraphOnnx, RefusalsSayWhy) {
     EXPECT_NE(msg.find("opset 13"), std::string::npos) << msg;
   }
   {  // broadcasting between maps
-    Model m;
+    OnnxBuilder m;
     m.node("GlobalAveragePool", {"image"}, {"g"});
     m.node("Add", {"image", "g"}, {"out"}, "bcast");
     m.output("out");
     EXPECT_NE(error_of([&] { m.import(); }).find("broadcasting"), std::string::npos);
   }
   {  // opset out of range
-    Model m(18);
+    OnnxBuilder m(18);
     m.node("Relu", {"image"}, {"out"});
     m.output("out");
     EXPECT_NE(error_of([&] { m.import(); }).find("opset 18"), std::string::npos);
   }
   {  // a cycle
-    Model m;
+    OnnxBuilder m;
     m.node("Add", {"image", "b"}, {"a"});
     m.node("Relu", {"a"}, {"b"});
     m.output("b");
@@ -713,7 +621,7 @@ TEST(GraphOnnx, RefusalsSayWhy) {
 TEST(GraphOnnx, OldFilesAndOtherForms) {
   // Opset 9 style: weights listed as inputs, nodes out of order, Clip with attributes, float16
   // weights cast to float, Dropout and Identity vanish, a dead branch is dropped.
-  Model m(9, {1, 2, 5, 5}, "data");
+  OnnxBuilder m(9, {1, 2, 5, 5}, "data");
   auto* w = m.graph().add_initializer();
   w->set_name("w16");
   w->set_data_type(TensorProto::FLOAT16);
@@ -723,10 +631,10 @@ TEST(GraphOnnx, OldFilesAndOtherForms) {
   auto* listed = m.graph().add_input();
   listed->set_name("w16");
   auto* clip = m.node("Clip", {"d"}, {"out"}, "relu6");
-  Model::attr_f(clip, "min", 0.0f);
-  Model::attr_f(clip, "max", 6.0f);
+  OnnxBuilder::attr_f(clip, "min", 0.0f);
+  OnnxBuilder::attr_f(clip, "max", 6.0f);
   m.node("Cast", {"w16"}, {"w"});
-  Model::attr(m.graph().mutable_node(1), "to", int64_t{TensorProto::FLOAT});
+  OnnxBuilder::attr(m.graph().mutable_node(1), "to", int64_t{TensorProto::FLOAT});
   m.node("Conv", {"data", "w"}, {"c"});
   m.node("Dropout", {"c"}, {"d"});
   m.node("Identity", {"data"}, {"unused"});
@@ -747,7 +655,7 @@ TEST(GraphOnnx, MissingTruncatedAndEmptyFiles) {
   EXPECT_NE(msg.find("none.onnx"), std::string::npos) << msg;
   EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
 
-  Model m;
+  OnnxBuilder m;
   m.floats("w", {8, 3, 3, 3}, random_values(8 * 27, 40));
   m.node("Conv", {"image", "w"}, {"out"});
   m.output("out");
@@ -769,14 +677,14 @@ TEST(GraphOnnx, MissingTruncatedAndEmptyFiles) {
 
 TEST(GraphOnnx, DamagedShapesAreRefusedNotTrusted) {
   // Weights whose shape claims far more values than the file holds.
-  Model m;
+  OnnxBuilder m;
   auto* w = m.floats("w", {8, 3, 3, 3}, random_values(8 * 27, 41));
   w->set_dims(0, int64_t{1} << 40);
   m.node("Conv", {"image", "w"}, {"out"});
   m.output("out");
   EXPECT_FALSE(error_of([&] { m.import(); }).empty());
   // Every prefix of a valid file: refused or read, never a crash.
-  Model ok;
+  OnnxBuilder ok;
   ok.floats("w", {2, 3, 3, 3}, random_values(54, 42));
   ok.node("Conv", {"image", "w"}, {"out"});
   ok.output("out");

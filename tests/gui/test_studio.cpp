@@ -34,6 +34,7 @@
 #include "heatmap_inspector.hpp"
 #include "image_canvas.hpp"
 #include "main_window.hpp"
+#include "onnx_builder.hpp"
 #include "overfeat/render.hpp"
 #include "synthetic_weights.hpp"
 #include "teach_panel.hpp"
@@ -332,6 +333,34 @@ class StudioTest : public QObject {
     w->setMode(Mode::Classify);
     QTRY_VERIFY(w->classifyPanel()->caption().startsWith("Bars: the whole image"));
     check_validation(*w);
+  }
+
+  // Model > Open model file with a classic network (an ONNX classifier without OverFeat
+  // metadata): detection and heat maps run on it (class maps per cell, boxes are windows), and
+  // Recognize says what one-shot learning needs instead of failing obscurely.
+  void runsAClassicNetworkFromAnOnnxFile() {
+    const QString file = path("tiny-classic.onnx");
+    overfeat::testing::tiny_classifier(5, 32).save(file.toStdString());
+    auto w = open_window();
+    QSignalSpy loaded(w.get(), &MainWindow::modelChanged);
+    w->loadModel({file, "", ""});
+    QVERIFY(loaded.wait(30000));
+    QVERIFY2(w->worker().modelLoaded(), qPrintable(w->errorText()));
+    w->setMode(Mode::Heatmaps);
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    QVERIFY(!r->detect.dense.maps.empty());
+    for (const auto& m : r->detect.dense.maps) QVERIFY(m.probs.h > 1 && m.probs.w > 1);
+    QCOMPARE(static_cast<int>(r->model->classes.size()), 5);
+    QVERIFY(r->model->summary.contains("classic network"));
+    save_screenshot(*w, "studio_classic_heatmaps.png");
+    w->setMode(Mode::Recognize);
+    QTRY_VERIFY2(w->errorText().contains("OverFeat Studio's format"), qPrintable(w->errorText()));
+    check_validation(*w);
+    // Back to the marker model for the tests after this one.
+    w->loadModel({model_, "", ""});
+    QVERIFY(loaded.wait(30000));
   }
 
   // Recognize's box tag once covered the caption, and a saved 320x240 PNG cut the caption off.

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// The `overfeat` command with a classic network (an ONNX classifier without OverFeat metadata,
+// built here node by node): the release-compatible mode's softmax against the host reference
+// with the default preprocessing and with a sidecar's, class maps from `heatmap`, and the clear
+// refusal of what needs a model of the project's format.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "onnx_builder.hpp"
+#include "overfeat/graph_model.hpp"
+#include "overfeat/graph_reference.hpp"
+#include "test_support.hpp"
+#include "vulkan_fixture.hpp"
+
+namespace overfeat {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_command;
+
+/// A smooth colour picture of `side` x `side`, as PNG; returns it as planar RGB 0..255 too.
+Tensor write_picture(const fs::path& file, int side) {
+  cv::Mat bgr(side, side, CV_8UC3);
+  Tensor rgb(3, side, side);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x) {
+      const uchar r = static_cast<uchar>(8 * x % 256), g = static_cast<uchar>(5 * y % 256),
+                  b = static_cast<uchar>((x * y) % 256);
+      bgr.at<cv::Vec3b>(y, x) = {b, g, r};
+      rgb.at(0, y, x) = r;
+      rgb.at(1, y, x) = g;
+      rgb.at(2, y, x) = b;
+    }
+  cv::imwrite(file.string(), bgr);
+  return rgb;
+}
+
+/// The host reference's class probabilities for `rgb` through `model`'s graph.
+std::vector<double> reference_probs(const GraphModel& model, const Tensor& rgb) {
+  const auto maps = graph::ref::run(model.graph, preprocess(model.pre, rgb));
+  const Tensor& logits = maps[model.graph.output];
+  double top = -INFINITY, sum = 0;
+  for (float v : logits.data) top = std::max(top, static_cast<double>(v));
+  std::vector<double> p;
+  for (float v : logits.data) sum += std::exp(v - top);
+  for (float v : logits.data) p.push_back(std::exp(v - top) / sum);
+  return p;
+}
+
+void expect_probs(const std::string& json_text, const std::vector<double>& want,
+                  const std::vector<std::string>& names) {
+  const auto j = nlohmann::json::parse(json_text);
+  ASSERT_EQ(j.size(), 1u);
+  const auto& classes = j[0]["classes"];
+  ASSERT_EQ(classes.size(), want.size());
+  for (const auto& c : classes) {
+    const int i = c["index"];
+    EXPECT_NEAR(c["probability"].get<double>(), want.at(i), 1e-5);
+    EXPECT_EQ(c["name"], names.at(i));
+  }
+}
+
+// The command needs a Vulkan device (skipped without one, as the sanitizer build runs).
+class ClassicNetworkCli : public testing::VulkanTest {};
+
+TEST_F(ClassicNetworkCli, ReleaseModeEqualsTheReferenceWithDefaultsAndWithASidecar) {
+  const testing::TempDir dir("classic_cli");
+  const fs::path model = dir / "tiny.onnx", picture = dir / "picture.png";
+  testing::tiny_classifier(5, 32).save(model.string());
+  const Tensor rgb = write_picture(picture, 32);
+  const std::string cmd = std::string(OVERFEAT_BIN) + " -m '" + model.string() + "' -n 5 --json '" +
+                          picture.string() + "'";
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.code, 0) << r.err;
+  GraphModel m = load_graph_model(model);
+  EXPECT_EQ(m.pre.source, "ImageNet defaults (torchvision)");
+  expect_probs(r.out, reference_probs(m, rgb),
+               {"class 0", "class 1", "class 2", "class 3", "class 4"});
+
+  // A sidecar: Caffe-style 0..255 BGR with its own mean and std, and class names.
+  std::ofstream(dir / "names.txt") << "ant\nbee\ncat\ndog\nemu\n";
+  std::ofstream(sidecar_path(model))
+      << R"({"mean": [120, 110, 100], "std": [50, 60, 70], "range": 255, "bgr": true,
+            "classes": "names.txt"})";
+  r = run_command(cmd);
+  ASSERT_EQ(r.code, 0) << r.err;
+  m = load_graph_model(model);
+  EXPECT_TRUE(m.pre.bgr);
+  expect_probs(r.out, reference_probs(m, rgb), {"ant", "bee", "cat", "dog", "emu"});
+
+  // The text format is the release's: "name probability" lines.
+  r = run_command(std::string(OVERFEAT_BIN) + " -m '" + model.string() + "' -n 2 '" +
+                  picture.string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+
+  // A damaged sidecar is named, with what it should hold.
+  std::ofstream(sidecar_path(model)) << R"({"std": [1, 0, 1]})";
+  r = run_command(cmd);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("tiny.onnx.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("std must be positive"), std::string::npos) << r.err;
+}
+
+TEST_F(ClassicNetworkCli, HeatmapGivesClassMapsAndLearningSaysWhatItNeeds) {
+  const testing::TempDir dir("classic_cli");
+  const fs::path model = dir / "tiny.onnx", picture = dir / "picture.png";
+  testing::tiny_classifier(5, 32).save(model.string());
+  write_picture(picture, 64);
+  auto r = run_command(std::string(OVERFEAT_BIN) + " heatmap -m '" + model.string() +
+                       "' -n 1 --scales 32,64 --raw json -o '" + (dir / "maps").string() + "' '" +
+                       picture.string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(dir / "maps" / "picture_heatmaps.json");
+  const auto index = nlohmann::json::parse(in);
+  ASSERT_EQ(index["maps"].size(), 2u);
+  // The global pooling is gone: a 32x32 input gives 15x15 cells of the stride-2 conv.
+  EXPECT_EQ(index["maps"][0]["map_size"], nlohmann::json({15, 15}));
+  EXPECT_EQ(index["maps"][1]["map_size"], nlohmann::json({31, 31}));
+  EXPECT_EQ(index["maps"][0]["stride"], 2);
+
+  r = run_command(std::string(OVERFEAT_BIN) + " learn -m '" + model.string() + "' thing '" +
+                  picture.string() + "'");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("OverFeat Studio's format"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace overfeat
