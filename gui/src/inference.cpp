@@ -8,6 +8,8 @@
 #include <cstdlib>
 
 #include "overfeat/error.hpp"
+#include "overfeat/graph_dense.hpp"
+#include "overfeat/graph_model.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
@@ -31,13 +33,20 @@ QString mode_name(Mode mode) {
 
 struct InferenceWorker::Engine {
   std::unique_ptr<vk::Context> ctx;
-  Model model;
+  Model model;  ///< for a classic network: its name, classes and window only
   std::unique_ptr<DenseEvaluator> evaluator;
+  /// A classic network (an ONNX classifier without OverFeat metadata), run by graph_eval.
+  std::unique_ptr<GraphModel> graph;
+  std::unique_ptr<GraphDenseEvaluator> graph_eval;
+  uint64_t activation_bytes() const {
+    return graph_eval ? graph_eval->activation_bytes() : evaluator->activation_bytes();
+  }
   ModelInfoPtr info;
   std::string fingerprint;              // of the model, ties learned classes to it
   std::unique_ptr<OneShotStore> store;  // the learned classes, saved at every change
   ~Engine() {
     evaluator.reset();  // device memory goes before the device
+    graph_eval.reset();
     ctx.reset();
   }
 };
@@ -154,7 +163,16 @@ void InferenceWorker::load(const ModelRequest& request) {
             "Choose Model > Official fast net or Model > Open model file.");
       choice = path.string();
     }
-    engine->model = load_model_choice(choice, dir, Reader::App);  // messages name the menus
+    const std::filesystem::path file = choice;
+    std::error_code ec;
+    if (file.extension() == ".onnx" && std::filesystem::is_regular_file(file, ec) &&
+        !is_overfeat_model_file(file)) {
+      engine->graph = std::make_unique<GraphModel>(load_graph_model(file));
+      engine->model.net = graph_net_spec(*engine->graph);
+      engine->model.classes = engine->graph->classes;
+    } else {
+      engine->model = load_model_choice(choice, dir, Reader::App);  // messages name the menus
+    }
 
     emit modelLoading(45, tr("Opening the Vulkan device"));
     vk::ContextOptions options;
@@ -168,7 +186,10 @@ void InferenceWorker::load(const ModelRequest& request) {
     validation_base_ = validation_messages_.load();
 
     emit modelLoading(60, tr("Uploading weights and building pipelines"));
-    engine->evaluator = std::make_unique<DenseEvaluator>(*engine->ctx, engine->model);
+    if (engine->graph)
+      engine->graph_eval = std::make_unique<GraphDenseEvaluator>(*engine->ctx, *engine->graph);
+    else
+      engine->evaluator = std::make_unique<DenseEvaluator>(*engine->ctx, engine->model);
 
     // Warm-up: one window-sized pass builds the pipelines and fills the pipeline cache, so the
     // first real frame is not the slow one.
@@ -176,7 +197,10 @@ void InferenceWorker::load(const ModelRequest& request) {
     const int window = engine->model.net.window;
     Tensor grey({3, window, window});
     std::fill(grey.data.begin(), grey.data.end(), 128.0f);
-    engine->evaluator->evaluate(grey, {{window, window}}, {});
+    if (engine->graph_eval)
+      engine->graph_eval->evaluate(grey, {{window, window}}, false);
+    else
+      engine->evaluator->evaluate(grey, {{window, window}}, {});
 
     auto info = std::make_shared<ModelInfo>();
     const Model& m = engine->model;
@@ -185,7 +209,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->background = m.background;
     info->regressor = m.regressor.has_value();
     info->window = m.net.window;
-    info->stride = m.net.total_stride();
+    info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
     info->device = QString::fromStdString(engine->ctx->capability_line());
     const int foreground = static_cast<int>(m.classes.size()) - (m.background >= 0 ? 1 : 0);
     info->summary = tr("%1: %2 classes, %3-px window every %4 px, %5")
@@ -195,12 +219,21 @@ void InferenceWorker::load(const ModelRequest& request) {
                         .arg(info->stride)
                         .arg(info->regressor ? tr("box regressor")
                                              : tr("no box regressor (boxes are windows)"));
+    if (engine->graph)
+      info->summary = tr("%1: a classic network, %2 classes, %3x%4 input, a class map every %5 "
+                         "px; boxes are windows; one-shot learning needs a model of OverFeat "
+                         "Studio's format")
+                          .arg(info->name)
+                          .arg(foreground)
+                          .arg(engine->graph->input_w)
+                          .arg(engine->graph->input_h)
+                          .arg(info->stride);
     engine->info = info;
     emit modelLoading(95, tr("Reading the learned classes"));
-    engine->fingerprint = model_fingerprint(engine->model);
+    if (!engine->graph) engine->fingerprint = model_fingerprint(engine->model);
     engine_ = std::move(engine);
-    loadStoreFor(engine_->model);
-    activation_bytes_ = engine_->evaluator->activation_bytes();
+    if (!engine_->graph) loadStoreFor(engine_->model);
+    activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     loaded_ = true;
     emit modelLoading(100, tr("Ready"));
@@ -300,6 +333,10 @@ void InferenceWorker::teach(const QImage& image, const std::optional<Box>& box, 
                             const QString& source) {
   post([this, image, box, name, source] {
     try {
+      if (engine_ && engine_->graph)
+        throw Error(
+            "One-shot learning needs a model of OverFeat Studio's format (the bundled "
+            "model, the official nets); this is a classic network.");
       if (!engine_ || !engine_->store)
         throw Error("No model is loaded: choose one in the Model menu first.");
       if (name.trimmed().isEmpty()) throw Error("Type a name for what you are teaching.");
@@ -408,19 +445,28 @@ void InferenceWorker::analyse(Job job) {
     DetectOptions& o = result->options;
     if (job.mode == Mode::Classify) o.dense.boxes = false;  // the regressor is not needed
     if (job.mode == Mode::Recognize && !engine_->store)
-      throw Error("One-shot learning is not available with this model.");
+      throw Error(engine_->graph ? "One-shot learning needs a model of OverFeat Studio's format "
+                                   "(the bundled model, the official nets); this is a classic "
+                                   "network: use Classify, Detect or Heat maps with it."
+                                 : "One-shot learning is not available with this model.");
     const Tensor rgb = to_tensor(job.frame.image);
     if (job.mode == Mode::Recognize) {
       recognizeFrame(*result, rgb);
     } else {
-      result->detect = detect(*engine_->evaluator, rgb, o);
+      result->detect =
+          engine_->graph_eval
+              ? detect_in_maps(engine_->graph_eval->evaluate(
+                                   rgb, parse_scales(o.scales, engine_->model.net, rgb.h, rgb.w),
+                                   o.dense.flip),
+                               {}, o)
+              : detect(*engine_->evaluator, rgb, o);
     }
     if (const int d = delay_ms_.load(); d > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(d));
     const auto t1 = Clock::now();
     result->inference_ms = ms_between(t0, t1);
     result->latency_ms = ms_between(job.frame.captured, t1);
-    activation_bytes_ = engine_->evaluator->activation_bytes();
+    activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     {
       std::lock_guard lock(fps_mutex_);

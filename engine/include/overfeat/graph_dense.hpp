@@ -52,6 +52,8 @@ class GraphDenseEvaluator {
   DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip);
   /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
   int removed_poolings() const { return removed_; }
+  /// Input pixels between neighbouring cells of the class maps.
+  int cell_stride() const;
   uint64_t activation_bytes() const;
 
  private:

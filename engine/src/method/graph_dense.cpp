@@ -91,6 +91,10 @@ GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphMode
 
 GraphDenseEvaluator::~GraphDenseEvaluator() = default;
 
+int GraphDenseEvaluator::cell_stride() const {
+  return impl_->cells.stride;
+}
+
 uint64_t GraphDenseEvaluator::activation_bytes() const {
   return impl_->exec.activation_bytes();
 }
