@@ -20,6 +20,9 @@ namespace {
 using namespace overfeat;
 namespace cases = overfeat::testing::onnx_cases;
 
+const char* kNoData =
+    "ONNX's test data is not installed (Debian package libonnx-testdata, "
+    "/usr/share/libonnx-testdata/data; or set OVERFEAT_ONNX_TESTDATA)";
 const char* kListFile = OVERFEAT_SOURCE_DIR "/tests/onnx_conformance_unsupported.txt";
 
 /// The expected refusals: case name -> reason ("#" starts a comment line).
@@ -43,8 +46,7 @@ struct Tally {
 TEST(OnnxConformance, ReferenceMatchesOnnxOrRefusalIsListed) {
   const auto root = cases::data_root();
   if (!root)
-    GTEST_SKIP() << "ONNX's test data is not installed (Debian package libonnx-testdata, "
-                    "/usr/share/libonnx-testdata/data; or set OVERFEAT_ONNX_TESTDATA)";
+    GTEST_SKIP() << kNoData;
   std::vector<std::string> broken;
   const std::vector<cases::Case> all = cases::load_cases(*root, broken);
   for (const std::string& b : broken) ADD_FAILURE() << "unreadable case " << b;
@@ -127,8 +129,7 @@ class OnnxConformanceVulkan : public overfeat::testing::VulkanTest {};
 TEST_F(OnnxConformanceVulkan, ExecutorMatchesOnnx) {
   const auto root = cases::data_root();
   if (!root)
-    GTEST_SKIP() << "ONNX's test data is not installed (Debian package libonnx-testdata, "
-                    "/usr/share/libonnx-testdata/data; or set OVERFEAT_ONNX_TESTDATA)";
+    GTEST_SKIP() << kNoData;
   std::vector<std::string> broken;
   const std::vector<cases::Case> all = cases::load_cases(*root, broken);
   int run = 0, passed = 0;

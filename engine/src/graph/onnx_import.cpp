@@ -24,6 +24,7 @@
 #include <tuple>
 #include <variant>
 
+#include "../model/onnx_common.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/files.hpp"
 #include "overfeat/graph_onnx.hpp"
@@ -32,6 +33,7 @@ namespace overfeat::graph {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace onnx_common;
 using onnx::TensorProto;
 
 // Opsets before 7 too: the ONNX Model Zoo's oldest classics (opset 3), PyTorch's older exports
@@ -52,42 +54,6 @@ constexpr const char* kSupported =
     "Identity, Pad, Constant, Shape, Gather, Unsqueeze, Squeeze, Cast, Slice, ConstantOfShape, "
     "Transpose";
 
-std::string join(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
-/// `text` for a message: control characters as \xNN, cut after 80 bytes (names come from files).
-std::string printable(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < 80; ++i) {
-    const auto ch = static_cast<unsigned char>(text[i]);
-    if (ch < 0x20 || ch == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", ch);
-      out += hex;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  if (text.size() > 80) out += "...";
-  return out;
-}
-
-/// The float32 value of the binary16 bits `h` (exact); NaN for infinities and NaNs, which the
-/// callers refuse as weights.
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return std::numeric_limits<float>::quiet_NaN();
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float v = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign ? -v : v;
-  }
-  return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
-}
-
 /// The number of values of a tensor of `dims`, or nullopt when a dimension is negative or the
 /// count exceeds what a file can hold (a damaged shape must not wrap around to a small count).
 std::optional<uint64_t> count_of(const std::vector<int64_t>& dims) {
@@ -99,10 +65,6 @@ std::optional<uint64_t> count_of(const std::vector<int64_t>& dims) {
     n *= static_cast<uint64_t>(d);
   }
   return n;
-}
-
-int64_t to_index(double x) {
-  return static_cast<int64_t>(std::clamp(x, -9.0e18, 9.0e18));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,31 +106,9 @@ struct Dims {
   bool one_by_one() const { return h == 1 && w == 1; }
 };
 
-const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::string& name) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return &a;
-  return nullptr;
-}
-
-std::vector<int64_t> ints_attr(const onnx::NodeProto& n, const std::string& name,
-                               std::vector<int64_t> fallback) {
-  const auto* a = find_attr(n, name);
-  return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : fallback;
-}
-
-int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
-  const auto* a = find_attr(n, name);
-  return a ? a->i() : fallback;
-}
-
 float float_attr(const onnx::NodeProto& n, const std::string& name, float fallback) {
   const auto* a = find_attr(n, name);
   return a ? a->f() : fallback;
-}
-
-std::string string_attr(const onnx::NodeProto& n, const std::string& name) {
-  const auto* a = find_attr(n, name);
-  return a ? a->s() : std::string();
 }
 
 bool onnx_domain(const std::string& domain) {
@@ -524,12 +464,13 @@ class Importer {
       for (size_t i = 0; i < count; ++i) {
         uint16_t bits;
         std::memcpy(&bits, raw.data() + 2 * i, 2);
-        v[i] = half_to_float(bits);
+        v[i] = half_to_float(bits).value_or(std::numeric_limits<float>::quiet_NaN());
       }
     } else if (raw.empty() && static_cast<size_t>(t.int32_data_size()) == count) {
       v.resize(count);
       for (size_t i = 0; i < count; ++i)
-        v[i] = half_to_float(static_cast<uint16_t>(t.int32_data(static_cast<int>(i)) & 0xffff));
+        v[i] = half_to_float(static_cast<uint16_t>(t.int32_data(static_cast<int>(i)) & 0xffff))
+                   .value_or(std::numeric_limits<float>::quiet_NaN());
     } else {
       node_fail(n, "has the float16 tensor '" + printable(t.name()) +
                        "' whose data does not match its shape " +
@@ -1543,20 +1484,6 @@ class Importer {
     }
   }
 
-  static std::vector<int64_t> range(double start, double end, int64_t step, int64_t d) {
-    const auto fix = [&](double x, int64_t lo, int64_t hi) {
-      x = x < 0 ? x + static_cast<double>(d) : x;
-      return std::clamp(to_index(x), lo, hi);
-    };
-    std::vector<int64_t> idx;
-    if (step > 0)
-      for (int64_t i = fix(start, 0, d), e = fix(end, 0, d); i < e; i += step) idx.push_back(i);
-    if (step < 0)
-      for (int64_t i = fix(start, 0, d - 1), e = fix(end, -1, d - 1); i > e; i += step)
-        idx.push_back(i);
-    return idx;
-  }
-
   Const slice(const onnx::NodeProto& n) const {
     const Const data = loaded(n, 0);
     std::vector<int64_t> starts, ends, axes, steps;
@@ -1578,7 +1505,7 @@ class Importer {
     std::vector<int64_t> identity(rank);
     for (size_t a = 0; a < rank; ++a) {
       identity[a] = static_cast<int64_t>(a);
-      picks[a] = range(0, static_cast<double>(data.dims[a]), 1, data.dims[a]);
+      picks[a] = slice_indices(0, static_cast<double>(data.dims[a]), 1, data.dims[a]);
     }
     for (size_t i = 0; i < starts.size(); ++i) {
       int64_t axis = axes.empty() ? static_cast<int64_t>(i) : axes[i];
@@ -1587,8 +1514,8 @@ class Importer {
       if (axis < 0 || axis >= static_cast<int64_t>(rank) || step == 0)
         node_fail(n, "slices axis " + std::to_string(axis) + " by step " + std::to_string(step));
       // Ends pass through double so that INT64_MAX-style "to the end" values clamp.
-      picks[axis] = range(static_cast<double>(starts[i]), static_cast<double>(ends[i]), step,
-                          data.dims[axis]);
+      picks[axis] = slice_indices(static_cast<double>(starts[i]), static_cast<double>(ends[i]),
+                                  step, data.dims[axis]);
     }
     return pick(data, picks, identity);
   }
@@ -1606,7 +1533,7 @@ class Importer {
         node_fail(n, "has perm " + join(perm) + " for rank " + std::to_string(rank));
     std::vector<std::vector<int64_t>> picks;
     for (int64_t a : perm)
-      picks.push_back(range(0, static_cast<double>(in.dims[a]), 1, in.dims[a]));
+      picks.push_back(slice_indices(0, static_cast<double>(in.dims[a]), 1, in.dims[a]));
     return pick(in, picks, perm);
   }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "onnx_common.hpp"
 #include "overfeat/dense.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/files.hpp"
@@ -26,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using onnx::TensorProto;
+using namespace onnx_common;
 
 constexpr int kFormatVersion = 1;
 constexpr int kMinOpset = 9, kMaxOpset = 17, kWriteOpset = 13, kWriteIrVersion = 7;
@@ -47,12 +49,6 @@ constexpr const char* kSupported =
   throw WeightFileError("Model file " + file.string() + ": " + what + "." + hint);
 }
 
-std::string join(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
 int64_t element_count(const std::vector<int64_t>& dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
@@ -72,23 +68,6 @@ constexpr size_t kMaxNameBytes = 200;
 bool has_control(const std::string& text) {
   return std::any_of(text.begin(), text.end(),
                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
-}
-
-/// `text` for a message: control characters as \xNN, cut after 80 bytes.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < 80; ++i) {
-    const auto ch = static_cast<unsigned char>(text[i]);
-    if (ch < 0x20 || ch == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", ch);
-      out += hex;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  if (text.size() > 80) out += "...";
-  return out;
 }
 
 /// What is wrong with a model's class names, or nullopt: each must be 1 to kMaxNameBytes bytes of
@@ -126,19 +105,6 @@ std::string type_name(int64_t type) {
 // ---------------------------------------------------------------------------------------------
 
 constexpr const char* kWeightStorageKey = "weight_storage";
-
-/// The float32 value of the binary16 bits `h` (exact: every finite half is a float); nullopt for
-/// infinities and NaNs.
-std::optional<float> half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return std::nullopt;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float v = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign ? -v : v;
-  }
-  return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
-}
 
 /// The binary16 bits of `x` rounded to the nearest half, ties to even; nullopt when `x` is not
 /// finite or rounds to infinity (|x| >= 65520; 65504 is the largest half).
@@ -369,10 +335,6 @@ struct Const {
 
 constexpr int64_t kMaxConstElements = 1 << 16;
 
-int64_t to_index(double x) {
-  return static_cast<int64_t>(std::clamp(x, -9.0e18, 9.0e18));
-}
-
 std::vector<int64_t> to_ints(const std::vector<double>& v) {
   std::vector<int64_t> out;
   for (double x : v) out.push_back(to_index(x));
@@ -420,28 +382,6 @@ std::optional<Const> const_of(const TensorProto& t) {
   return c;
 }
 
-const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::string& name) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return &a;
-  return nullptr;
-}
-
-std::vector<int64_t> ints_attr(const onnx::NodeProto& n, const std::string& name,
-                               std::vector<int64_t> fallback) {
-  const auto* a = find_attr(n, name);
-  return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : fallback;
-}
-
-int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
-  const auto* a = find_attr(n, name);
-  return a ? a->i() : fallback;
-}
-
-std::string string_attr(const onnx::NodeProto& n, const std::string& name) {
-  const auto* a = find_attr(n, name);
-  return a ? a->s() : std::string();
-}
-
 /// Calls f(index) for every multi-index of a tensor of `dims`, last axis fastest.
 template <class F>
 void for_each_index(const std::vector<int64_t>& dims, F f) {
@@ -477,21 +417,6 @@ Const gather(const Const& in, const std::vector<std::vector<int64_t>>& picks,
 
 int64_t norm_axis(int64_t axis, size_t rank) {
   return axis < 0 ? axis + static_cast<int64_t>(rank) : axis;
-}
-
-/// Indices [start, end) by `step` along an axis of size d, with ONNX Slice's clamping.
-std::vector<int64_t> slice_indices(double start, double end, int64_t step, int64_t d) {
-  auto fix = [&](double x, int64_t lo, int64_t hi) {
-    x = x < 0 ? x + static_cast<double>(d) : x;
-    return std::clamp(to_index(x), lo, hi);
-  };
-  std::vector<int64_t> idx;
-  if (step > 0)
-    for (int64_t i = fix(start, 0, d), e = fix(end, 0, d); i < e; i += step) idx.push_back(i);
-  if (step < 0)
-    for (int64_t i = fix(start, 0, d - 1), e = fix(end, -1, d - 1); i > e; i += step)
-      idx.push_back(i);
-  return idx;
 }
 
 // ---------------------------------------------------------------------------------------------

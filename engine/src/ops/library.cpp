@@ -2,6 +2,7 @@
 // Pipeline sharing, layout conversion and the one-op runners used by tests.
 #include <algorithm>
 
+#include "one_shot.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/ops.hpp"
 
@@ -54,37 +55,6 @@ Tensor download(const Blob& blob) {
   blob.buffer->download(raw);
   return from_nc4hw4(raw, blob.c, blob.h, blob.w);
 }
-
-namespace {
-
-struct OneShot {
-  PipelineLibrary& lib;
-  vk::Recorder rec{lib.context(), 0};
-  vk::DescriptorArena arena{lib.context()};
-  std::vector<std::unique_ptr<vk::Buffer>> buffers;
-
-  explicit OneShot(PipelineLibrary& l) : lib(l) { rec.begin(); }
-  Blob upload(const Tensor& t) {
-    auto data = to_nc4hw4(t);
-    buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), data.size() * 4));
-    buffers.back()->upload(data);
-    return {buffers.back().get(), t.c, t.h, t.w};
-  }
-  Blob output(int c, int h, int w) {
-    if (h <= 0 || w <= 0) throw Error("one-op run: input too small for this op");
-    Blob b{nullptr, c, h, w};
-    buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), b.floats() * 4));
-    b.buffer = buffers.back().get();
-    return b;
-  }
-  Tensor finish(const Blob& out) {
-    rec.end();
-    rec.submit();
-    return download(out);
-  }
-};
-
-}  // namespace
 
 Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, int stride, int pad,
                 bool relu, Conv::Variant variant, std::optional<Conv::TileShape> tile) {
