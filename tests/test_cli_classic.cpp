@@ -125,6 +125,18 @@ TEST_F(ClassicNetworkCli, HeatmapGivesClassMapsAndLearningSaysWhatItNeeds) {
   EXPECT_EQ(index["maps"][1]["map_size"], nlohmann::json({31, 31}));
   EXPECT_EQ(index["maps"][0]["stride"], 2);
 
+  // Any node's map by name (the tiny net's ReLU: 8 x 15 x 15 on its 32 x 32 input), and an
+  // unknown name listed against the real ones.
+  write_picture(dir / "small.png", 32);
+  r = run_command(std::string(OVERFEAT_BIN) + " -m '" + model.string() + "' --layer relu1 '" +
+                  (dir / "small.png").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "8 15 15");
+  r = run_command(std::string(OVERFEAT_BIN) + " -m '" + model.string() + "' --layer nope '" +
+                  (dir / "small.png").string() + "'");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("conv1"), std::string::npos) << r.err;
+
   r = run_command(std::string(OVERFEAT_BIN) + " learn -m '" + model.string() + "' thing '" +
                   picture.string() + "'");
   EXPECT_NE(r.code, 0);

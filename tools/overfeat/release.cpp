@@ -31,6 +31,7 @@ struct Options {
   std::string device;
   std::string model;  // fast | accurate | FILE.onnx (a classic network, graph_model.hpp)
   std::string mean, stddev;
+  std::string layer_name;  // FILE.onnx: a node by name
   std::vector<std::string> images;
 };
 
@@ -191,6 +192,16 @@ class Runner {
     if (!opt_.mean.empty()) m.pre.mean = parse_triple(opt_.mean, "--mean");
     if (!opt_.stddev.empty()) m.pre.std = parse_triple(opt_.stddev, "--std");
     if (!opt_.mean.empty() || !opt_.stddev.empty()) m.pre.source = "--mean / --std";
+    if (!opt_.layer_name.empty()) {
+      opt_.layer = m.graph.find(opt_.layer_name);
+      if (opt_.layer < 0) {
+        std::string names;
+        for (size_t i = 1; i < m.graph.nodes.size() && i <= 12; ++i)
+          names += (i > 1 ? ", " : "") + m.graph.nodes[i].name;
+        throw Error(m.name + " has no node named '" + opt_.layer_name + "' (--layer); its nodes: " +
+                    names + (m.graph.nodes.size() > 13 ? ", ..." : ""));
+      }
+    }
     if (opt_.layer >= static_cast<int>(m.graph.nodes.size()))
       throw Error("Layer " + std::to_string(opt_.layer) + " does not exist: " + m.name +
                   " has nodes 0 to " + std::to_string(m.graph.nodes.size() - 1) + " (-L)");
@@ -231,6 +242,8 @@ int run_release(int argc, char** argv) {
   app.add_option("-m,--model", o.model,
                  "fast | accurate | FILE.onnx: a classic network (AlexNet, VGG, ResNet, ...; "
                  "README, \"Classic networks\")");
+  app.add_option("--layer", o.layer_name,
+                 "FILE.onnx: print the map of the node named NAME (as Netron shows it), like -L");
   app.add_option("--mean", o.mean,
                  "FILE.onnx: per-channel mean r,g,b of 0..1 RGB (default "
                  "ImageNet's 0.485,0.456,0.406, or the model's sidecar)");
