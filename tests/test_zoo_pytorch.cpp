@@ -20,6 +20,7 @@
 
 #include "python_support.hpp"
 #include "test_support.hpp"
+#include "vulkan_fixture.hpp"
 
 namespace overfeat {
 namespace {
@@ -55,7 +56,8 @@ fs::path photograph(const fs::path& dir) {
   return file;
 }
 
-class ZooPyTorch : public ::testing::TestWithParam<ZooCase> {};
+// The command needs a Vulkan device: skipped without one (the sanitizer build runs so).
+class ZooPyTorch : public testing::VulkanTest, public ::testing::WithParamInterface<ZooCase> {};
 
 TEST_P(ZooPyTorch, SoftmaxEqualsPyTorch) {
   if (!testing::python_has("torch, torchvision, cv2, onnx"))
