@@ -255,6 +255,29 @@ TEST_F(GraphExecutorTest, DenseGraphOfAGlobalPoolingNetworkAveragesToItsOutput) 
   EXPECT_EQ(removed, 0);
 }
 
+// A network whose padding keeps maps "same" has cell 0 centred on pixel 0; its cells' boxes are
+// the stride-sized tiles they stand for (they were 1 pixel wide).
+TEST_F(GraphExecutorTest, SamePaddedNetworksGiveStrideSizedCellBoxes) {
+  Builder b(5);
+  int x = b.relu(b.conv(0, 6, 3, 4, 1));
+  x = b.global_pool(x);
+  b.conv(x, 4, 1);
+  GraphModel m;
+  m.name = "same";
+  m.graph = b.g;
+  m.input_h = m.input_w = 32;
+  m.classes = {"a", "b", "c", "d"};
+  GraphDenseEvaluator e(*ctx_, m);
+  std::mt19937 rng(1);
+  const DenseResult r =
+      e.evaluate(testing::random_tensor(3, 32, 32, rng, 0, 255), {{32, 32}}, false);
+  ASSERT_EQ(r.maps.size(), 1u);
+  EXPECT_EQ(r.maps[0].probs.h, 8);
+  const Box box = r.maps[0].window_box(2, 3);
+  EXPECT_NEAR(box.x2 - box.x1, 4, 0.6);
+  EXPECT_NEAR(box.x1, 3 * 4, 0.6);
+}
+
 TEST(GraphDense, CellGeometryFollowsStridesPadsAndKernels) {
   Builder b(1);
   int x = b.conv(0, 4, 3, 1, 1);                      // same size: centres stay on pixels

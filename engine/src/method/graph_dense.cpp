@@ -140,8 +140,13 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       m.geometry.h = out.h;
       m.geometry.w = out.w;
       m.geometry.stride = cells.stride;
-      // ScaleMap puts cell 0's centre at window / 2 and its window at [x * stride, +window).
-      m.geometry.window = std::max(1, static_cast<int>(std::lround(2 * cells.center0)));
+      // ScaleMap puts cell x's window at [x * stride, + window), centred at x * stride +
+      // window / 2. Networks that slide a fully connected layer (VGG, AlexNet) have their
+      // window's centre well inside: window = 2 * centre, about their input size. Networks whose
+      // padding keeps every map "same" (ResNet, MobileNet, ...) have cell 0 centred on pixel 0,
+      // which would make a 1-pixel window: there each cell is the stride-sized tile it stands
+      // for, as class activation maps are conventionally drawn (upsampled 7x7 over 224x224).
+      m.geometry.window = std::max(cells.stride, static_cast<int>(std::lround(2 * cells.center0)));
       m.geometry.offsets = 1;
       m.probs = std::move(out);
       result.maps.push_back(std::move(m));
