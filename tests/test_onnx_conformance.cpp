@@ -45,8 +45,7 @@ struct Tally {
 
 TEST(OnnxConformance, ReferenceMatchesOnnxOrRefusalIsListed) {
   const auto root = cases::data_root();
-  if (!root)
-    GTEST_SKIP() << kNoData;
+  if (!root) GTEST_SKIP() << kNoData;
   std::vector<std::string> broken;
   const std::vector<cases::Case> all = cases::load_cases(*root, broken);
   for (const std::string& b : broken) ADD_FAILURE() << "unreadable case " << b;
@@ -128,8 +127,7 @@ class OnnxConformanceVulkan : public overfeat::testing::VulkanTest {};
 
 TEST_F(OnnxConformanceVulkan, ExecutorMatchesOnnx) {
   const auto root = cases::data_root();
-  if (!root)
-    GTEST_SKIP() << kNoData;
+  if (!root) GTEST_SKIP() << kNoData;
   std::vector<std::string> broken;
   const std::vector<cases::Case> all = cases::load_cases(*root, broken);
   int run = 0, passed = 0;

@@ -204,8 +204,8 @@ def main():
             scale = 3.0 / max(float(logits.std()), 1e-6)
             head.weight.mul_(scale)
             head.bias.mul_(scale)
-        dummy = torch.zeros(1, 3, side, side)
-        torch.onnx.export(model, dummy, args.out, opset_version=args.opset,
+        example_input = torch.zeros(1, 3, side, side)  # fixes the exported input size
+        torch.onnx.export(model, example_input, args.out, opset_version=args.opset,
                           input_names=["input"], output_names=["output"],
                           do_constant_folding=True)
         if image is not None:

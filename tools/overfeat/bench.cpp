@@ -153,14 +153,29 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
                        ? "conv grouped/dilated"
                        : "conv " + std::to_string(n.conv.kh) + "x" + std::to_string(n.conv.kw);
             break;
-          case graph::OpKind::Pool: kind = "pool"; break;
-          case graph::OpKind::GlobalPool: kind = "global pool"; break;
-          case graph::OpKind::Lrn: kind = "lrn"; break;
-          case graph::OpKind::Add: kind = "add"; break;
-          case graph::OpKind::Concat: kind = "concat"; break;
-          case graph::OpKind::Softmax: kind = "softmax"; break;
-          case graph::OpKind::Activation: kind = "activation"; break;
-          case graph::OpKind::Input: break;
+          case graph::OpKind::Pool:
+            kind = "pool";
+            break;
+          case graph::OpKind::GlobalPool:
+            kind = "global pool";
+            break;
+          case graph::OpKind::Lrn:
+            kind = "lrn";
+            break;
+          case graph::OpKind::Add:
+            kind = "add";
+            break;
+          case graph::OpKind::Concat:
+            kind = "concat";
+            break;
+          case graph::OpKind::Softmax:
+            kind = "softmax";
+            break;
+          case graph::OpKind::Activation:
+            kind = "activation";
+            break;
+          case graph::OpKind::Input:
+            break;
         }
       }
       by_kind[kind] += st.ms;
