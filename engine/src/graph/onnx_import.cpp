@@ -1388,6 +1388,14 @@ class Importer {
     Const c = const_in(n, i);
     c.v = small(n, c);
     c.proto = nullptr;
+    // An empty constant may still declare a huge axis (shape [0, 2^40]); the folds below walk
+    // axes index by index, so no axis may be longer than a constant may hold.
+    for (int64_t d : c.dims)
+      if (d > kMaxConstElements)
+        node_fail(n, "computes on a constant of shape " + join(c.dims) +
+                         ", an axis too long to "
+                         "evaluate while importing (at most " +
+                         std::to_string(kMaxConstElements) + ")");
     return c;
   }
 

@@ -607,6 +607,9 @@ class Reader {
     for (const auto& name : n.input()) {
       auto c = name.empty() ? std::optional<Const>(Const{}) : constant(name);
       if (!c) return std::nullopt;
+      // An empty constant may declare a huge axis ([0, 2^40]); the folds walk axes index by index.
+      for (int64_t d : c->dims)
+        if (d > kMaxConstElements) return std::nullopt;
       in.push_back(std::move(*c));
     }
     const std::string& op = n.op_type();
