@@ -129,6 +129,15 @@ class TrainNet(nn.Module):
                     module.eval()
         return self
 
+    def embedding_split(self):
+        """Index into `classifier` just after the ReLU of its next-to-last convolution:
+        classifier[:i] gives the features one-shot learning uses (feature_layer() + 1, the
+        ReLU's output), classifier[i:] the logits from them."""
+        penultimate = self._cls_convs[-2][0]
+        layers = list(self.classifier)
+        start = layers.index(penultimate)
+        return next(i + 1 for i in range(start, len(layers)) if isinstance(layers[i], nn.ReLU))
+
     @torch.no_grad()
     def load_model_file(self, path):
         """Initializes the weights from an exported model file (export.py; float32 or float16

@@ -208,6 +208,39 @@ class EvaluateTest(unittest.TestCase):
         self.assertAlmostEqual(f["localization_caltech"], 0.0)
 
 
+class EmbeddingLossTest(unittest.TestCase):
+    """The cosine-margin loss on the one-shot features (train.py --embedding-weight)."""
+
+    def test_split_gives_the_relu_features_and_the_logits(self):
+        torch.manual_seed(0)
+        net = TrainNet(5).eval()
+        split = net.embedding_split()
+        x = net.trunk(torch.randn(2, 3, net.window + 16, net.window))
+        features = net.classifier[:split](x)
+        self.assertEqual(features.shape[1], 512)
+        self.assertGreaterEqual(float(features.min()), 0.0)  # after the ReLU
+        self.assertTrue(torch.allclose(net.classifier[split:](features), net.classifier(x)))
+        # the features the engine's one-shot layer gives: feature_layer() is their conv
+        tokens = [t for t in " ".join(net.specs[:2]).split() if not t.startswith("dropout")]
+        self.assertEqual(tokens[net.feature_layer()], "relu")
+
+    def test_loss_depends_on_directions_and_the_margin(self):
+        conv = torch.nn.Conv2d(4, 3, 1)  # background + 2 classes over 4 features
+        with torch.no_grad():
+            conv.weight.copy_(torch.tensor([[9, 9, 9, 9], [1, 0, 0, 0], [0, 1, 0, 0]],
+                                           dtype=torch.float32)[:, :, None, None])
+        head = train.CosineHead(conv, scale=10.0, margin=0.0)
+        self.assertTrue(torch.equal(head.weight, conv.weight.flatten(1)[1:]))  # no background
+        f = torch.tensor([[2.0, 0.1, 0, 0], [0.1, 3.0, 0, 0]])
+        right = head.loss(f, torch.tensor([1, 2]))
+        wrong = head.loss(f, torch.tensor([2, 1]))
+        self.assertLess(float(right), 0.01)
+        self.assertGreater(float(wrong), 5.0)
+        self.assertAlmostEqual(float(head.loss(7 * f, torch.tensor([1, 2]))), float(right), 5)
+        head.margin = 0.3
+        self.assertGreater(float(head.loss(f, torch.tensor([1, 2]))), float(right))
+
+
 @unittest.skipUnless(data.DEFAULT_CACHE.exists() or data.DEFAULT_DATA.exists(),
                      f"needs the training cache or the photographs in {data.DEFAULT_DATA}")
 class ResumeTest(unittest.TestCase):
@@ -224,11 +257,17 @@ class ResumeTest(unittest.TestCase):
             handler.close()
 
     def test_resume_is_exact(self):
+        self.check_resume_is_exact(self.OPTIONS)
+
+    def test_resume_is_exact_with_the_embedding_loss(self):
+        self.check_resume_is_exact(self.OPTIONS + ["--embedding-weight", "0.3"])
+
+    def check_resume_is_exact(self, options):
         data.Cache.open_or_build(data.DEFAULT_CACHE)
         with tempfile.TemporaryDirectory() as tmp:
             straight, interrupted = Path(tmp) / "straight", Path(tmp) / "interrupted"
-            self.run_train("--run-dir", str(straight), *self.OPTIONS)
-            self.run_train("--run-dir", str(interrupted), *self.OPTIONS, "--max-steps", "2")
+            self.run_train("--run-dir", str(straight), *options)
+            self.run_train("--run-dir", str(interrupted), *options, "--max-steps", "2")
             self.run_train("--run-dir", str(interrupted), "--resume", "--max-steps", "4")
             self.run_train("--run-dir", str(interrupted), "--resume")
             a = torch.load(straight / "last.pt")
@@ -236,6 +275,9 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual((a["epoch"], a["global_step"]), (b["epoch"], b["global_step"]))
             for key, value in a["model"].items():
                 self.assertTrue(torch.equal(value, b["model"][key]), key)
+            self.assertEqual(a["embedding"] is None, "--embedding-weight" not in options)
+            for key, value in (a["embedding"] or {}).items():
+                self.assertTrue(torch.equal(value, b["embedding"][key]), key)
             self.assertEqual(a["history"][-1]["figures"], b["history"][-1]["figures"])
 
 

@@ -110,6 +110,13 @@ def parse_args(argv):
                    help="share of background windows drawn from --hard-negatives" + d)
     t.add_argument("--voc-val-kept", type=int, metavar="N",
                    help="train also on VOC val images after the first N (default: none)")
+    t.add_argument("--embedding-weight", type=float, default=0.0,
+                   help="weight of an auxiliary cosine-margin loss (CosFace) on the one-shot "
+                        "features of object windows; 0: off" + d)
+    t.add_argument("--embedding-scale", type=float, default=16.0,
+                   help="scale s of the cosine logits" + d)
+    t.add_argument("--embedding-margin", type=float, default=0.2,
+                   help="margin m subtracted from the true class's cosine" + d)
     t.add_argument("--max-images", type=int, help="train on a seeded subset (quick tests)")
     t.add_argument("--val-size", type=int, default=2000,
                    help="validation windows, a seeded subset of the held-out splits" + d)
@@ -240,6 +247,8 @@ def training_data_text(a, held_out, window):
         text += f"; fine-tuned from {Path(a.init_from).name}"
     if getattr(a, "hard_negatives", None):
         text += f"; hard negatives mined by {Path(a.hard_negatives).name}"
+    if getattr(a, "embedding_weight", 0.0) > 0:
+        text += "; a cosine-margin loss on the one-shot features"
     return text
 
 
@@ -252,6 +261,27 @@ def load_hard_negatives(path, cache):
     if missing:
         raise SystemExit(f"{path}: {len(missing)} images are not in the cache ({missing[0]}...)")
     return np.column_stack([[index[i] for i in data["ids"]], data["windows"]])
+
+
+class CosineHead(torch.nn.Module):
+    """A cosine classifier with a margin (CosFace, Wang et al. 2018) over the object classes,
+    trained beside the network on its one-shot features (the ReLU output of the classifier's
+    next-to-last convolution) and never exported: it shapes those features so that a class is
+    a direction, which is what one-shot learning compares (cosine similarity to a prototype).
+    Started from the directions of the network's own class weights."""
+
+    def __init__(self, last_conv, scale, margin):
+        super().__init__()
+        w = last_conv.weight.detach().flatten(1)[1:]  # object classes; row 0 is background
+        self.weight = torch.nn.Parameter(w.clone())
+        self.scale, self.margin = scale, margin
+
+    def loss(self, features, labels):
+        """features [N, D] of object windows, labels [N] in 1..C-1."""
+        cos = F.normalize(features, dim=1) @ F.normalize(self.weight, dim=1).t()
+        target = labels - 1
+        cos = cos - self.margin * F.one_hot(target, cos.shape[1])
+        return F.cross_entropy(self.scale * cos, target)
 
 
 class Trainer:
@@ -285,8 +315,17 @@ class Trainer:
                                     getattr(args, "hard_fraction", 0.0))
         self.val = validation_windows(self.cache, self.net.window, args.seed, args.val_size)
         self.steps_per_epoch = math.ceil(args.epoch_size / args.batch_size)
-        self.optimizer = torch.optim.SGD(parameter_groups(self.net, args.weight_decay),
-                                         lr=args.lr, momentum=args.momentum, nesterov=True)
+        groups = parameter_groups(self.net, args.weight_decay)
+        self.embedding = None
+        if getattr(args, "embedding_weight", 0.0) > 0:
+            self.embedding = CosineHead(self.net._cls_convs[-1][0], args.embedding_scale,
+                                        args.embedding_margin)
+            groups.append({"params": list(self.embedding.parameters()), "weight_decay": 0.0})
+            log.info(f"cosine-margin loss on the one-shot features, weight "
+                     f"{args.embedding_weight}, s {args.embedding_scale}, m "
+                     f"{args.embedding_margin}")
+        self.optimizer = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum,
+                                         nesterov=True)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_schedule(self.steps_per_epoch, args.epochs, args.warmup_epochs))
         self.epoch, self.step, self.global_step = 0, 0, 0
@@ -298,6 +337,8 @@ class Trainer:
 
     def _restore(self, c):
         self.net.load_state_dict(c["model"])
+        if self.embedding is not None:
+            self.embedding.load_state_dict(c["embedding"])
         self.optimizer.load_state_dict(c["optimizer"])
         self.scheduler.load_state_dict(c["scheduler"])
         self.epoch, self.step, self.global_step = c["epoch"], c["step"], c["global_step"]
@@ -312,6 +353,7 @@ class Trainer:
         figures = self.history[-1]["figures"] if self.history else {}
         return {
             "model": self.net.state_dict(), "model_config": self.net.config,
+            "embedding": self.embedding.state_dict() if self.embedding is not None else None,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
             "best": self.best, "history": self.history, "args": vars(a),
@@ -336,14 +378,25 @@ class Trainer:
 
     def train_step(self, x, labels, boxes):
         a = self.args
-        logits, predicted = self.net(torch.from_numpy(x))
-        logits, predicted = logits.flatten(1), predicted.flatten(1)
         labels = torch.from_numpy(labels)
+        if self.embedding is None:
+            logits, predicted = self.net(torch.from_numpy(x))
+        else:
+            split = self.net.embedding_split()
+            trunk = self.net.trunk(torch.from_numpy(x))
+            features = self.net.classifier[:split](trunk)
+            logits, predicted = self.net.classifier[split:](features), self.net.regressor(trunk)
+            objects = labels > 0
+            embedding_loss = (self.embedding.loss(features.flatten(1)[objects], labels[objects])
+                              if objects.any() else features.sum() * 0)
+        logits, predicted = logits.flatten(1), predicted.flatten(1)
         cls_loss = F.cross_entropy(logits, labels, label_smoothing=a.label_smoothing)
         has_box = torch.from_numpy(~np.isnan(boxes[:, 0]))
         box_loss = (F.smooth_l1_loss(predicted[has_box], torch.from_numpy(boxes[has_box]),
                                      beta=0.1) if has_box.any() else predicted.sum() * 0)
         loss = cls_loss + a.box_weight * box_loss
+        if self.embedding is not None:
+            loss = loss + a.embedding_weight * embedding_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
