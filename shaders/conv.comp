@@ -3,12 +3,13 @@
 // with many pixels. Kernel, stride and the leading pads may differ between rows and columns (the
 // trailing pads only set the output size, which the host gives). Invocations map to output
 // pixels, PIX of them each; a work group's y index picks a block of OCB (4 or 8) output
-// channels. At each kernel tap an invocation reads PIX input texels (4 input channels each) and
-// OCB weight texels, and does PIX*OCB*4 FMAs on registers. The weight texels are the same for
+// channels. At each kernel tap an invocation reads OCB weight texels and does PIX*OCB*4 FMAs on
+// registers. The weight texels are the same for
 // every lane; lavapipe serves such fetches far more cheaply than a subgroupBroadcast (measured:
 // 5x), so every lane fetches them itself.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(constant_id = 3) const int KW = 3;
@@ -22,6 +23,9 @@ layout(constant_id = 10) const int STRIDE_X = 1;
 layout(constant_id = 11) const int PAD_X = 0;  // left
 layout(constant_id = 12) const float ACT_A = 0.0;
 layout(constant_id = 13) const float ACT_B = 0.0;
+// 0 when the host knows that every tap of every output pixel lies inside the input (no padding
+// reached): the per-tap bounds test and clamps are left out.
+layout(constant_id = 14) const int BOUNDS = 1;
 
 #include "activation.glsl"
 
@@ -35,37 +39,51 @@ layout(push_constant) uniform Push {
   int OC;  // output channels; the last texel's channels past it are padding, written as 0
 } p;
 
+// An invocation's PIX pixels are consecutive in one output row, so at each kernel row it reads
+// the (PIX - 1) * STRIDE_X + KW input texels they share once, not PIX * KW (a 7x7 layer with 3
+// pixels: 9 fetches, not 21).
+const int ROW = (PIX - 1) * STRIDE_X + KW;
+
 void main() {
   const int block = int(gl_WorkGroupID.y);  // block of OCB output channels
   const int oc4 = block * (OCB / 4);
-  const int npix = p.OW * p.OH;
-  const int pix0 = int(gl_GlobalInvocationID.x) * PIX;
+  const int segs = (p.OW + PIX - 1) / PIX;  // row segments of PIX pixels
+  // Segments past the end compute a clamped duplicate and skip the store.
+  const int seg = min(int(gl_GlobalInvocationID.x), p.OH * segs - 1);
+  const int oy = seg / segs;
+  const int ox0 = (seg - oy * segs) * PIX;
+  const int iy0 = oy * STRIDE - PAD;
+  const int ix0 = ox0 * STRIDE_X - PAD_X;
   // Weight texels of this block: 8 per tap in the [OC8] layout, of which we use OCB.
   int wbase = (oc4 / 2) * p.IC4 * KH * KW * 8 + (oc4 & 1) * 4;
 
-  int iy0[PIX], ix0[PIX];
   vec4 acc[PIX][OCB / 4];
-  for (int i = 0; i < PIX; ++i) {
-    // Pixels past the end compute a clamped duplicate and skip the store.
-    const int q = min(pix0 + i, npix - 1);
-    const int oy = q / p.OW;
-    iy0[i] = oy * STRIDE - PAD;
-    ix0[i] = (q - oy * p.OW) * STRIDE_X - PAD_X;
+  for (int i = 0; i < PIX; ++i)
     for (int b = 0; b < OCB / 4; ++b) acc[i][b] = FETCH4(bias, oc4 + b);
-  }
   for (int c4 = 0; c4 < p.IC4; ++c4) {
     const int plane = c4 * p.IH;
     for (int ky = 0; ky < KH; ++ky) {
-      for (int kx = 0; kx < KW; ++kx) {
-        vec4 w[OCB];
-        for (int j = 0; j < OCB; ++j) w[j] = FETCH4(weights, wbase + j);
-        wbase += 8;
-        for (int i = 0; i < PIX; ++i) {
-          const int iy = iy0[i] + ky, ix = ix0[i] + kx;
+      const int iy = iy0 + ky;
+      vec4 row[ROW];
+      [[unroll]] for (int j = 0; j < ROW; ++j) {
+        // Pixels past the row's end (a short last segment) read clamped texels, never stored.
+        const int ix = ix0 + j;
+        if (BOUNDS == 0) {
+          row[j] = FETCH4(src, (plane + iy) * p.IW + min(ix, p.IW - 1));
+        } else {
           const bool ok = iy >= 0 && iy < p.IH && ix >= 0 && ix < p.IW;
-          vec4 x = FETCH4(src, (plane + clamp(iy, 0, p.IH - 1)) * p.IW + clamp(ix, 0, p.IW - 1));
-          x = ok ? x : vec4(0.0);
-          for (int b = 0; b < OCB / 4; ++b) {
+          const vec4 x =
+              FETCH4(src, (plane + clamp(iy, 0, p.IH - 1)) * p.IW + clamp(ix, 0, p.IW - 1));
+          row[j] = ok ? x : vec4(0.0);
+        }
+      }
+      [[unroll]] for (int kx = 0; kx < KW; ++kx) {
+        vec4 w[OCB];
+        [[unroll]] for (int j = 0; j < OCB; ++j) w[j] = FETCH4(weights, wbase + j);
+        wbase += 8;
+        [[unroll]] for (int i = 0; i < PIX; ++i) {
+          const vec4 x = row[i * STRIDE_X + kx];
+          [[unroll]] for (int b = 0; b < OCB / 4; ++b) {
             acc[i][b].x = fma(w[4 * b + 0].x, x.x, fma(w[4 * b + 0].y, x.y, fma(w[4 * b + 0].z, x.z, fma(w[4 * b + 0].w, x.w, acc[i][b].x))));
             acc[i][b].y = fma(w[4 * b + 1].x, x.x, fma(w[4 * b + 1].y, x.y, fma(w[4 * b + 1].z, x.z, fma(w[4 * b + 1].w, x.w, acc[i][b].y))));
             acc[i][b].z = fma(w[4 * b + 2].x, x.x, fma(w[4 * b + 2].y, x.y, fma(w[4 * b + 2].z, x.z, fma(w[4 * b + 2].w, x.w, acc[i][b].z))));
@@ -75,9 +93,11 @@ void main() {
       }
     }
   }
+  if (int(gl_GlobalInvocationID.x) >= p.OH * segs) return;
+  const int npix = p.OW * p.OH;
   for (int i = 0; i < PIX; ++i) {
-    const int q = pix0 + i;
-    if (q >= npix) break;
+    if (ox0 + i >= p.OW) break;
+    const int q = oy * p.OW + ox0 + i;
     for (int b = 0; b < OCB / 4; ++b) {
       if (oc4 + b >= p.OC4) break;
       dst[(oc4 + b) * npix + q] = mask_padding(activate(acc[i][b]), oc4 + b, p.OC);

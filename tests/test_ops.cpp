@@ -52,7 +52,8 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
   const Run runs[] = {{ops::Conv::Variant::Streaming, {}}, {ops::Conv::Variant::Tiled, {8, 1}},
                       {ops::Conv::Variant::Tiled, {4, 1}}, {ops::Conv::Variant::Tiled, {4, 3}},
                       {ops::Conv::Variant::Tiled, {8, 2}}, {ops::Conv::Variant::Tiled, {8, 6}},
-                      {ops::Conv::Variant::Tiled, {4, 8}}};
+                      {ops::Conv::Variant::Tiled, {4, 8}}, {ops::Conv::Variant::Tiled, {8, 5}},
+                      {ops::Conv::Variant::Tiled, {8, 7}}, {ops::Conv::Variant::Tiled, {8, 8}}};
   for (const ConvCase& c : cases)
     for (const Run& run : runs) {
       const auto variant = run.variant;
