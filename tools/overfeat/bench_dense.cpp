@@ -42,13 +42,19 @@ Head random_regressor(const Model& m, bool per_class) {
 }  // namespace
 
 int run_bench_dense(int argc, char** argv) {
-  std::string net = "fast", device, weights_dir, image_file, scales = "paper", regressor = "none";
+  std::string net = "fast", model_arg, device, weights_dir, image_file, scales = "paper",
+              regressor = "none";
   int repeat = 3, warmup = 1;
   bool json_out = false, coarse = false;
   CLI::App app{
       "Times the paper's dense evaluation of one image: six scales, fine stride, with "
       "and without flips, and the share of time spent outside the network."};
-  app.add_option("--net", net, "fast or accurate")->check(CLI::IsMember({"fast", "accurate"}));
+  app.add_option("--net", net, "fast or accurate (random weights unless --weights)")
+      ->check(CLI::IsMember({"fast", "accurate"}));
+  app.add_option("-m,--model", model_arg,
+                 "A model instead of --net: bundled (the project's model), fast | accurate "
+                 "(official weights) or FILE.onnx of the project's format; its scales are "
+                 "--scales model");
   app.add_option("--weights", weights_dir, "Folder with the official weights (default: random)");
   app.add_option("--image", image_file, "Image to evaluate (default: random pixels, 461x569)");
   app.add_option("--scales", scales, "Scale list (see `overfeat detect --help`)")
@@ -66,7 +72,18 @@ int run_bench_dense(int argc, char** argv) {
 
   const int index = net == "fast" ? 0 : 1;
   Model model;
-  if (!weights_dir.empty()) {
+  if (!model_arg.empty()) {
+    std::filesystem::path file = model_arg;
+    if (model_arg == "bundled") {
+      file = bundled_model_path();
+      if (file.empty()) throw Error("bench dense -m bundled: the bundled model is not installed");
+    }
+    const bool official = model_arg == "fast" || model_arg == "accurate";
+    model = load_model_choice(
+        official ? model_arg : file.string(),
+        weights_dir.empty() ? default_weights_dir() : std::filesystem::path(weights_dir));
+    net = model.net.name;
+  } else if (!weights_dir.empty()) {
     model = official_model(index, weights_dir);
   } else {
     model.net = NetSpec::official(index);
