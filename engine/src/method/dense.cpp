@@ -68,6 +68,10 @@ std::vector<InputSize> parse_scales(const std::string& list, const NetSpec& net,
     const std::string& own = net.detection_scales;
     return parse_scales(own.empty() || own == "model" ? "paper" : own, net, img_h, img_w);
   }
+  if (list == "auto")
+    throw Error(
+        "Scale list 'auto' chooses the scales of live frames from a frame budget (the "
+        "app's live scales); give a still image a list such as 'model' or '256,320'");
   std::vector<InputSize> sizes;
   if (list == "paper-exact") {
     sizes = paper_sizes(net);
