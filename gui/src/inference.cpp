@@ -10,6 +10,7 @@
 #include "overfeat/error.hpp"
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_model.hpp"
+#include "overfeat/live_scales.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
@@ -44,6 +45,8 @@ struct InferenceWorker::Engine {
   ModelInfoPtr info;
   std::string fingerprint;              // of the model, ties learned classes to it
   std::unique_ptr<OneShotStore> store;  // the learned classes, saved at every change
+  /// "auto" live scales: per model, and per target rate (a new rate starts a new climb).
+  std::unique_ptr<LiveScaleGovernor> governor;
   ~Engine() {
     evaluator.reset();  // device memory goes before the device
     graph_eval.reset();
@@ -450,6 +453,15 @@ void InferenceWorker::analyse(Job job) {
                                    "network: use Classify, Detect or Heat maps with it."
                                  : "One-shot learning is not available with this model.");
     const Tensor rgb = to_tensor(job.frame.image);
+    LiveScaleGovernor* governor = nullptr;
+    if (o.scales == "auto") {  // live frames: the scales the frame budget allows
+      auto& g = engine_->governor;
+      if (!g || g->target_fps() != job.target_fps)
+        g = std::make_unique<LiveScaleGovernor>(engine_->model.net, job.target_fps);
+      governor = g.get();
+      o.scales = g->scales();
+      result->auto_scales = true;
+    }
     if (job.mode == Mode::Recognize) {
       recognizeFrame(*result, rgb);
     } else {
@@ -466,6 +478,7 @@ void InferenceWorker::analyse(Job job) {
     const auto t1 = Clock::now();
     result->inference_ms = ms_between(t0, t1);
     result->latency_ms = ms_between(job.frame.captured, t1);
+    if (governor) governor->frame_done(o.scales, result->inference_ms);
     activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     {

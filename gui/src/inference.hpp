@@ -82,15 +82,19 @@ struct Job {
   Frame frame;
   Mode mode = Mode::Classify;
   DetectOptions options;  ///< scales, fine stride, flips, thresholds
-  quint64 serial = 0;     ///< set by submit()
+  /// With options.scales "auto" (live frames): the rate the scales are chosen to keep
+  /// (LiveScaleGovernor).
+  double target_fps = 8;
+  quint64 serial = 0;  ///< set by submit()
 };
 
 /// What came back: the frame, every per-scale map, the classification and the boxes.
 struct Result {
   Frame frame;
   Mode mode = Mode::Classify;
-  DetectOptions options;
-  DetectResult detect;  ///< dense maps, class_probs, raw and merged boxes, timings
+  DetectOptions options;     ///< as run: "auto" scales replaced by the list chosen
+  bool auto_scales = false;  ///< options.scales were chosen from the frame budget
+  DetectResult detect;       ///< dense maps, class_probs, raw and merged boxes, timings
   /// Recognize mode: the learned classes' answer (the maps in `detect` then hold features).
   std::shared_ptr<const OneShotAnswer> oneshot;
   ModelInfoPtr model;

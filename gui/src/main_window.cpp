@@ -169,6 +169,7 @@ MainWindow::MainWindow(QWidget* parent)
       if (!live_request_.enabled) return;
       job.mode = live_request_.mode;
       job.options = live_request_.options;
+      job.target_fps = live_request_.target_fps;
     }
     job.frame = frame;
     worker_->submit(std::move(job));
@@ -363,8 +364,14 @@ void MainWindow::createSettingsDock() {
          "list of smaller sides (N) and sizes (HxW)"));
   live_scales_ = new QComboBox(panel);
   live_scales_->setEditable(true);
-  live_scales_->addItems({"window", "window,300", "256,320", "paper"});
-  live_scales_->setToolTip(tr("Scales for camera and video frames: fewer keep up better"));
+  live_scales_->addItems({"auto", "window", "window,300", "256,320", "paper"});
+  live_scales_->setToolTip(
+      tr("Scales for camera and video frames: auto (the largest that keep the target rate, "
+         "found by measuring; the status bar says which), or a list: fewer keep up better"));
+  live_target_fps_ = new QSpinBox(panel);
+  live_target_fps_->setRange(1, 60);
+  live_target_fps_->setSuffix(tr(" fps"));
+  live_target_fps_->setToolTip(tr("The frame rate that auto live scales keep"));
   fine_ = new QCheckBox(tr("Fine stride (offset pooling)"), panel);
   flip_ = new QCheckBox(tr("Mirrored images too"), panel);
   min_confidence_ = new QDoubleSpinBox(panel);
@@ -391,6 +398,7 @@ void MainWindow::createSettingsDock() {
   show_raw_ = new QCheckBox(tr("Show raw boxes (before merging)"), panel);
   form->addRow(tr("Scales"), scales_);
   form->addRow(tr("Live scales"), live_scales_);
+  form->addRow(tr("Live target"), live_target_fps_);
   form->addRow(fine_);
   form->addRow(flip_);
   form->addRow(tr("Min. window prob."), min_confidence_);
@@ -413,6 +421,7 @@ void MainWindow::createSettingsDock() {
   connect(min_confidence_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(threshold_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(max_detections_, &QSpinBox::valueChanged, this, changed);
+  connect(live_target_fps_, &QSpinBox::valueChanged, this, changed);
   connect(min_box_confidence_, &QSpinBox::valueChanged, this, changed);
   connect(merge_, &QComboBox::currentIndexChanged, this, changed);
 }
@@ -435,6 +444,8 @@ void MainWindow::syncSettingsWidgets() {
   syncing_ = true;
   scales_->setCurrentText(settings_.scales);
   live_scales_->setCurrentText(settings_.live_scales);
+  live_target_fps_->setValue(static_cast<int>(std::lround(settings_.live_target_fps)));
+  live_target_fps_->setEnabled(settings_.live_scales == "auto");
   fine_->setChecked(settings_.fine);
   flip_->setChecked(settings_.flip);
   min_confidence_->setValue(settings_.min_confidence);
@@ -453,6 +464,7 @@ void MainWindow::readSettingsWidgets() {
   StudioSettings s = settings_;
   s.scales = scales_->currentText().trimmed();
   s.live_scales = live_scales_->currentText().trimmed();
+  s.live_target_fps = live_target_fps_->value();
   s.fine = fine_->isChecked();
   s.flip = flip_->isChecked();
   s.min_confidence = min_confidence_->value();
@@ -467,9 +479,9 @@ void MainWindow::readSettingsWidgets() {
 void MainWindow::setAnalysisSettings(const StudioSettings& s) {
   const bool redraw = s.min_box_confidence != settings_.min_box_confidence;
   const bool rerun = s.scales != settings_.scales || s.live_scales != settings_.live_scales ||
-                     s.fine != settings_.fine || s.flip != settings_.flip ||
-                     s.min_confidence != settings_.min_confidence || s.nms != settings_.nms ||
-                     s.threshold != settings_.threshold ||
+                     s.live_target_fps != settings_.live_target_fps || s.fine != settings_.fine ||
+                     s.flip != settings_.flip || s.min_confidence != settings_.min_confidence ||
+                     s.nms != settings_.nms || s.threshold != settings_.threshold ||
                      s.max_detections != settings_.max_detections ||
                      s.top_classes != settings_.top_classes;
   const ModelRequest model = settings_.model;
@@ -711,6 +723,7 @@ void MainWindow::updateLiveRequest() {
   live_request_.enabled = live_active_ && model_ != nullptr;
   live_request_.mode = settings_.mode;
   live_request_.options = settings_.detect_options(true);
+  live_request_.target_fps = settings_.live_target_fps;
 }
 
 void MainWindow::displayLiveFrame() {
@@ -1345,6 +1358,10 @@ void MainWindow::updateStats() {
     parts << tr("camera %1 fps").arg(capture_->fps(), 0, 'f', 1)
           << tr("network %1 fps").arg(worker_->networkFps(), 0, 'f', 1);
     if (last_result_) parts << tr("latency %1 ms").arg(last_result_->latency_ms, 0, 'f', 0);
+    if (last_result_ && last_result_->auto_scales)
+      parts << tr("scales %1 (auto, for %2 fps)")
+                   .arg(QString::fromStdString(last_result_->options.scales))
+                   .arg(settings_.live_target_fps, 0, 'f', 0);
     parts << tr("dropped %1").arg(worker_->dropped() - dropped_at_start_);
   } else if (last_result_) {
     parts << tr("analysed in %1 ms").arg(last_result_->inference_ms, 0, 'f', 0);

@@ -186,6 +186,7 @@ class MainWindow : public QMainWindow {
     bool enabled = false;
     Mode mode = Mode::Detect;
     DetectOptions options;
+    double target_fps = 8;
   } live_request_;
   bool live_active_ = false;
   QString live_source_;
@@ -236,6 +237,7 @@ class MainWindow : public QMainWindow {
   QAction* copy_action_ = nullptr;
   QComboBox* scales_ = nullptr;
   QComboBox* live_scales_ = nullptr;
+  QSpinBox* live_target_fps_ = nullptr;
   QCheckBox* fine_ = nullptr;
   QCheckBox* flip_ = nullptr;
   QDoubleSpinBox* min_confidence_ = nullptr;

@@ -12,6 +12,9 @@ StudioSettings StudioSettings::load(QSettings& s) {
   o.model.device = s.value("model/device", o.model.device).toString();
   o.scales = s.value("analysis/scales", o.scales).toString();
   o.live_scales = s.value("analysis/liveScales", o.live_scales).toString();
+  bool rate_ok = false;
+  const double rate = s.value("analysis/liveTargetFps", o.live_target_fps).toDouble(&rate_ok);
+  if (rate_ok && rate >= 1 && rate <= 60) o.live_target_fps = rate;
   o.fine = s.value("analysis/fineStride", o.fine).toBool();
   o.flip = s.value("analysis/flip", o.flip).toBool();
   o.min_confidence = s.value("analysis/minConfidence", o.min_confidence).toDouble();
@@ -38,6 +41,7 @@ void StudioSettings::save(QSettings& s) const {
   s.setValue("model/device", model.device);
   s.setValue("analysis/scales", scales);
   s.setValue("analysis/liveScales", live_scales);
+  s.setValue("analysis/liveTargetFps", live_target_fps);
   s.setValue("analysis/fineStride", fine);
   s.setValue("analysis/flip", flip);
   s.setValue("analysis/minConfidence", min_confidence);

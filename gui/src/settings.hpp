@@ -11,12 +11,15 @@ namespace overfeat::studio {
 
 struct StudioSettings {
   Mode mode = Mode::Detect;
-  ModelRequest model;              ///< which model and device to load at start
-  QString scales = "model";        ///< stills (see overfeat::parse_scales)
-  QString live_scales = "window";  ///< camera and video: fewer scales keep up with the camera
-  bool fine = true;                ///< offset pooling: 3x finer stride
-  bool flip = false;               ///< also run mirrored images
-  double min_confidence = 0.02;    ///< raw boxes below this window probability are dropped
+  ModelRequest model;        ///< which model and device to load at start
+  QString scales = "model";  ///< stills (see overfeat::parse_scales)
+  /// Camera and video: "auto" (the largest scales that keep live_target_fps, chosen by measuring)
+  /// or a scale list; fewer scales keep up with the camera.
+  QString live_scales = "auto";
+  double live_target_fps = 8;    ///< "auto" live scales keep this rate
+  bool fine = true;              ///< offset pooling: 3x finer stride
+  bool flip = false;             ///< also run mirrored images
+  double min_confidence = 0.02;  ///< raw boxes below this window probability are dropped
   /// Merged boxes whose confidence (the % they show) is below this are not drawn; the JSON
   /// keeps them. Display only: changing it does not rerun the network.
   double min_box_confidence = 0.05;

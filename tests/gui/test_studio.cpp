@@ -35,6 +35,7 @@
 #include "image_canvas.hpp"
 #include "main_window.hpp"
 #include "onnx_builder.hpp"
+#include "overfeat/live_scales.hpp"
 #include "overfeat/render.hpp"
 #include "synthetic_weights.hpp"
 #include "teach_panel.hpp"
@@ -574,6 +575,48 @@ class StudioTest : public QObject {
     // Bounded memory across frames: the evaluator's buffers stop growing after the first one.
     QVERIFY(!memory.empty());
     QCOMPARE(memory.back(), memory.front());
+    check_validation(*w);
+  }
+
+  void autoLiveScalesClimbWhileFramesKeepTheRateAndSayWhich() {
+    auto w = open_window();
+    QCOMPARE(StudioSettings{}.live_scales, QString("auto"));  // the default (tests fix 240)
+    const auto ladder = LiveScaleGovernor::ladder(overfeat::testing::marker_model().net);
+    std::vector<ResultPtr> results;
+    connect(w.get(), &MainWindow::resultShown, this,
+            [&](ResultPtr r) { results.push_back(std::move(r)); });
+    // Frames far over a 4 fps budget (a slow device): the governor stays on the cheapest rung.
+    StudioSettings s = w->settings();
+    s.live_scales = "auto";
+    s.live_target_fps = 4;
+    w->setAnalysisSettings(s);
+    w->worker().setArtificialDelay(400);
+    w->openVideo(video_);
+    QTRY_VERIFY_WITH_TIMEOUT(results.size() >= 8, 60000);
+    for (const ResultPtr& r : results) {
+      QVERIFY(r->auto_scales);
+      QCOMPARE(r->options.scales, ladder.front());
+    }
+    QTRY_VERIFY(w->statsText().contains("scales " + QString::fromStdString(ladder.front()) +
+                                        " (auto, for 4 fps)"));
+    // Frames well under a 1 fps budget: it climbs, one rung at a time, over the ladder.
+    w->stopSource();
+    s.live_target_fps = 1;
+    w->setAnalysisSettings(s);
+    w->worker().setArtificialDelay(0);
+    results.clear();
+    w->openVideo(video_);
+    QTRY_VERIFY_WITH_TIMEOUT(!results.empty() && results.back()->options.scales != ladder.front(),
+                             60000);
+    int rung = 0;
+    for (const ResultPtr& r : results) {
+      const auto at = std::find(ladder.begin(), ladder.end(), r->options.scales);
+      QVERIFY2(at != ladder.end(), r->options.scales.c_str());
+      const int next = static_cast<int>(at - ladder.begin());
+      QVERIFY(next <= rung + 1);
+      rung = std::max(rung, next);
+    }
+    w->stopSource();
     check_validation(*w);
   }
 
