@@ -201,6 +201,7 @@ int run_release(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_bench_dense(int argc, char** argv);
 int run_bench_soak(int argc, char** argv);
+int run_bench_live(int argc, char** argv);
 int run_devices(int argc, char** argv);
 int run_classify(int argc, char** argv);
 int run_detect(int argc, char** argv);

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       return cli::run_bench_oneshot(argc - 2, argv + 2);
     if (sub == "bench" && argc > 2 && std::strcmp(argv[2], "soak") == 0)
       return cli::run_bench_soak(argc - 2, argv + 2);
+    if (sub == "bench" && argc > 2 && std::strcmp(argv[2], "live") == 0)
+      return cli::run_bench_live(argc - 2, argv + 2);
     if (sub == "bench") return cli::run_bench(argc - 1, argv + 1);
     if (sub == "classify") return cli::run_classify(argc - 1, argv + 1);
     if (sub == "detect") return cli::run_detect(argc - 1, argv + 1);
