@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "constructed_models.hpp"
+#include "overfeat/live_scales.hpp"
 #include "test_support.hpp"
 #include "vulkan_fixture.hpp"
 
@@ -116,6 +117,46 @@ TEST_F(CliSoak, RefusesBadArguments) {
   EXPECT_EQ(run(m() + "--sizes native --frames 2").code, 1);  // native needs --video
   EXPECT_EQ(run(m() + "--video " + q(dir_ / "missing.mp4") + " --frames 2").code, 5);
   EXPECT_EQ(run(m() + "--mode teach").code, 2);
+}
+
+}  // namespace
+}  // namespace overfeat
+
+namespace overfeat {
+namespace {
+
+// `overfeat bench live`: one JSON line per stay on a scale list, then a summary; with a
+// generous budget the marker model's frames climb the auto ladder one rung at a time.
+TEST_F(CliSoak, BenchLiveClimbsTheAutoLadderAndReportsTheHeatMap) {
+  const auto r = run("bench live --model " + q(dir_ / "markers.onnx") +
+                     " --frames 30 --size 320x240 --target-fps 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<json> lines = json_lines(r.out);
+  ASSERT_GE(lines.size(), 3u) << r.out;  // climbed at least once
+  const auto ladder = LiveScaleGovernor::ladder(testing::marker_model().net);
+  size_t rung = 0;
+  int frames = 0;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    const json& v = lines[i];
+    EXPECT_EQ(v.at("type"), "visit");
+    const auto at = std::find(ladder.begin(), ladder.end(), v.at("scales").get<std::string>());
+    ASSERT_NE(at, ladder.end()) << v;
+    EXPECT_EQ(static_cast<size_t>(at - ladder.begin()), rung++) << v;  // up one at a time
+    EXPECT_GT(v.at("map_rows").get<int>(), 0) << v;
+    frames += v.at("frames").get<int>();
+  }
+  EXPECT_EQ(frames, 30);
+  const json& sum = lines.back();
+  EXPECT_EQ(sum.at("type"), "summary");
+  EXPECT_EQ(sum.at("target_fps"), 1.0);
+  EXPECT_EQ(sum.at("scales"), lines[lines.size() - 2].at("scales"));
+  EXPECT_GT(sum.at("fps").get<double>(), 0);
+  // A fixed list runs as given.
+  const auto fixed = run("bench live --model " + q(dir_ / "markers.onnx") +
+                         " --frames 3 --size 320x240 --scales 200 --json");
+  ASSERT_EQ(fixed.code, 0) << fixed.err;
+  EXPECT_EQ(json_lines(fixed.out).back().at("scales"), "200");
+  EXPECT_NE(run(m() + "--frames 3 --scales auto").code, 0);  // soak: auto is live-only
 }
 
 }  // namespace
