@@ -96,10 +96,10 @@ class ClassListTest(unittest.TestCase):
         self.assertEqual(data.class_list(voc, caltech)[1], held_out)  # seeded
 
 
-def random_batch_norm_net(seed, affine=True):
-    """A TrainNet(5) in eval mode whose BatchNorms have random statistics (and scales)."""
+def random_batch_norm_net(seed, affine=True, classes=5):
+    """A TrainNet(classes) in eval mode whose BatchNorms have random statistics (and scales)."""
     torch.manual_seed(seed)
-    net = TrainNet(5)
+    net = TrainNet(classes)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
@@ -261,6 +261,30 @@ class ResumeTest(unittest.TestCase):
 
     def test_resume_is_exact_with_the_embedding_loss(self):
         self.check_resume_is_exact(self.OPTIONS + ["--embedding-weight", "0.3"])
+
+    def test_frozen_trunk_keeps_the_files_trunk_and_trains_the_heads(self):
+        cache = data.Cache.open_or_build(data.DEFAULT_CACHE)
+        start = random_batch_norm_net(3, classes=len(cache.classes))  # no two tensors alike
+        with tempfile.TemporaryDirectory() as tmp:
+            model = Path(tmp) / "start.onnx"
+            export.export_example.export(start.to_export_model(), str(model), cache.classes,
+                                         background=0)
+            args, _ = train.parse_args(["--freeze-trunk", *self.OPTIONS])
+            with self.assertRaises(SystemExit):  # nothing to keep without --init-from
+                train.Trainer(args, Path(tmp) / "x")
+            run_dir = Path(tmp) / "frozen"
+            self.run_train("--run-dir", str(run_dir), *self.OPTIONS, "--init-from", str(model),
+                           "--freeze-trunk", "--embedding-weight", "0.5", "--lr", "0.01",
+                           "--no-export")
+            got = torch.load(run_dir / "last.pt")["model"]
+            loaded = TrainNet(len(cache.classes), frozen_batch_norm=True)
+            loaded.load_model_file(model)
+            want = loaded.state_dict()
+            for key, value in want.items():
+                if key.startswith("trunk."):
+                    self.assertTrue(torch.equal(value, got[key]), key)
+            self.assertFalse(all(torch.equal(want[k], got[k]) for k in want
+                                 if k.startswith("classifier.") and k.endswith("weight")))
 
     def check_resume_is_exact(self, options):
         data.Cache.open_or_build(data.DEFAULT_CACHE)

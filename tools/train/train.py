@@ -117,6 +117,9 @@ def parse_args(argv):
                    help="scale s of the cosine logits" + d)
     t.add_argument("--embedding-margin", type=float, default=0.2,
                    help="margin m subtracted from the true class's cosine" + d)
+    t.add_argument("--freeze-trunk", action="store_true",
+                   help="train the heads only (with --init-from): the trunk's weights stay the "
+                        "file's and it runs without gradients, about twice as fast" + d)
     t.add_argument("--max-images", type=int, help="train on a seeded subset (quick tests)")
     t.add_argument("--val-size", type=int, default=2000,
                    help="validation windows, a seeded subset of the held-out splits" + d)
@@ -249,6 +252,8 @@ def training_data_text(a, held_out, window):
         text += f"; hard negatives mined by {Path(a.hard_negatives).name}"
     if getattr(a, "embedding_weight", 0.0) > 0:
         text += "; a cosine-margin loss on the one-shot features"
+    if getattr(a, "freeze_trunk", False):
+        text += "; trunk frozen"
     return text
 
 
@@ -304,6 +309,12 @@ class Trainer:
         if init and not checkpoint:
             self.net.load_model_file(init)
             log.info(f"initialized from {init} (BatchNorm frozen)")
+        if getattr(args, "freeze_trunk", False):
+            if not init:
+                raise SystemExit("--freeze-trunk needs --init-from (a trained trunk to keep)")
+            for p in self.net.trunk.parameters():
+                p.requires_grad_(False)
+            log.info("trunk frozen: training the heads only")
         self.net.train()
         hard = None
         if getattr(args, "hard_negatives", None):
@@ -315,7 +326,8 @@ class Trainer:
                                     getattr(args, "hard_fraction", 0.0))
         self.val = validation_windows(self.cache, self.net.window, args.seed, args.val_size)
         self.steps_per_epoch = math.ceil(args.epoch_size / args.batch_size)
-        groups = parameter_groups(self.net, args.weight_decay)
+        groups = [dict(g, params=[p for p in g["params"] if p.requires_grad])
+                  for g in parameter_groups(self.net, args.weight_decay)]
         self.embedding = None
         if getattr(args, "embedding_weight", 0.0) > 0:
             self.embedding = CosineHead(self.net._cls_convs[-1][0], args.embedding_scale,
@@ -379,11 +391,12 @@ class Trainer:
     def train_step(self, x, labels, boxes):
         a = self.args
         labels = torch.from_numpy(labels)
+        with torch.set_grad_enabled(not getattr(a, "freeze_trunk", False)):
+            trunk = self.net.trunk(torch.from_numpy(x))
         if self.embedding is None:
-            logits, predicted = self.net(torch.from_numpy(x))
+            logits, predicted = self.net.classifier(trunk), self.net.regressor(trunk)
         else:
             split = self.net.embedding_split()
-            trunk = self.net.trunk(torch.from_numpy(x))
             features = self.net.classifier[:split](trunk)
             logits, predicted = self.net.classifier[split:](features), self.net.regressor(trunk)
             objects = labels > 0
