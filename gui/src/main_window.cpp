@@ -36,6 +36,7 @@
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <climits>
@@ -137,6 +138,7 @@ MainWindow::MainWindow(QWidget* parent)
   createMenus();
   createSettingsDock();
   createTeachDock();
+  createTimingDock();
   createStatusBar();
 
   connect(worker_.get(), &InferenceWorker::resultReady, this, &MainWindow::displayResult);
@@ -785,6 +787,7 @@ void MainWindow::displayResult(ResultPtr r) {
   last_result_ = r;
   if (!r->frame.live) statusBar()->clearMessage();
   showResultInViews(r);
+  showTiming(*r);
   for (QAction* a : {save_image_action_, save_json_action_, copy_action_}) a->setEnabled(true);
   emit resultShown(r);
 }
@@ -1027,6 +1030,59 @@ void MainWindow::showOneShot(ImageCanvas& canvas, const Result& r) const {
   double x0, y0, sx, sy;
   r.detect.dense.maps[l.map].cell_centers(x0, y0, sx, sy);
   canvas.setOverlay(overlay, QRectF(x0 - sx / 2, y0 - sy / 2, sim.w * sx, sim.h * sy));
+}
+
+void MainWindow::createTimingDock() {
+  timing_dock_ = new QDockWidget(tr("Timing"), this);
+  timing_dock_->setObjectName("timingDock");
+  auto* panel = new QWidget(timing_dock_);
+  auto* layout = new QVBoxLayout(panel);
+  timing_summary_ =
+      new QLabel(tr("Where the network's time goes appears here after a result."), panel);
+  timing_summary_->setWordWrap(true);
+  timing_ = new QTreeWidget(panel);
+  timing_->setColumnCount(3);
+  timing_->setHeaderLabels({tr("Stage"), tr("ms"), tr("%")});
+  timing_->setRootIsDecorated(false);
+  timing_->setSortingEnabled(false);
+  timing_->setToolTip(
+      tr("GPU time of each stage of the last result (Vulkan timestamps), summed over its scales, "
+         "offsets and mirror images, slowest first"));
+  layout->addWidget(timing_summary_);
+  layout->addWidget(timing_, 1);
+  timing_dock_->setWidget(panel);
+  addDockWidget(Qt::RightDockWidgetArea, timing_dock_);
+  tabifyDockWidget(analysis_dock_, timing_dock_);
+  analysis_dock_->raise();
+}
+
+void MainWindow::showTiming(const Result& r) {
+  // Live results come many times a second: the table follows at most twice a second.
+  if (r.frame.live && timing_clock_.isValid() && timing_clock_.elapsed() < 500) return;
+  timing_clock_.start();
+  std::vector<StageTime> stages = r.detect.timings.dense.stages;
+  std::sort(stages.begin(), stages.end(),
+            [](const StageTime& a, const StageTime& b) { return a.ms > b.ms; });
+  double gpu = 0;
+  for (const StageTime& s : stages) gpu += s.ms;
+  timing_->clear();
+  for (const StageTime& s : stages) {
+    auto* item =
+        new QTreeWidgetItem(timing_, {QString::fromStdString(s.name), QString::number(s.ms, 'f', 1),
+                                      QString::number(gpu > 0 ? 100 * s.ms / gpu : 0, 'f', 1)});
+    item->setTextAlignment(1, Qt::AlignRight);
+    item->setTextAlignment(2, Qt::AlignRight);
+  }
+  timing_->resizeColumnToContents(0);
+  timing_summary_->setText(
+      stages.empty()
+          ? tr("No per-stage timing for this result (%1 ms in all).").arg(r.inference_ms, 0, 'f', 0)
+          : tr("%1 ms on the device of %2 ms for this %3 (scales %4); the rest is resizing, "
+               "reading back and merging.")
+                .arg(gpu, 0, 'f', 1)
+                .arg(r.inference_ms, 0, 'f', 1)
+                .arg(r.frame.live ? tr("frame") : tr("image"))
+                .arg(QString::fromStdString(r.options.scales)));
 }
 
 void MainWindow::createTeachDock() {
@@ -1346,6 +1402,19 @@ QString MainWindow::errorText() const {
 void MainWindow::displayAnalysisError(const QString& message, const QString& source) {
   if (!live_active_) statusBar()->clearMessage();
   showError(tr("Analysis of %1 failed: %2").arg(source, message));
+}
+
+QStringList MainWindow::timingRows() const {
+  QStringList rows;
+  for (int i = 0; i < timing_->topLevelItemCount(); ++i) {
+    const QTreeWidgetItem* it = timing_->topLevelItem(i);
+    rows << it->text(0) + "\t" + it->text(1) + "\t" + it->text(2);
+  }
+  return rows;
+}
+
+QString MainWindow::timingSummary() const {
+  return timing_summary_->text();
 }
 
 QString MainWindow::statsText() const {

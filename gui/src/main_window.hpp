@@ -4,6 +4,7 @@
 // and every error shown in a banner inside the window. Capture and inference run on their own
 // threads (CaptureSource, InferenceWorker); this class only routes frames and draws results.
 #pragma once
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QPointer>
 #include <QStringList>
@@ -27,6 +28,7 @@ class QProgressBar;
 class QSettings;
 class QSpinBox;
 class QStackedWidget;
+class QTreeWidget;
 class QToolButton;
 
 class QSlider;
@@ -94,6 +96,9 @@ class MainWindow : public QMainWindow {
   /// The text of the Model menu's checked entry (the loaded model's), empty when none.
   QString checkedModelEntry() const;
   QString statsText() const;
+  /// The Timing dock: its rows (stage, ms, %), slowest first, and its summary line.
+  QStringList timingRows() const;
+  QString timingSummary() const;
   int imageCount() const { return static_cast<int>(images_.size()); }
   bool liveActive() const { return live_active_; }
   qint64 framesDisplayed() const { return frames_displayed_; }
@@ -151,6 +156,8 @@ class MainWindow : public QMainWindow {
   void showResultInViews(const ResultPtr& r);
   void showOneShot(ImageCanvas& canvas, const Result& r) const;
   void createTeachDock();
+  void createTimingDock();
+  void showTiming(const Result& r);
   QImage annotatedImage() const;
   void chooseModelFile();
   void chooseWeightsFolder();
@@ -238,6 +245,10 @@ class MainWindow : public QMainWindow {
   QComboBox* scales_ = nullptr;
   QComboBox* live_scales_ = nullptr;
   QSpinBox* live_target_fps_ = nullptr;
+  QDockWidget* timing_dock_ = nullptr;
+  QTreeWidget* timing_ = nullptr;
+  QLabel* timing_summary_ = nullptr;
+  QElapsedTimer timing_clock_;
   QCheckBox* fine_ = nullptr;
   QCheckBox* flip_ = nullptr;
   QDoubleSpinBox* min_confidence_ = nullptr;

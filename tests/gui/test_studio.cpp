@@ -578,6 +578,35 @@ class StudioTest : public QObject {
     check_validation(*w);
   }
 
+  void timingDockShowsWhereTheTimeGoes() {
+    auto w = open_window();
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    const QStringList rows = w->timingRows();
+    QCOMPARE(rows.size(), static_cast<qsizetype>(r->detect.timings.dense.stages.size()));
+    QVERIFY(!rows.isEmpty());
+    double last = 1e300, percent = 0;
+    QStringList names;
+    for (const QString& row : rows) {
+      const QStringList f = row.split('\t');
+      QCOMPARE(f.size(), 3);
+      QVERIFY(f[1].toDouble() <= last);  // slowest first
+      last = f[1].toDouble();
+      percent += f[2].toDouble();
+      names << f[0];
+    }
+    QVERIFY(std::abs(percent - 100) < 1);
+    for (const StageTime& st : r->detect.timings.dense.stages)
+      QVERIFY(names.contains(QString::fromStdString(st.name)));
+    QVERIFY(w->timingSummary().contains("ms on the device"));
+    auto* dock = w->findChild<QDockWidget*>("timingDock");
+    QVERIFY(dock);
+    dock->raise();
+    QTest::qWait(50);
+    save_screenshot(*w, "studio_timing.png");
+  }
+
   void autoLiveScalesClimbWhileFramesKeepTheRateAndSayWhich() {
     auto w = open_window();
     QCOMPARE(StudioSettings{}.live_scales, QString("auto"));  // the default (tests fix 240)
