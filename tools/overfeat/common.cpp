@@ -292,7 +292,8 @@ int run_devices(int, char**) {
   const uint32_t chosen = vk::choose_device(devices, "");
   for (const auto& d : devices)
     std::cout << (d.index == chosen ? "* " : "  ") << d.index << ": " << d.name << " (" << d.type
-              << ", " << d.driver << ", " << (d.device_local_bytes >> 20) << " MiB)\n";
+              << ", " << d.driver << ", " << (d.device_local_bytes >> 20) << " MiB, subgroup "
+              << d.subgroup_size << ")\n";
   std::cout << "Choose with --device INDEX|NAME or OVERFEAT_DEVICE; * marks the default.\n";
   return 0;
 }

@@ -113,11 +113,13 @@ class Conv {
   struct TileShape {
     int ocb = 8, pix = 1;
   };
-  /// The tile for an output map of out_w x out_h pixels and out_c channels, and a kernel kw
-  /// wide at stride_w (OVERFEAT_CONV_TILE=OCBxPIX overrides, for experiments).
-  static TileShape tile_for(int out_w, int out_h, int out_c, int kw, int stride_w);
-  /// Invocations per work group of the tiled shader (OVERFEAT_CONV_LOCAL overrides).
-  static uint32_t local_size();
+  /// The tile for an output map of out_w x out_h pixels and out_c channels, a kernel kw wide at
+  /// stride_w and work groups of `local` invocations (OVERFEAT_CONV_TILE=OCBxPIX overrides,
+  /// for experiments).
+  static TileShape tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local);
+  /// Invocations per work group of the tiled shader: the device's subgroup size, 4 to 64
+  /// (OVERFEAT_CONV_LOCAL overrides).
+  static uint32_t local_size(const vk::Context& ctx);
   /// OVERFEAT_CONV_BOUNDS set: keep the per-tap bounds test even where no tap leaves the input
   /// (for comparisons).
   static bool bounds_forced();

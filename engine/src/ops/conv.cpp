@@ -70,17 +70,19 @@ Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
   bias_.upload(padded);
 }
 
-// Measured on lavapipe (fast net, 231x231): one subgroup (8 invocations) per work group, 8
-// output channels and 6 pixels per invocation took conv1-5 from 451 to 197 ms against 64-wide
+// Measured on lavapipe (fast net, 231x231): one subgroup (8 invocations there) per work group,
+// 8 output channels and 6 pixels per invocation took conv1-5 from 451 to 197 ms against 64-wide
 // groups with 8x1 tiles. Idle lanes in the last group of a small map cost as much as busy ones,
-// so the pixels per invocation are chosen per layer with a small cost model.
-uint32_t Conv::local_size() {
-  static const uint32_t local = [] {
+// so the pixels per invocation are chosen per layer with a small cost model. A work group is
+// one subgroup of the device it runs on (32 on NVIDIA, 32-64 on AMD), not lavapipe's 8.
+uint32_t Conv::local_size(const vk::Context& ctx) {
+  static const int forced = [] {
     const char* e = std::getenv("OVERFEAT_CONV_LOCAL");
-    const int v = e ? std::atoi(e) : 8;
-    return static_cast<uint32_t>(std::clamp(v, 1, 256));
+    return e ? std::clamp(std::atoi(e), 1, 256) : 0;
   }();
-  return local;
+  if (forced > 0) return static_cast<uint32_t>(forced);
+  const uint32_t subgroup = ctx.info().subgroup_size;
+  return subgroup == 0 ? 8u : std::clamp(subgroup, 4u, 64u);
 }
 
 bool Conv::bounds_forced() {
@@ -88,7 +90,7 @@ bool Conv::bounds_forced() {
   return forced;
 }
 
-Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stride_w) {
+Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local) {
   if (const char* e = std::getenv("OVERFEAT_CONV_TILE")) {
     TileShape t;
     std::sscanf(e, "%dx%d", &t.ocb, &t.pix);
@@ -101,7 +103,6 @@ Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stri
   // per tap, OCB weight texels (the same for every lane, half as dear) and PIX * OCB * 4 FMAs
   // (1 per 32). Fitted on lavapipe with the loops unrolled (the bundled model at 176 px and the
   // fast net: within 10 % of the measured ratios between tiles).
-  const int local = static_cast<int>(local_size());
   TileShape best{8, 1};
   double best_cost = 1e300;
   for (int ocb : {8, 4}) {
@@ -152,14 +153,16 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   const int32_t act_a = std::bit_cast<int32_t>(act.a), act_b = std::bit_cast<int32_t>(act.b);
   if (variant == Variant::Tiled) {
     d.shader = ShaderId::conv;
-    const TileShape t = tile_fixed_ ? tile_ : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w);
+    const TileShape t = tile_fixed_ ? tile_
+                                    : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w,
+                                               static_cast<int>(local_size(lib_->context())));
     // Every tap inside the input: no leading pads, and the last output's window ends inside.
     const bool inside = g_.pad_top == 0 && g_.pad_left == 0 &&
                         (out.h - 1) * g_.stride_h + g_.kh <= in.h &&
                         (out.w - 1) * g_.stride_w + g_.kw <= in.w && !bounds_forced();
     d.constants = {g_.kw, g_.kh,       g_.stride_h, g_.pad_top, act.kind, t.ocb,
                    t.pix, g_.stride_w, g_.pad_left, act_a,      act_b,    inside ? 0 : 1};
-    const uint32_t local = local_size();
+    const uint32_t local = local_size(lib_->context());
     d.local_size = {local, 1, 1};
     push.oc = out.c4();
     const auto& p = lib_->get(d);

@@ -126,7 +126,10 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   VkPhysicalDeviceProperties base{};
   vkGetPhysicalDeviceProperties(pd, &base);
-  if (base.apiVersion >= VK_API_VERSION_1_2) props.pNext = &driver;
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  props.pNext = &subgroup;
+  if (base.apiVersion >= VK_API_VERSION_1_2) subgroup.pNext = &driver;
   vkGetPhysicalDeviceProperties2(pd, &props);
   VkPhysicalDeviceShaderFloat16Int8Features f16{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
@@ -143,6 +146,7 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   if (base.apiVersion >= VK_API_VERSION_1_2)
     info.driver = std::string(driver.driverName) + " " + driver.driverInfo;
   info.fp16 = f16.shaderFloat16;
+  info.subgroup_size = subgroup.subgroupSize;
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
     if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
       info.device_local_bytes =

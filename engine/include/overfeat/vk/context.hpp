@@ -20,6 +20,7 @@ struct DeviceInfo {
   std::string driver;
   uint32_t api_version = 0;
   bool fp16 = false;
+  uint32_t subgroup_size = 0;  ///< invocations the device runs in lockstep (0: unknown)
   uint64_t device_local_bytes = 0;
 };
 
