@@ -51,6 +51,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU peer")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     import onnx
@@ -61,23 +62,30 @@ def main(argv=None):
     net.load_model_file(a.model)
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
-    x = torch.rand(1, 3, h, w) * 2 - 1
+    cuda = a.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        sys.exit("error: --device cuda, but this PyTorch sees no CUDA device")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    x = (torch.rand(1, 3, h, w) * 2 - 1).to(a.device)
     with torch.no_grad():
-        m = torch.jit.optimize_for_inference(torch.jit.freeze(
-            torch.jit.trace(Dense(net).eval(), x, check_trace=False)))
+        m = torch.jit.freeze(torch.jit.trace(Dense(net).eval().to(a.device), x, check_trace=False))
+        if not cuda:
+            m = torch.jit.optimize_for_inference(m)
         for _ in range(a.warmup):
             m(x)
+        sync()
         times = []
         for _ in range(a.repeat):
             start = time.perf_counter()
             out = m(x)
+            sync()
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    result = {"model": Path(a.model).name, "size": [h, w], "threads": a.threads,
+    result = {"model": Path(a.model).name, "size": [h, w], "threads": a.threads, "device": a.device,
               "offsets": len(out) // 2, "cells": int(sum(o.shape[2] * o.shape[3] for o in out[::2])),
               "median_ms": times[len(times) // 2], "min_ms": times[0]}
     print(json.dumps(result) if a.json else
-          f"PyTorch {a.threads} threads, {h}x{w}, {result['offsets']} offsets, "
+          f"PyTorch {a.device} ({a.threads} threads), {h}x{w}, {result['offsets']} offsets, "
           f"{result['cells']} cells: {result['median_ms']:.1f} ms (median of {a.repeat})")
 
 

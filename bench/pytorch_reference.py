@@ -133,6 +133,9 @@ def parse_args(argv):
     p.add_argument("--plain-freeze", action="store_true",
                    help="skip torch.jit.optimize_for_inference (weights are "
                         "then reordered for oneDNN on every call)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, or cuda to time a GPU peer (then trace+freeze only, and every "
+                        "run ends with torch.cuda.synchronize())")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p.parse_args(argv)
 
@@ -162,7 +165,7 @@ def build_stages(net):
     """All stages of a network, as eval-mode modules with random weights."""
     stages, channels = [], IN_CHANNELS
     for spec in NETS[net]:
-        stages.append(build_stage(channels, spec).eval())
+        stages.append(build_stage(channels, spec).eval().to(DEVICE))
         channels = spec[0]
     return stages
 
@@ -197,14 +200,25 @@ def mode_name(prepack):
     return "trace+freeze+optimize_for_inference" if prepack else "trace+freeze"
 
 
+DEVICE = "cpu"  # main() sets it from --device
+
+
+def sync():
+    """Waits for the GPU's queued work (no-op on the CPU)."""
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def median_ms(fn, x, warmup, repeat):
     """Median wall time of fn(x) in milliseconds, after warm-up runs."""
     for _ in range(warmup):
         fn(x)
+    sync()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn(x)
+        sync()
         times.append((time.perf_counter() - start) * 1000.0)
     return statistics.median(times)
 
@@ -216,7 +230,7 @@ def shape_of(tensor):
 
 def measure_size(stages, size, warmup, repeat, prepack):
     """Whole-network and per-stage medians for one input size."""
-    x = torch.randn(1, IN_CHANNELS, size[0], size[1])
+    x = torch.randn(1, IN_CHANNELS, size[0], size[1], device=DEVICE)
     tensors = stage_inputs(stages, x)
     whole = compile_module(torch.nn.Sequential(*stages), x, prepack)
     total = median_ms(whole, x, warmup, repeat)
@@ -238,8 +252,8 @@ def measure_torchvision(arch, size, warmup, repeat, prepack):
     if builder is None or not callable(builder):
         raise ValueError(f"torchvision has no network {arch!r}")
     kwargs = {"aux_logits": False, "init_weights": True} if arch in ("googlenet",) else {}
-    model = builder(**kwargs).eval()
-    x = torch.randn(1, IN_CHANNELS, size[0], size[1])
+    model = builder(**kwargs).eval().to(DEVICE)
+    x = torch.randn(1, IN_CHANNELS, size[0], size[1], device=DEVICE)
     whole = compile_module(model, x, prepack)
     total = median_ms(whole, x, warmup, repeat)
     return {"size": list(size), "total_ms": total, "stages_sum_ms": 0, "stages": []}
@@ -247,7 +261,7 @@ def measure_torchvision(arch, size, warmup, repeat, prepack):
 
 def print_table(report):
     """Readable per-size tables."""
-    print(f"PyTorch {report['torch_version']} CPU, net {report['net']}, "
+    print(f"PyTorch {report['torch_version']} {report['device']}, net {report['net']}, "
           f"{report['threads']} thread(s), median of {report['repeat']} runs "
           f"after {report['warmup']} warm-up, {report['mode']}")
     for res in report["results"]:
@@ -263,12 +277,18 @@ def print_table(report):
 
 
 def main(argv=None):
+    global DEVICE
     args = parse_args(sys.argv[1:] if argv is None else argv)
     require_torch()
+    DEVICE = args.device
+    if DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        sys.stderr.write("error: --device cuda, but this PyTorch sees no CUDA device\n")
+        return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    prepack = not args.plain_freeze
+    prepack = not args.plain_freeze and DEVICE == "cpu"
     report = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
+              "device": DEVICE,
               "net": args.net or args.torchvision, "mode": mode_name(prepack), "warmup": args.warmup,
               "repeat": args.repeat, "results": []}
     with torch.no_grad():
