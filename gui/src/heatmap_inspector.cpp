@@ -246,6 +246,13 @@ void HeatmapInspector::setFineStride(bool fine) {
   fine_check_->setChecked(fine);
 }
 
+void HeatmapInspector::setFineStrideAvailable(bool available) {
+  fine_check_->setEnabled(available);
+  fine_check_->setToolTip(available ? QString()
+                                    : tr("Classic networks run at their own stride: no offset "
+                                         "pooling"));
+}
+
 bool HeatmapInspector::fineStride() const {
   return fine_check_->isChecked();
 }

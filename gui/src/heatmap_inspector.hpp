@@ -52,6 +52,9 @@ class HeatmapInspector : public QWidget {
 
   /// Sets the "Fine stride" checkbox without emitting fineStrideToggled.
   void setFineStride(bool fine);
+  /// Whether the model can run at a fine stride; without, the check box is disabled and says
+  /// why.
+  void setFineStrideAvailable(bool available);
   bool fineStride() const;
 
   /// Number of tiles: one per map, plus the merge tile with Boxes::RawAndMerged.

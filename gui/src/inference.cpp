@@ -211,6 +211,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->classes = m.classes;
     info->background = m.background;
     info->regressor = m.regressor.has_value();
+    info->offset_pooling = !engine->graph;
     info->window = m.net.window;
     info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
     info->device = QString::fromStdString(engine->ctx->capability_line());

@@ -51,6 +51,9 @@ struct ModelInfo {
   std::vector<std::string> classes;
   int background = -1;
   bool regressor = false;
+  /// Fine stride (offset pooling) applies: false for classic networks, which run at their own
+  /// stride (graph_dense.hpp).
+  bool offset_pooling = true;
   int window = 0, stride = 0;
 };
 using ModelInfoPtr = std::shared_ptr<const ModelInfo>;

@@ -867,6 +867,12 @@ void MainWindow::displayModelReady(ModelInfoPtr info) {
   progress_->hide();
   model_label_->setText(statusText(*info));
   model_label_->setToolTip(info->summary + "\n" + info->device);
+  // Fine stride is offset pooling, which classic networks do not have: say so, not ignore it.
+  fine_->setEnabled(info->offset_pooling);
+  fine_->setToolTip(info->offset_pooling
+                        ? tr("Evaluate the last pooling at every offset: a finer grid of cells")
+                        : tr("Classic networks run at their own stride: no offset pooling"));
+  inspector_->setFineStrideAvailable(info->offset_pooling);
   if (error_scope_ == ErrorScope::Model) clearError();
   updateLiveRequest();
   last_result_.reset();

@@ -4,6 +4,7 @@
 // thread answers input while video and network run. Runs on Qt's offscreen platform with the
 // Vulkan validation layer on; screenshots go to $OVERFEAT_SCREENSHOT_DIR.
 #include <QApplication>
+#include <QCheckBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -355,6 +356,16 @@ class StudioTest : public QObject {
     for (const auto& m : r->detect.dense.maps) QVERIFY(m.probs.h > 1 && m.probs.w > 1);
     QCOMPARE(static_cast<int>(r->model->classes.size()), 5);
     QVERIFY(r->model->summary.contains("classic network"));
+    // Fine stride (offset pooling) does not apply: both check boxes say so instead of being
+    // silently ignored; the marker model gets them back.
+    QList<QCheckBox*> fine;
+    for (QCheckBox* c : w->findChildren<QCheckBox*>())
+      if (c->text().contains("stride", Qt::CaseInsensitive)) fine << c;
+    QVERIFY(fine.size() >= 2);
+    for (QCheckBox* c : fine) {
+      QVERIFY(!c->isEnabled());
+      QVERIFY(c->toolTip().contains("own stride"));
+    }
     save_screenshot(*w, "studio_classic_heatmaps.png");
     w->setMode(Mode::Recognize);
     QTRY_VERIFY2(w->errorText().contains("OverFeat Studio's format"), qPrintable(w->errorText()));
@@ -362,6 +373,7 @@ class StudioTest : public QObject {
     // Back to the marker model for the tests after this one.
     w->loadModel({model_, "", ""});
     QVERIFY(loaded.wait(30000));
+    for (QCheckBox* c : fine) QVERIFY(c->isEnabled());
   }
 
   // Recognize's box tag once covered the caption, and a saved 320x240 PNG cut the caption off.
