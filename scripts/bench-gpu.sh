@@ -45,6 +45,12 @@ for spec in "fast 231x231" "accurate 221x221" "fast 461x569"; do
   "$bin" bench --net "$1" --size "$2" --repeat 20 --warmup 3 --no-torch --json | tee -a "$log"
   peer bench/pytorch_reference.py --net "$1" --size "$2" --repeat 20
 done
+echo "== the same with the large weights stored as fp16 (OVERFEAT_FP16_WEIGHTS=1)"
+for spec in "fast 231x231" "accurate 221x221"; do
+  set -- $spec
+  OVERFEAT_FP16_WEIGHTS=1 "$bin" bench --net "$1" --size "$2" --repeat 20 --warmup 3 --no-torch \
+    --json | tee -a "$log"
+done
 echo "== the bundled model's dense frame (240x320, 4 offsets, both heads)"
 "$bin" bench dense -m bundled --scales 240x320 --repeat 10 --json | tee -a "$log"
 peer bench/pytorch_dense.py --size 240x320 --repeat 20

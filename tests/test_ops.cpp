@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "overfeat/half.hpp"
 #include "overfeat/reference.hpp"
 #include "vulkan_fixture.hpp"
 
@@ -102,6 +103,64 @@ TEST_F(Ops, ReluSoftmaxNormalizeMatchReference) {
   EXPECT_LT(relative_error(ops::run_normalize(*lib_, rgb, 118.380948f, 61.896913f),
                            ref::normalize(rgb, 118.380948f, 61.896913f)),
             1e-6);
+}
+
+// Every binary16 value converts back to its own bits, and floats halfway between two of them
+// round to the even one (exhaustive over the 63,488 finite halves).
+TEST(Half, RoundTripsEveryValueAndRoundsTiesToEven) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = half_value(static_cast<uint16_t>(h));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(half_value(half_bits(f))));
+      continue;
+    }
+    ASSERT_EQ(half_bits(f), h) << f;
+  }
+  for (uint32_t h = 0; h < 0x7bff; ++h) {
+    const float lo = half_value(static_cast<uint16_t>(h)),
+                hi = half_value(static_cast<uint16_t>(h + 1));
+    const float mid = (lo + hi) / 2;  // exact in float
+    ASSERT_EQ(half_bits(mid), (h & 1) ? h + 1 : h) << mid;
+    ASSERT_EQ(half_bits(std::nextafter(mid, 1e9f)), h + 1) << mid;
+  }
+  EXPECT_EQ(half_bits(65520.0f), 0x7c00);  // overflow: infinity
+  EXPECT_EQ(half_bits(-1e-9f), 0x8000);    // underflow: signed zero
+}
+
+// ContextOptions::half_weights stores a large convolution's weights as 16-bit floats: the result
+// is the reference's with half-rounded weights, to fp32 accuracy, in both shaders; a small
+// convolution keeps its 32-bit weights.
+TEST(HalfWeights, LargeConvolutionsReadHalfRoundedWeights) {
+  std::string why;
+  if (!testing::shared_context(&why)) GTEST_SKIP() << "No Vulkan device: " << why;
+  vk::ContextOptions opt;
+  opt.pipeline_cache = "-";
+  opt.half_weights = true;
+  vk::Context ctx(opt);
+  ops::PipelineLibrary lib(ctx);
+  std::mt19937 rng(11);
+  ConvWeights w = random_conv(96, 200, 6, rng);     // 691,200: under the threshold
+  ConvWeights big = random_conv(160, 300, 6, rng);  // 1,728,000 weights
+  ASSERT_GE(big.w.size(), ops::Conv::kHalfMinWeights);
+  ASSERT_LT(w.w.size(), ops::Conv::kHalfMinWeights);
+  EXPECT_TRUE(ops::Conv(lib, big, 1, 0).half_weights());
+  EXPECT_FALSE(ops::Conv(lib, w, 1, 0).half_weights());
+  ConvWeights rounded = big;
+  for (float& v : rounded.w) v = half_value(half_bits(v));
+  for (auto [h, wd, variant] : {std::tuple{6, 6, ops::Conv::Variant::Streaming},
+                                std::tuple{9, 11, ops::Conv::Variant::Tiled}}) {
+    SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(wd));
+    const Tensor in = random_tensor(300, h, wd, rng);
+    const Tensor got = ops::run_conv(lib, in, big, 1, 0, true, variant);
+    EXPECT_LT(relative_error(got, ref::conv(in, rounded, 1, 0, true)), 1e-5);
+    // ...and not the full-precision result: the weights really were rounded.
+    EXPECT_GT(relative_error(got, ref::conv(in, big, 1, 0, true)), 1e-5);
+    const Tensor small_in = random_tensor(200, h, wd, rng);
+    EXPECT_LT(relative_error(ops::run_conv(lib, small_in, w, 1, 0, true, variant),
+                             ref::conv(small_in, w, 1, 0, true)),
+              1e-5);
+  }
+  EXPECT_EQ(ctx.validation_messages(), 0u);
 }
 
 }  // namespace

@@ -108,6 +108,11 @@ class Conv {
   int in_channels() const { return in_; }
   const ConvGeometry& geometry() const { return g_; }
   uint64_t weight_bytes() const { return weights_.size(); }
+  /// Weights stored as 16-bit floats (vk::Context::half_weights() and kHalfMinWeights or more).
+  bool half_weights() const { return half_; }
+  /// Weights a convolution needs to be stored in 16 bits when the context asks: the "full"
+  /// layers that stream their weights (OverFeat's 6x6x1024x3072 and the like), not small convs.
+  static constexpr size_t kHalfMinWeights = size_t{1} << 20;
   static Variant choose(int out_pixels);
   /// Register tile of the tiled shader: output channels x pixels per invocation.
   struct TileShape {
@@ -134,6 +139,7 @@ class Conv {
   TileShape tile_;
   bool tile_fixed_ = false;
   vk::Buffer weights_;  ///< [OC8][IC4][KH][KW][8] texels of 4 input channels
+  bool half_ = false;   ///< weights_ holds 16-bit floats (read through its RGBA16F view)
   vk::Buffer bias_;     ///< OC rounded up to 8
 };
 

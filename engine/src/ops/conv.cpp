@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "overfeat/error.hpp"
+#include "overfeat/half.hpp"
 #include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
@@ -62,8 +63,16 @@ Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
   if (packed.size() / 4 > ctx.limits().maxTexelBufferElements)
     throw OutOfDeviceMemory("Conv: " + std::to_string(packed.size() / 4) +
                             " weight texels exceed this device's texel-buffer limit");
-  weights_ = vk::Buffer(ctx, packed.size() * 4);
-  weights_.upload(packed);
+  half_ = ctx.half_weights() && w.size() >= kHalfMinWeights;
+  if (half_) {  // the "full" layers: half the bytes to read, fp32 arithmetic
+    std::vector<uint16_t> bits(packed.size());
+    for (size_t i = 0; i < packed.size(); ++i) bits[i] = half_bits(packed[i]);
+    weights_ = vk::Buffer(ctx, bits.size() * 2, true);
+    weights_.upload(std::span<const uint16_t>(bits));
+  } else {
+    weights_ = vk::Buffer(ctx, packed.size() * 4);
+    weights_.upload(packed);
+  }
   std::vector<float> padded(((out + 7) / 8) * 8, 0.0f);
   std::copy(b.begin(), b.end(), padded.begin());
   bias_ = vk::Buffer(ctx, padded.size() * 4);
@@ -166,8 +175,8 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
     d.local_size = {local, 1, 1};
     push.oc = out.c4();
     const auto& p = lib_->get(d);
-    VkDescriptorSet set =
-        arena.allocate(p, {{in.buffer, true}, {&weights_, true}, {&bias_, true}, {out.buffer}});
+    VkDescriptorSet set = arena.allocate(
+        p, {{in.buffer, true}, {&weights_, true, half_}, {&bias_, true}, {out.buffer}});
     const int segments = out.h * ((out.w + t.pix - 1) / t.pix);  // conv.comp: one each
     rec.dispatch(p, set, &push, sizeof(push), (segments + static_cast<int>(local) - 1) / local,
                  (out_ + t.ocb - 1) / t.ocb, 1);
@@ -178,8 +187,8 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
                    pix,   g_.stride_w, g_.pad_left, act_a,      act_b};
     push.oc = out.c4() * 4;
     const auto& p = lib_->get(d);
-    VkDescriptorSet set =
-        arena.allocate(p, {{in.buffer, true}, {&weights_, true}, {&bias_, false}, {out.buffer}});
+    VkDescriptorSet set = arena.allocate(
+        p, {{in.buffer, true}, {&weights_, true, half_}, {&bias_, false}, {out.buffer}});
     rec.dispatch(p, set, &push, sizeof(push), (push.oc + kStreamingLocal - 1) / kStreamingLocal,
                  (npix + pix - 1) / pix, 1);
   }

@@ -102,7 +102,7 @@ uint64_t live_buffer_bytes() {
   return g_live_bytes.load();
 }
 
-Buffer::Buffer(const Context& ctx, VkDeviceSize bytes) : ctx_(&ctx) {
+Buffer::Buffer(const Context& ctx, VkDeviceSize bytes, bool half_view) : ctx_(&ctx) {
   bytes = std::max<VkDeviceSize>(16, (bytes + 15) / 16 * 16);
   RawBuffer raw = create_raw(ctx, bytes, false);
   buffer_ = raw.buffer;
@@ -112,6 +112,8 @@ Buffer::Buffer(const Context& ctx, VkDeviceSize bytes) : ctx_(&ctx) {
   g_live_bytes += size_;
   view_r_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32_SFLOAT, 4);
   view_rgba_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32G32B32A32_SFLOAT, 16);
+  // Uniform texel buffers of R16G16B16A16_SFLOAT are required of every Vulkan device.
+  if (half_view) view_half_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R16G16B16A16_SFLOAT, 8);
 }
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
@@ -122,6 +124,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     memory_ = std::exchange(o.memory_, VK_NULL_HANDLE);
     view_r_ = std::exchange(o.view_r_, VK_NULL_HANDLE);
     view_rgba_ = std::exchange(o.view_rgba_, VK_NULL_HANDLE);
+    view_half_ = std::exchange(o.view_half_, VK_NULL_HANDLE);
     size_ = std::exchange(o.size_, 0);
     mapped_ = std::exchange(o.mapped_, nullptr);
   }
@@ -133,12 +136,13 @@ void Buffer::release() {
   VkDevice dev = ctx_->device();
   if (view_r_) vkDestroyBufferView(dev, view_r_, nullptr);
   if (view_rgba_) vkDestroyBufferView(dev, view_rgba_, nullptr);
+  if (view_half_) vkDestroyBufferView(dev, view_half_, nullptr);
   RawBuffer raw{buffer_, memory_, mapped_};
   destroy_raw(*ctx_, raw);
   g_live_bytes -= size_;
   buffer_ = VK_NULL_HANDLE;
   memory_ = VK_NULL_HANDLE;
-  view_r_ = view_rgba_ = VK_NULL_HANDLE;
+  view_r_ = view_rgba_ = view_half_ = VK_NULL_HANDLE;
   mapped_ = nullptr;
   size_ = 0;
 }
@@ -152,6 +156,17 @@ void Buffer::upload(std::span<const float> data, VkDeviceSize offset) {
     return;
   }
   copy_via_staging(true, const_cast<float*>(data.data()), bytes, offset);
+}
+
+void Buffer::upload(std::span<const uint16_t> data, VkDeviceSize offset) {
+  VkDeviceSize bytes = data.size_bytes();
+  if (offset + bytes > size_) throw Error("Buffer::upload past the end of the buffer");
+  if (bytes == 0) return;
+  if (mapped_) {
+    std::memcpy(static_cast<char*>(mapped_) + offset, data.data(), bytes);
+    return;
+  }
+  copy_via_staging(true, const_cast<uint16_t*>(data.data()), bytes, offset);
 }
 
 void Buffer::download(std::span<float> data, VkDeviceSize offset) const {

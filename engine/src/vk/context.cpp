@@ -210,6 +210,7 @@ Context::Context(const ContextOptions& options) {
   auto devices = list_devices();
   uint32_t index = choose_device(devices, options.device);
   validation_ = options.validation || env_flag("OVERFEAT_VALIDATION");
+  half_weights_ = options.half_weights || env_flag("OVERFEAT_FP16_WEIGHTS");
   create_instance();
   create_device(index);
   std::filesystem::path cache = options.pipeline_cache;

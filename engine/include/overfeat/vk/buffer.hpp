@@ -23,7 +23,8 @@ uint64_t live_buffer_bytes();
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(const Context& ctx, VkDeviceSize bytes);
+  /// With `half_view`, also an RGBA16F texel view (16-bit floats, read as 32-bit by shaders).
+  Buffer(const Context& ctx, VkDeviceSize bytes, bool half_view = false);
   ~Buffer() { release(); }
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
   Buffer& operator=(Buffer&& o) noexcept;
@@ -38,8 +39,11 @@ class Buffer {
   /// Texel views over the whole buffer (capped at the device's texel-buffer limit).
   VkBufferView view_r32f() const { return view_r_; }
   VkBufferView view_rgba32f() const { return view_rgba_; }
+  VkBufferView view_rgba16f() const { return view_half_; }
 
   void upload(std::span<const float> data, VkDeviceSize offset_bytes = 0);
+  /// 16-bit floats (their bits), for the RGBA16F view.
+  void upload(std::span<const uint16_t> data, VkDeviceSize offset_bytes = 0);
   void download(std::span<float> data, VkDeviceSize offset_bytes = 0) const;
 
  private:
@@ -51,6 +55,7 @@ class Buffer {
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
   VkBufferView view_r_ = VK_NULL_HANDLE;
   VkBufferView view_rgba_ = VK_NULL_HANDLE;
+  VkBufferView view_half_ = VK_NULL_HANDLE;
   VkDeviceSize size_ = 0;
   void* mapped_ = nullptr;
 };

@@ -33,6 +33,10 @@ struct ContextOptions {
   /// Where the pipeline cache lives; empty: $XDG_CACHE_HOME/overfeat-studio (or ~/.cache/...).
   /// "-" disables the on-disk cache.
   std::filesystem::path pipeline_cache;
+  /// Store large convolution weights (the "full" layers: Conv::kHalfMinWeights or more) as
+  /// 16-bit floats: half the bytes they read, the arithmetic still in 32 bits. Also switched on
+  /// by OVERFEAT_FP16_WEIGHTS=1.
+  bool half_weights = false;
 };
 
 /// Lists the Vulkan devices; throws VulkanUnavailable when there is no loader or no device.
@@ -57,6 +61,8 @@ class Context {
   uint32_t queue_family() const { return queue_family_; }
   VkPipelineCache pipeline_cache() const { return pipeline_cache_; }
   const DeviceInfo& info() const { return info_; }
+  /// ContextOptions::half_weights (or OVERFEAT_FP16_WEIGHTS=1).
+  bool half_weights() const { return half_weights_; }
   const VkPhysicalDeviceLimits& limits() const { return limits_; }
   const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
   /// Nanoseconds per timestamp tick; 0 when the queue has no timestamps.
@@ -73,6 +79,7 @@ class Context {
   void save_pipeline_cache() const;
 
  private:
+  bool half_weights_ = false;
   static VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(VkDebugUtilsMessageSeverityFlagBitsEXT,
                                                        VkDebugUtilsMessageTypeFlagsEXT,
                                                        const VkDebugUtilsMessengerCallbackDataEXT*,

@@ -54,6 +54,7 @@ class ComputePipeline {
 struct Resource {
   const Buffer* buffer = nullptr;
   bool rgba = false;  ///< for texel views: RGBA32F instead of R32F
+  bool half = false;  ///< with rgba: the buffer's RGBA16F view (Buffer(..., half_view))
 };
 
 /// Allocates descriptor sets for a plan; everything is freed at once by reset().
