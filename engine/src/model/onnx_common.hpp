@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/half.hpp"
+
 namespace overfeat::onnx_common {
 
 /// "[1, 2, 3]".
@@ -44,14 +46,8 @@ inline std::string printable(const std::string& text) {
 /// The float32 value of the binary16 bits `h` (exact: every finite half is a float); nullopt for
 /// infinities and NaNs.
 inline std::optional<float> half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return std::nullopt;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float v = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign ? -v : v;
-  }
-  return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+  if (((h >> 10) & 0x1fu) == 0x1fu) return std::nullopt;
+  return half_value(h);
 }
 
 /// A value from a file as an index, clamped so that a huge or infinite one cannot overflow.
