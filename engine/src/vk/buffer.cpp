@@ -148,25 +148,21 @@ void Buffer::release() {
 }
 
 void Buffer::upload(std::span<const float> data, VkDeviceSize offset) {
-  VkDeviceSize bytes = data.size_bytes();
-  if (offset + bytes > size_) throw Error("Buffer::upload past the end of the buffer");
-  if (bytes == 0) return;
-  if (mapped_) {
-    std::memcpy(static_cast<char*>(mapped_) + offset, data.data(), bytes);
-    return;
-  }
-  copy_via_staging(true, const_cast<float*>(data.data()), bytes, offset);
+  upload_bytes(data.data(), data.size_bytes(), offset);
 }
 
 void Buffer::upload(std::span<const uint16_t> data, VkDeviceSize offset) {
-  VkDeviceSize bytes = data.size_bytes();
+  upload_bytes(data.data(), data.size_bytes(), offset);
+}
+
+void Buffer::upload_bytes(const void* data, VkDeviceSize bytes, VkDeviceSize offset) {
   if (offset + bytes > size_) throw Error("Buffer::upload past the end of the buffer");
   if (bytes == 0) return;
   if (mapped_) {
-    std::memcpy(static_cast<char*>(mapped_) + offset, data.data(), bytes);
+    std::memcpy(static_cast<char*>(mapped_) + offset, data, bytes);
     return;
   }
-  copy_via_staging(true, const_cast<uint16_t*>(data.data()), bytes, offset);
+  copy_via_staging(true, const_cast<void*>(data), bytes, offset);
 }
 
 void Buffer::download(std::span<float> data, VkDeviceSize offset) const {

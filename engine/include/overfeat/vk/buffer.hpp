@@ -48,6 +48,7 @@ class Buffer {
 
  private:
   void release();
+  void upload_bytes(const void* data, VkDeviceSize bytes, VkDeviceSize offset);
   void copy_via_staging(bool to_device, void* host, VkDeviceSize bytes, VkDeviceSize offset) const;
 
   const Context* ctx_ = nullptr;
