@@ -27,6 +27,7 @@
 
 #include "common.hpp"
 #include "overfeat/evaluation.hpp"
+#include "overfeat/linear_classifier.hpp"
 #include "overfeat/logistic.hpp"
 #include "overfeat/oneshot.hpp"
 #include "progress.hpp"
@@ -151,6 +152,7 @@ int run_bench_oneshot(int argc, char** argv) {
   int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, layer = -1, min_box = 40;
   float context = 0.1f, target_far = 0.05f;
   std::optional<float> threshold;
+  std::string linear_text = "1e-2";
   std::string json_file;
   CLI::App app{
       "One-shot learning benchmark: N-way K-shot episodes on Caltech-101 (categories the model "
@@ -196,9 +198,26 @@ int run_bench_oneshot(int argc, char** argv) {
   app.add_option("--target-far", target_far,
                  "The fitted threshold lets at most this share of untaught queries through")
       ->capture_default_str();
+  app.add_option("--linear-l2", linear_text,
+                 "With K >= 2 shots: also the closed-set accuracy of the linear classifier the "
+                 "store trains (linear_classifier.hpp), for each ridge in this list (none: skip)")
+      ->capture_default_str();
   output_file(app.add_option("--json", json_file, "Also write the figures as JSON to FILE"));
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::vector<int> shots = parse_int_list(shots_text, "--shots");
+  std::vector<double> linear_l2;
+  if (linear_text != "none") {
+    std::stringstream ss(linear_text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      try {
+        linear_l2.push_back(std::stod(item));
+      } catch (const std::exception&) {
+        throw Error("--linear-l2: '" + item + "' is not a number");
+      }
+      if (!(linear_l2.back() > 0)) throw Error("--linear-l2: each ridge must be positive");
+    }
+  }
   if (caltech_dir.empty()) caltech_dir = (default_data_dir() / "caltech101").string();
   if (voc_dir.empty()) voc_dir = (default_data_dir() / "voc2007").string();
 
@@ -350,6 +369,7 @@ int run_bench_oneshot(int argc, char** argv) {
   struct Cell {
     int group = 0, shots = 0, ways = 0, classes = 0, episodes = 0;
     Stat accuracy, accuracy_at, far;
+    std::vector<Stat> linear;  // per --linear-l2 value: closed-set accuracy of the classifier
     std::vector<Query> queries;
   };
   std::vector<Cell> cells;
@@ -364,6 +384,7 @@ int run_bench_oneshot(int argc, char** argv) {
       cell.shots = k;
       cell.classes = static_cast<int>(cats.size());
       cell.ways = std::min<int>(ways, static_cast<int>(cats.size()) - 1);
+      if (k >= 2) cell.linear.resize(linear_l2.size());
       if (cell.ways < 2) {
         notes.push_back(g.name + ", " + std::to_string(k) + "-shot: fewer than 3 categories with " +
                         std::to_string(k + 1) + " images; skipped");
@@ -411,6 +432,27 @@ int run_bench_oneshot(int argc, char** argv) {
             accepted += q.accepted;
           }
           cell.queries.push_back(std::move(q));
+        }
+        for (size_t li = 0; li < cell.linear.size() && taught; ++li) {
+          std::vector<std::vector<float>> xs;
+          std::vector<int> ys;
+          for (int ci = 0; ci < cell.ways; ++ci)
+            for (const LearnedExample& e : store.classes()[ci].examples) {
+              xs.push_back(e.embedding);
+              ys.push_back(ci);
+            }
+          LinearClassifierOptions lo;
+          lo.l2 = linear_l2[li];
+          const LinearClassifier f = LinearClassifier::fit(xs, ys, cell.ways, lo);
+          int linear_right = 0;
+          for (const auto& [item, truth] : tests) {
+            if (truth < 0) continue;
+            std::vector<float> q = items[item].embedding;
+            l2_normalize(q);
+            const std::vector<float> p = f.probabilities(q.data());
+            linear_right += std::max_element(p.begin(), p.end()) - p.begin() == truth;
+          }
+          cell.linear[li].v.push_back(static_cast<double>(linear_right) / taught);
         }
         if (taught) {
           cell.accuracy.v.push_back(static_cast<double>(right) / taught);
@@ -504,6 +546,10 @@ int run_bench_oneshot(int argc, char** argv) {
               << (std::to_string(cell.ways) + "w" + std::to_string(cell.shots) + "s") << std::right
               << std::setw(8) << cell.classes << std::setw(18) << pm(cell.accuracy) << std::setw(18)
               << pm(cell.accuracy_at) << std::setw(18) << pm(cell.far) << "\n";
+    for (size_t li = 0; li < cell.linear.size(); ++li)
+      std::cout << std::left << std::setw(24) << "" << std::setw(8) << "" << std::right
+                << std::setw(8) << "" << std::setw(18) << pm(cell.linear[li])
+                << "  linear classifier, l2 " << linear_l2[li] << "\n";
     report["results"].push_back({{"group", groups[cell.group].name},
                                  {"ways", cell.ways},
                                  {"shots", cell.shots},
@@ -515,6 +561,10 @@ int run_bench_oneshot(int argc, char** argv) {
                                  {"accuracy_at_threshold_ci95", cell.accuracy_at.ci95()},
                                  {"false_accept", cell.far.mean()},
                                  {"false_accept_ci95", cell.far.ci95()}});
+    for (size_t li = 0; li < cell.linear.size(); ++li)
+      report["results"].back()["linear"].push_back({{"l2", linear_l2[li]},
+                                                    {"accuracy", cell.linear[li].mean()},
+                                                    {"accuracy_ci95", cell.linear[li].ci95()}});
   }
   std::cout << "(accuracy: the most similar taught class is right; acc@thr: and its similarity "
                "is at least the threshold; false accept: a query of an untaught class answered "
