@@ -54,6 +54,7 @@ class CliOneShot : public testing::VulkanTest {
     window("learn.png", 12, 12, true);
     window("square.png", 20, 16, true);
     window("plain.png", 20, 16, false);
+    window("plain2.png", 12, 12, false);
     render::write_png(dir_ / "empty.png", render::to_rgb8(Tensor(3, 64, 64, 0.0f)));
     Tensor big(3, 240, 320, 0.0f);
     testing::draw_object(big, 200, 148);
@@ -103,6 +104,28 @@ TEST_F(CliOneShot, LearnThenRecognizeAsJsonOneObjectPerImageInOrder) {
   EXPECT_EQ(image, (dir_ / "plain.png").string());
   EXPECT_EQ(cls, "square");  // everything is accepted at -2
   EXPECT_NEAR(similarity, -1.0, 1e-3);
+}
+
+TEST_F(CliOneShot, TwoExamplesPerClassBringTheLinearClassifier) {
+  Result r = run("learn " + s() + m() + "square " + q(dir_ / "learn.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("learn " + s() + m() + "plain " + q(dir_ / "plain2.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("recognize " + s() + m() + "--json " + q(dir_ / "square.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)[0]["rule"], "prototypes") << r.out;
+  r = run("learn " + s() + m() + "square " + q(dir_ / "square.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("learn " + s() + m() + "plain " + q(dir_ / "plain.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("recognize " + s() + m() + "--json " + q(dir_ / "square.png") + " " +
+          q(dir_ / "plain.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  ASSERT_EQ(doc.size(), 2u) << r.out;
+  EXPECT_EQ(doc[0]["rule"], "linear classifier") << r.out;
+  EXPECT_EQ(doc[0]["class"], "square") << r.out;
+  EXPECT_EQ(doc[1]["class"], "plain") << r.out;
 }
 
 TEST_F(CliOneShot, LocateGivesABoxWhereTheObjectIs) {

@@ -147,6 +147,58 @@ TEST(OneShot, RecognizesTheClosestClassOrUnknownBelowTheThreshold) {
   EXPECT_EQ(recognize(s, unit(2), at).cls, 2);
 }
 
+// Two classes along a line, offset across it (test_linear_classifier's case, lifted onto the
+// unit sphere by a constant third value): the prototypes get the overlap wrong.
+std::vector<float> on_line(float t, int cls) {
+  return {t / 4, (0.5f * t + (cls ? -0.5f : 0.5f)) / 4, 0.3f};
+}
+
+TEST(OneShot, WithSeveralExamplesAClassifierPicksWhatThePrototypesGetWrong) {
+  OneShotStore s(identity());
+  s.add_example("a", example(on_line(0.5f, 0)));
+  s.add_example("b", example(on_line(5.5f, 1)));
+  EXPECT_EQ(s.classifier(), nullptr) << "one example per class: the prototypes alone";
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(0, 4);
+  for (int i = 0; i < 40; ++i) {
+    s.add_example("a", example(on_line(u(rng), 0)));
+    s.add_example("b", example(on_line(u(rng) + 2, 1)));
+  }
+  const LinearClassifier* c = s.classifier();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->classes(), 2);
+  EXPECT_EQ(s.classifier(), c) << "fitted once, then kept";
+  // Class "a" far along the line: closer to b's prototype, but on a's side of the offset.
+  const std::vector<float> query = on_line(3.9f, 0);
+  std::vector<float> q = query;
+  l2_normalize(q);
+  const Recognition by_prototypes = recognize_similarities(
+      s, {dot(q, s.classes()[0].prototype), dot(q, s.classes()[1].prototype)}, -1.0f);
+  ASSERT_EQ(by_prototypes.best, 1) << "the case must fool the prototypes";
+  const Recognition r = recognize(s, query, -1.0f);
+  ASSERT_EQ(r.probabilities.size(), 2u);
+  EXPECT_EQ(r.best, 0);
+  EXPECT_EQ(r.cls, 0);
+  EXPECT_EQ(r.name, "a");
+  EXPECT_EQ(r.runner_up, 1);
+  EXPECT_GT(r.probabilities[0], 0.5f);
+  EXPECT_NEAR(r.probabilities[0] + r.probabilities[1], 1.0f, 1e-5f);
+  EXPECT_FLOAT_EQ(r.similarity, r.similarities[0]);
+  EXPECT_LT(r.margin, 0) << "b's prototype is closer";
+  // The confidences are the classifier's shares of the chance that it is a taught class.
+  EXPECT_NEAR(r.confidences[0] / r.probabilities[0], r.confidences[1] / r.probabilities[1], 1e-4f);
+  EXPECT_FLOAT_EQ(r.confidence, r.confidences[0]);
+  // The threshold still decides "unknown", on the chosen class's similarity.
+  EXPECT_EQ(recognize(s, query, r.similarity + 1e-3f).cls, -1);
+  // A class with a single example turns the classifier off again; removing it turns it back on.
+  s.add_example("c", example({0, 0, -1}));
+  EXPECT_EQ(s.classifier(), nullptr);
+  EXPECT_TRUE(recognize(s, query, -1.0f).probabilities.empty());
+  s.remove("c");
+  EXPECT_NE(s.classifier(), nullptr);
+  EXPECT_EQ(recognize(s, query, -1.0f).best, 0);
+}
+
 TEST(OneShot, AnEmptyStoreKnowsNothingAndWrongSizesAreRefused) {
   const OneShotStore empty(identity());
   const Recognition r = recognize(empty, unit(0));
@@ -640,6 +692,19 @@ TEST(OneShotLocalize, SimilarityMapsBestCellsAndPlateauBoxes) {
   ScaleMap bare = constructed_map(false);
   bare.features = Tensor();
   EXPECT_THROW(localize(s, bare), Error);
+  // With two examples a class, the classifier also judges each class's best cell.
+  EXPECT_TRUE(o.probabilities.empty());
+  OneShotStore two = s;
+  two.add_example("background", example({1, 0.1f}));
+  two.add_example("object", example({0.1f, 1}));
+  const std::vector<Localization> judged = localize(two, constructed_map(false));
+  for (const Localization& l : judged) {
+    ASSERT_EQ(l.probabilities.size(), 2u);
+    EXPECT_GT(l.probabilities[l.cls], 0.5f);
+    EXPECT_TRUE(l.agrees);
+    EXPECT_TRUE(l.located(0.5f));
+    EXPECT_FALSE(l.located(l.score + 1e-3f));
+  }
   // Features of another size than the store's.
   OneShotStore wide(identity());
   wide.add_example("x", example(unit(0)));

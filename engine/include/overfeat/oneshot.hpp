@@ -19,12 +19,14 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "overfeat/dense.hpp"
 #include "overfeat/detection.hpp"
+#include "overfeat/linear_classifier.hpp"
 #include "overfeat/model.hpp"
 #include "overfeat/tensor.hpp"
 
@@ -218,6 +220,15 @@ class OneShotStore {
   /// Throws Error when absent.
   void remove(const std::string& name);
 
+  /// The linear classifier of the taught classes (linear_classifier.hpp, Teachable Machine's
+  /// rule), fitted on every example once there are two classes or more and each has
+  /// kClassifierMinExamples; null otherwise, and the prototypes alone decide. Fitted on first
+  /// use after a change (milliseconds for dozens of examples), then kept.
+  const LinearClassifier* classifier() const;
+  /// From 2 shots on, the classifier was as good or better than the prototypes in every group of
+  /// `overfeat bench oneshot --shots 2,5,10` (README, one-shot learning).
+  static constexpr int kClassifierMinExamples = 2;
+
   /// Overrides the default calibration (saved with the store); nullopt: the default.
   std::optional<Calibration> calibration;
   /// The calibration in effect.
@@ -226,9 +237,13 @@ class OneShotStore {
   }
 
  private:
+  void changed() { classifier_.reset(), classifier_fitted_ = false; }
+
   StoreIdentity id_;
   std::vector<LearnedClass> classes_;
   mutable std::filesystem::path path_;
+  mutable std::shared_ptr<const LinearClassifier> classifier_;  // shared by copies: immutable
+  mutable bool classifier_fitted_ = false;
 };
 
 /// Builds an example: the embedding (made as the store's embed_options() say), a thumbnail of
@@ -271,6 +286,11 @@ struct Recognition {
   /// Per class, in store order: the calibrated chance that the query is that class (its
   /// similarity and its margin over the most similar other class). The answer's is `confidence`.
   std::vector<float> confidences;
+  /// With the store's linear classifier (OneShotStore::classifier()): its probability of each
+  /// class (store order), which then picks `best` and `runner_up`, and `confidences` are these
+  /// probabilities times the calibrated chance that the closest class is right (the chance that
+  /// the query is one of the taught classes at all). Empty without a classifier.
+  std::vector<float> probabilities;
 };
 
 /// Compares an embedding (as made for the store) with every prototype. `threshold` overrides the
@@ -281,8 +301,10 @@ Recognition recognize(const OneShotStore& store, const std::vector<float>& embed
 /// The answer from per-class similarities already computed (store order), e.g. the best cell of
 /// each class's localization when the object fills only part of a frame: the same ranking,
 /// margin, calibration and threshold as recognize().
+/// `probabilities`: the store's classifier's for the same query, or empty (prototypes alone).
 Recognition recognize_similarities(const OneShotStore& store, std::vector<float> similarities,
-                                   std::optional<float> threshold = std::nullopt);
+                                   std::optional<float> threshold = std::nullopt,
+                                   std::vector<float> probabilities = {});
 /// The same for a frame evaluated densely with the store's feature layer (embed(result)).
 Recognition recognize(const OneShotStore& store, const DenseResult& result,
                       std::optional<float> threshold = std::nullopt);
@@ -298,6 +320,13 @@ struct Localization {
   /// Where in the image: the best cell's input window (ScaleMap::window_box); when neighbouring
   /// cells tie with it (within 1e-4), the mean of their windows, so a plateau gives its center.
   Box box;
+  /// With the store's classifier: its probabilities (store order) at the best cell, and whether
+  /// it picks this class there (a cell that matches two similar classes is shown as the one the
+  /// classifier picks). Without one: empty, and true.
+  std::vector<float> probabilities;
+  bool agrees = true;
+  /// Whether to show this class here: similar enough (`threshold`) and the classifier agrees.
+  bool located(float threshold) const { return map >= 0 && score >= threshold && agrees; }
 };
 
 /// One frame's answer, by the one rule of `overfeat recognize` and the app's Recognize mode.

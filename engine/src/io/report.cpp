@@ -85,7 +85,8 @@ nlohmann::json recognition_json(const std::string& image, const Recognition& r,
                       {"runner_up", name(r.runner_up)},
                       {"runner_up_similarity", r.runner_up_similarity},
                       {"margin", r.margin},
-                      {"threshold", r.threshold}};
+                      {"threshold", r.threshold},
+                      {"rule", r.probabilities.empty() ? "prototypes" : "linear classifier"}};
   if (locate) {
     auto round = [](float v) { return std::round(v * 10) / 10; };
     o["box"] = where ? nlohmann::json{round(where->x1), round(where->y1), round(where->x2),

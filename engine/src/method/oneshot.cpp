@@ -12,6 +12,7 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -524,6 +525,7 @@ void OneShotStore::add_example(const std::string& name, LearnedExample example) 
   }
   classes_[i].examples.push_back(std::move(example));
   update_prototype(classes_[i]);
+  changed();
 }
 
 void OneShotStore::remove_example(const std::string& name, int index) {
@@ -538,6 +540,7 @@ void OneShotStore::remove_example(const std::string& name, int index) {
     classes_.erase(classes_.begin() + i);
   else
     update_prototype(classes_[i]);
+  changed();
 }
 
 void OneShotStore::rename(const std::string& old_name, const std::string& new_name) {
@@ -555,6 +558,25 @@ void OneShotStore::remove(const std::string& name) {
   const int i = find(name);
   if (i < 0) throw Error("No learned class '" + name + "' in " + where(path_));
   classes_.erase(classes_.begin() + i);
+  changed();
+}
+
+const LinearClassifier* OneShotStore::classifier() const {
+  if (classifier_fitted_) return classifier_.get();
+  classifier_fitted_ = true;
+  if (classes_.size() < 2) return nullptr;
+  std::vector<std::vector<float>> x;
+  std::vector<int> y;
+  for (size_t k = 0; k < classes_.size(); ++k) {
+    if (static_cast<int>(classes_[k].examples.size()) < kClassifierMinExamples) return nullptr;
+    for (const LearnedExample& e : classes_[k].examples) {
+      x.push_back(e.embedding);
+      y.push_back(static_cast<int>(k));
+    }
+  }
+  classifier_ = std::make_shared<const LinearClassifier>(
+      LinearClassifier::fit(x, y, static_cast<int>(classes_.size())));
+  return classifier_.get();
 }
 
 void OneShotStore::check_model(const Model& model) const {
@@ -824,11 +846,15 @@ Recognition recognize(const OneShotStore& store, const std::vector<float>& embed
   std::vector<float> similarities;
   for (const LearnedClass& c : store.classes())
     similarities.push_back(dot(q.data(), c.prototype.data(), q.size()));
-  return recognize_similarities(store, std::move(similarities), threshold);
+  const LinearClassifier* classifier = store.classifier();
+  return recognize_similarities(
+      store, std::move(similarities), threshold,
+      classifier ? classifier->probabilities(q.data()) : std::vector<float>{});
 }
 
 Recognition recognize_similarities(const OneShotStore& store, std::vector<float> similarities,
-                                   std::optional<float> threshold) {
+                                   std::optional<float> threshold,
+                                   std::vector<float> probabilities) {
   const Calibration cal = store.effective_calibration();
   Recognition r;
   r.threshold = threshold ? *threshold : cal.threshold;
@@ -859,6 +885,38 @@ Recognition recognize_similarities(const OneShotStore& store, std::vector<float>
     const float margin =
         r.similarities[i] - (other >= 0 ? r.similarities[other] : cal.lone_runner_up);
     r.confidences[i] = cal.confidence(r.similarities[i], margin);
+  }
+  if (!probabilities.empty()) {
+    // The classifier picks the class; the prototypes' calibrated chance that the closest class
+    // is right stands for "it is one of them", shared out by the classifier's probabilities.
+    if (probabilities.size() != r.similarities.size())
+      throw Error("recognize_similarities: " + std::to_string(probabilities.size()) +
+                  " probabilities for " + std::to_string(r.similarities.size()) + " classes");
+    r.probabilities = std::move(probabilities);
+    r.best = r.runner_up = -1;
+    for (int i = 0; i < static_cast<int>(r.probabilities.size()); ++i) {
+      if (r.best < 0 || r.probabilities[i] > r.probabilities[r.best]) {
+        r.runner_up = r.best;
+        r.best = i;
+      } else if (r.runner_up < 0 || r.probabilities[i] > r.probabilities[r.runner_up]) {
+        r.runner_up = i;
+      }
+    }
+    float closest_other = -2;
+    for (int i = 0; i < static_cast<int>(r.similarities.size()); ++i)
+      if (i != r.best) closest_other = std::max(closest_other, r.similarities[i]);
+    r.similarity = r.similarities[r.best];
+    r.runner_up_similarity = r.runner_up >= 0 ? r.similarities[r.runner_up] : -1;
+    r.margin = r.similarity - (closest_other > -2 ? closest_other : cal.lone_runner_up);
+    for (size_t i = 0; i < r.confidences.size(); ++i) r.confidences[i] = r.probabilities[i] * p;
+    if (r.similarity >= r.threshold) {
+      r.cls = r.best;
+      r.name = store.classes()[r.best].name;
+      r.confidence = r.confidences[r.best];
+    } else {
+      r.confidence = 1 - p;
+    }
+    return r;
   }
   if (r.similarity >= r.threshold) {
     r.cls = r.best;
@@ -898,9 +956,19 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
       region, parse_scales(scales, evaluator.model().net, region.h, region.w), dense);
   a.localizations = localize(store, a.dense);
   std::vector<float> similarities = whole.similarities;
-  for (size_t i = 0; i < similarities.size() && i < a.localizations.size(); ++i)
-    similarities[i] = std::max(similarities[i], a.localizations[i].score);
-  a.recognition = recognize_similarities(store, std::move(similarities), threshold);
+  // The classifier judges what matched best: the whole region, or the best window.
+  std::vector<float> probabilities = whole.probabilities;
+  float closest = whole.similarity;
+  for (size_t i = 0; i < similarities.size() && i < a.localizations.size(); ++i) {
+    const Localization& l = a.localizations[i];
+    similarities[i] = std::max(similarities[i], l.score);
+    if (!l.probabilities.empty() && l.score > closest) {
+      closest = l.score;
+      probabilities = l.probabilities;
+    }
+  }
+  a.recognition =
+      recognize_similarities(store, std::move(similarities), threshold, std::move(probabilities));
   for (Localization& l : a.localizations)
     l.box = {l.box.x1 + offset.x1, l.box.y1 + offset.y1, l.box.x2 + offset.x1,
              l.box.y2 + offset.y1};
@@ -979,6 +1047,25 @@ std::vector<Localization> localize(const OneShotStore& store, const DenseResult&
     }
     L.box = {static_cast<float>(x1 / count), static_cast<float>(y1 / count),
              static_cast<float>(x2 / count), static_cast<float>(y2 / count)};
+  }
+  // The classifier at each class's best cell.
+  if (const LinearClassifier* classifier = store.classifier()) {
+    std::map<int, Tensor> cells;  // map index -> its cell embeddings, as needed
+    for (Localization& L : out) {
+      if (L.map < 0) continue;
+      const ScaleMap& m = result.maps[L.map];
+      auto it = cells.find(L.map);
+      if (it == cells.end()) it = cells.emplace(L.map, cell_embeddings(m)).first;
+      const Tensor& t = it->second;
+      const int x = m.flipped ? t.w - 1 - L.x : L.x;
+      std::vector<float> e(t.c);
+      const size_t plane = static_cast<size_t>(t.h) * t.w;
+      for (int c = 0; c < t.c; ++c) e[c] = t.data[c * plane + static_cast<size_t>(L.y) * t.w + x];
+      L.probabilities = classifier->probabilities(e.data());
+      L.agrees = std::max_element(L.probabilities.begin(), L.probabilities.end()) -
+                     L.probabilities.begin() ==
+                 L.cls;
+    }
   }
   return out;
 }
