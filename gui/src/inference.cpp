@@ -321,10 +321,18 @@ void InferenceWorker::publishStore() {
     LearnedSummary s;
     s.name = QString::fromStdString(c.name);
     s.examples = static_cast<int>(c.examples.size());
-    if (!c.examples.empty() && !c.examples.back().thumbnail.empty())
-      s.thumbnail = QImage::fromData(c.examples.back().thumbnail.data(),
-                                     static_cast<int>(c.examples.back().thumbnail.size()), "PNG");
+    for (const LearnedExample& e : c.examples)
+      s.thumbnails.push_back(
+          e.thumbnail.empty()
+              ? QImage()
+              : QImage::fromData(e.thumbnail.data(), static_cast<int>(e.thumbnail.size()), "PNG"));
+    if (!s.thumbnails.empty()) s.thumbnail = s.thumbnails.back();
     snap->classes.push_back(std::move(s));
+  }
+  try {
+    snap->linear = store.classifier() != nullptr;
+  } catch (const std::exception& e) {  // a fit that cannot run: the prototypes answer
+    emit storeFailed(tr("The linear classifier could not be fitted: %1").arg(message_of(e)));
   }
   emit storeChanged(snap);
 }
@@ -383,6 +391,20 @@ void InferenceWorker::forgetLearned(const QString& name) {
       saveStore();
     } catch (const std::exception& e) {
       emit storeFailed(tr("Could not forget \"%1\": %2").arg(name, message_of(e)));
+    }
+    publishStore();
+  });
+}
+
+void InferenceWorker::removeExample(const QString& name, int index) {
+  post([this, name, index] {
+    try {
+      if (!engine_ || !engine_->store) return;
+      engine_->store->remove_example(name.toStdString(), index);
+      saveStore();
+    } catch (const std::exception& e) {
+      emit storeFailed(
+          tr("Could not remove example %1 of \"%2\": %3").arg(index + 1).arg(name, message_of(e)));
     }
     publishStore();
   });

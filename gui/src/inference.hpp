@@ -63,12 +63,16 @@ using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
 struct LearnedSummary {
   QString name;
   int examples = 0;
-  QImage thumbnail;  ///< the latest example's
+  QImage thumbnail;                ///< the latest example's
+  std::vector<QImage> thumbnails;  ///< every example's, in the store's order (null: none saved)
 };
 struct StoreSnapshot {
   QString path;         ///< the file it is saved to
   QString identity;     ///< "model X, layer conv7 (layer 19), 4096 values"
   float threshold = 0;  ///< the similarity below which the answer is "unknown"
+  /// Which rule answers: the store's linear classifier (OneShotStore::classifier()) or the
+  /// prototypes alone.
+  bool linear = false;
   std::vector<LearnedSummary> classes;
 };
 using StoreSnapshotPtr = std::shared_ptr<const StoreSnapshot>;
@@ -140,6 +144,8 @@ class InferenceWorker : public QObject {
              const QString& source);
   void renameLearned(const QString& old_name, const QString& new_name);
   void forgetLearned(const QString& name);
+  /// Removes one example (`index` in the class's order); the class goes with its last example.
+  void removeExample(const QString& name, int index);
   /// Uses the similarity threshold below which the answer is "unknown" (saved with the store).
   void setOneShotThreshold(float threshold);
   /// Switches to another store file (refused when learned with another model).

@@ -808,10 +808,15 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
     if (entries.size() > 5) entries.resize(5);
     classify_->setEntries(std::move(entries));
     classify_->setCaption(
-        rec.similarities.empty()
-            ? tr("Nothing taught yet: use the Teach panel")
-            : tr("Bars: the calibrated chance that it is each taught class\n\"unknown\" when "
+        rec.similarities.empty() ? tr("Nothing taught yet: use the Teach panel")
+        : rec.probabilities.empty()
+            ? tr("Bars: the calibrated chance that it is each taught class\n\"unknown\" when "
                  "the closest class's similarity is below %1 - %2 ms")
+                  .arg(rec.threshold, 0, 'f', 2)
+                  .arg(r->inference_ms, 0, 'f', 0)
+            : tr("Bars: the calibrated chance that it is a taught class, shared out by the linear "
+                 "classifier of your examples\n\"unknown\" when the answer's similarity is below "
+                 "%1 - %2 ms")
                   .arg(rec.threshold, 0, 'f', 2)
                   .arg(r->inference_ms, 0, 'f', 0));
     return;
@@ -997,7 +1002,7 @@ void MainWindow::showOneShot(ImageCanvas& canvas, const Result& r) const {
   // the one number of this mode, the calibrated chance that the frame shows that class.
   std::vector<Detection> boxes;
   for (const Localization& l : a.localizations)
-    if (l.score >= threshold && l.cls >= 0 && l.cls < static_cast<int>(rec.confidences.size())) {
+    if (l.located(threshold) && l.cls >= 0 && l.cls < static_cast<int>(rec.confidences.size())) {
       Detection d;
       d.cls = l.cls;
       d.score = l.score;
@@ -1119,6 +1124,8 @@ void MainWindow::createTeachDock() {
   });
   connect(teach_, &TeachPanel::renameRequested, worker_.get(), &InferenceWorker::renameLearned);
   connect(teach_, &TeachPanel::forgetRequested, worker_.get(), &InferenceWorker::forgetLearned);
+  connect(teach_, &TeachPanel::removeExampleRequested, worker_.get(),
+          &InferenceWorker::removeExample);
   connect(teach_, &TeachPanel::thresholdChanged, worker_.get(),
           &InferenceWorker::setOneShotThreshold);
   connect(teach_, &TeachPanel::openRequested, this, [this] {

@@ -7,6 +7,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSlider>
 #include <QVBoxLayout>
 
@@ -43,6 +44,28 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   list_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
   list_->setToolTip(tr("Double-click (or F2) a name to rename it"));
   column->addWidget(list_, 1);
+
+  // The selected class's examples (Teachable Machine's strip): a bad one can be deleted.
+  auto* strip_row = new QHBoxLayout;
+  examples_label_ = new QLabel(this);
+  delete_example_ = new QPushButton(tr("Delete example"), this);
+  delete_example_->setToolTip(tr("Delete the selected example (Delete key in the strip)"));
+  strip_row->addWidget(examples_label_, 1);
+  strip_row->addWidget(delete_example_);
+  column->addLayout(strip_row);
+  examples_ = new QListWidget(this);
+  examples_->setViewMode(QListView::IconMode);
+  examples_->setFlow(QListView::LeftToRight);
+  examples_->setWrapping(false);
+  examples_->setMovement(QListView::Static);
+  examples_->setIconSize(QSize(40, 40));
+  examples_->setFixedHeight(76);
+  examples_->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  examples_->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+  column->addWidget(examples_);
+  rule_ = new QLabel(this);
+  rule_->setWordWrap(true);
+  column->addWidget(rule_);
 
   auto* buttons = new QHBoxLayout;
   forget_ = new QPushButton(tr("Forget"), this);
@@ -85,6 +108,7 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   connect(list_, &QListWidget::itemChanged, this, &TeachPanel::itemEdited);
   connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
     forget_->setEnabled(row >= 0);
+    if (!updating_) showExamples();
     if (row >= 0 && snapshot_ && row < static_cast<int>(snapshot_->classes.size()))
       name_->setText(snapshot_->classes[row].name);  // teaching again refines that class
   });
@@ -93,6 +117,12 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
     if (snapshot_ && row >= 0 && row < static_cast<int>(snapshot_->classes.size()))
       emit forgetRequested(snapshot_->classes[row].name);
   });
+  connect(delete_example_, &QPushButton::clicked, this, &TeachPanel::requestDeleteExample);
+  connect(examples_, &QListWidget::currentRowChanged, this,
+          [this](int row) { delete_example_->setEnabled(row >= 0); });
+  auto* del = new QShortcut(QKeySequence::Delete, examples_);
+  del->setContext(Qt::WidgetShortcut);
+  connect(del, &QShortcut::activated, this, &TeachPanel::requestDeleteExample);
   connect(open, &QPushButton::clicked, this, &TeachPanel::openRequested);
   connect(save, &QPushButton::clicked, this, &TeachPanel::saveAsRequested);
   connect(threshold_, &QSlider::valueChanged, this, [this] {
@@ -154,6 +184,51 @@ void TeachPanel::setSnapshot(StoreSnapshotPtr snapshot) {
   forget_->setEnabled(list_->currentRow() >= 0);
   updating_ = false;
   updateThresholdLabel();
+  showExamples();
+  int examples = 0;
+  if (snapshot_)
+    for (const LearnedSummary& c : snapshot_->classes) examples += c.examples;
+  rule_->setText(
+      !snapshot_ || snapshot_->classes.empty() ? QString()
+      : snapshot_->linear
+          ? tr("Answers: a linear classifier trained on your %1 examples").arg(examples)
+          : tr("Answers: the closest class's average example. With two or more classes of two "
+               "examples each, a linear classifier is trained on them."));
+}
+
+QString TeachPanel::ruleText() const {
+  return rule_->text();
+}
+
+void TeachPanel::showExamples() {
+  const int keep = examples_->currentRow();
+  const int row = list_->currentRow();
+  examples_->clear();
+  if (!snapshot_ || row < 0 || row >= static_cast<int>(snapshot_->classes.size())) {
+    examples_label_->setText(tr("Select a class to see its examples"));
+    delete_example_->setEnabled(false);
+    return;
+  }
+  const LearnedSummary& c = snapshot_->classes[row];
+  examples_label_->setText(c.examples == 1 ? tr("%1: 1 example").arg(c.name)
+                                           : tr("%1: %2 examples").arg(c.name).arg(c.examples));
+  for (size_t i = 0; i < c.thumbnails.size(); ++i) {
+    auto* item = new QListWidgetItem(
+        c.thumbnails[i].isNull() ? QIcon() : QIcon(QPixmap::fromImage(c.thumbnails[i])),
+        QString::number(i + 1));
+    item->setToolTip(tr("Example %1 of %2").arg(i + 1).arg(c.name));
+    examples_->addItem(item);
+  }
+  if (keep >= 0 && keep < examples_->count()) examples_->setCurrentRow(keep);
+  delete_example_->setEnabled(examples_->currentRow() >= 0);
+}
+
+void TeachPanel::requestDeleteExample() {
+  const int row = list_->currentRow();
+  const int index = examples_->currentRow();
+  if (!snapshot_ || row < 0 || row >= static_cast<int>(snapshot_->classes.size()) || index < 0)
+    return;
+  emit removeExampleRequested(snapshot_->classes[row].name, index);
 }
 
 void TeachPanel::itemEdited(QListWidgetItem* item) {

@@ -34,6 +34,11 @@ class TeachPanel : public QWidget {
   void setHasBox(bool has_box);
   QListWidget* list() const { return list_; }
   QPushButton* burstButton() const { return burst_; }
+  /// The selected class's examples, one thumbnail each, in the store's order.
+  QListWidget* exampleStrip() const { return examples_; }
+  QPushButton* deleteExampleButton() const { return delete_example_; }
+  /// Which rule answers, in words ("Linear classifier: ..." or "Prototypes: ...").
+  QString ruleText() const;
   static constexpr int kBurstExamples = 10;
   QSlider* thresholdSlider() const { return threshold_; }
 
@@ -44,6 +49,7 @@ class TeachPanel : public QWidget {
   void burstRequested(const QString& name, int count);
   void renameRequested(const QString& old_name, const QString& new_name);
   void forgetRequested(const QString& name);
+  void removeExampleRequested(const QString& name, int index);
   void thresholdChanged(float threshold);
   void openRequested();
   void saveAsRequested();
@@ -52,6 +58,8 @@ class TeachPanel : public QWidget {
   void requestTeach();
   void itemEdited(QListWidgetItem* item);
   void updateThresholdLabel();
+  void showExamples();
+  void requestDeleteExample();
 
   QLineEdit* name_ = nullptr;
   QPushButton* teach_ = nullptr;
@@ -59,6 +67,10 @@ class TeachPanel : public QWidget {
   QLabel* status_ = nullptr;
   QListWidget* list_ = nullptr;
   QPushButton* forget_ = nullptr;
+  QLabel* examples_label_ = nullptr;
+  QListWidget* examples_ = nullptr;
+  QPushButton* delete_example_ = nullptr;
+  QLabel* rule_ = nullptr;
   QSlider* threshold_ = nullptr;
   QLabel* threshold_label_ = nullptr;
   QLabel* store_label_ = nullptr;

@@ -12,6 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QListWidget>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSettings>
@@ -870,7 +871,49 @@ class StudioTest : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(burst_examples(), TeachPanel::kBurstExamples, 60000);
     QTRY_COMPARE(w->mode(), Mode::Recognize);
     w->stopSource();
+
+    // Several examples per class: a linear classifier answers (issue 16, Teachable Machine's
+    // rule); the panel says so and the bars' legend too.
+    for (const LearnedSummary& c : w->learnedClasses()->classes)
+      if (c.name != "burst") w->worker().forgetLearned(c.name);
+    QTRY_COMPARE(w->learnedClasses()->classes.size(), size_t(1));
+    QVERIFY(!w->learnedClasses()->linear);
+    QVERIFY(w->teachPanel()->ruleText().contains("average example"));
+    const QImage still = w->canvas()->image();
+    const Box corner{0, 0, 40, 40};
+    for (int i = 0; i < 2; ++i) w->worker().teach(still, corner, "corner", "test");
+    QTRY_VERIFY_WITH_TIMEOUT(w->learnedClasses()->linear, 30000);
+    QVERIFY2(w->teachPanel()->ruleText().contains("linear classifier trained on your 12 examples"),
+             qPrintable(w->teachPanel()->ruleText()));
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r && r->oneshot);
+    QCOMPARE(r->oneshot->recognition.probabilities.size(), size_t(2));
+    QVERIFY2(w->classifyPanel()->caption().contains("linear classifier"),
+             qPrintable(w->classifyPanel()->caption()));
+
+    // The example strip: the selected class's examples, one of which can be deleted.
+    QListWidget* list = w->teachPanel()->list();
+    for (int i = 0; i < list->count(); ++i)
+      if (list->item(i)->data(Qt::UserRole).toString() == "burst") list->setCurrentRow(i);
+    QCOMPARE(w->teachPanel()->exampleStrip()->count(), TeachPanel::kBurstExamples);
+    QVERIFY(!w->teachPanel()->deleteExampleButton()->isEnabled());
+    w->teachPanel()->exampleStrip()->setCurrentRow(3);
+    QVERIFY(w->teachPanel()->deleteExampleButton()->isEnabled());
+    save_screenshot(*w, "studio_teach_strip.png");
+    w->teachPanel()->deleteExampleButton()->click();
+    QTRY_COMPARE(burst_examples(), TeachPanel::kBurstExamples - 1);
+    QCOMPARE(w->teachPanel()->exampleStrip()->count(), TeachPanel::kBurstExamples - 1);
+    // Down to one example of "corner": the prototypes answer again.
+    for (int i = 0; i < list->count(); ++i)
+      if (list->item(i)->data(Qt::UserRole).toString() == "corner") list->setCurrentRow(i);
+    QCOMPARE(w->teachPanel()->exampleStrip()->count(), 2);
+    w->teachPanel()->exampleStrip()->setCurrentRow(0);
+    w->teachPanel()->deleteExampleButton()->click();
+    QTRY_VERIFY(!w->learnedClasses()->linear);
     w->worker().forgetLearned("burst");
+    w->worker().forgetLearned("corner");
+    QTRY_VERIFY(w->learnedClasses()->classes.empty());
     check_validation(*w);
   }
 
