@@ -1158,5 +1158,48 @@ TEST(PyTorchExport, HalfExportIsTheRoundedFloatExport) {
   EXPECT_LE(relative_difference(boxes, tensor_from(sample["boxes"])), 2e-3);
 }
 
+// The layer view draws a unit's strongest window from these.
+TEST(NetSpecGeometry, ReceptiveFieldsOfTheOfficialNets) {
+  const NetSpec fast = NetSpec::official(0);
+  int y0, y1, x0, x1;
+  // The fast net's output cell, by hand from the last module back: [0,0] 1x1 convs, [0,5]
+  // conv 6x6, [0,11] pool 2, [-3,14] three 3x3 convs behind pads of 1, [-6,29] pool 2, [-6,33]
+  // conv 5x5, [-12,67] pool 2, [-48,278] conv 11x11 stride 4: wider than the 231 window,
+  // because the pads let the 3x3 convs see past the window's pooled edge.
+  fast.receptive_field(fast.num_layers(), 0, 0, y0, y1, x0, x1);
+  EXPECT_EQ(y0, -48);
+  EXPECT_EQ(y1, 279);
+  EXPECT_EQ(x0, -48);
+  EXPECT_EQ(x1, 279);
+  for (int net = 0; net < 2; ++net) {
+    const NetSpec spec = NetSpec::official(net);
+    int a0, a1, b0, b1;
+    spec.receptive_field(spec.num_layers(), 0, 0, a0, a1, b0, b1);
+    EXPECT_GE(a1 - a0, spec.window) << spec.name;
+    // Neighbouring cells are the total stride apart, in both directions.
+    spec.receptive_field(spec.num_layers(), 2, 1, y0, y1, x0, x1);
+    EXPECT_EQ(y0 - a0, 2 * spec.total_stride()) << spec.name;
+    EXPECT_EQ(y1 - y0, a1 - a0) << spec.name;
+    EXPECT_EQ(x0 - b0, spec.total_stride()) << spec.name;
+    // The input itself: one pixel.
+    spec.receptive_field(0, 5, 7, y0, y1, x0, x1);
+    EXPECT_EQ(y0, 5);
+    EXPECT_EQ(y1, 6);
+    EXPECT_EQ(x0, 7);
+    EXPECT_EQ(x1, 8);
+  }
+  // conv1 of the fast net: 11x11, stride 4.
+  fast.receptive_field(1, 2, 3, y0, y1, x0, x1);
+  EXPECT_EQ(y0, 8);
+  EXPECT_EQ(y1, 19);
+  EXPECT_EQ(x0, 12);
+  EXPECT_EQ(x1, 23);
+  // Behind a padding layer, the first cell reaches beyond the edge.
+  const NetSpec padded = NetSpec::parse("padded", "conv:4:3:1 pad:1 conv:4:3:1");
+  padded.receptive_field(3, 0, 0, y0, y1, x0, x1);
+  EXPECT_EQ(y0, -1);
+  EXPECT_EQ(y1, 4);
+}
+
 }  // namespace
 }  // namespace overfeat

@@ -49,6 +49,10 @@ struct NetSpec {
   /// Output (channels, height, width) of layer `layer` (release numbering) for an HxW input;
   /// height or width <= 0 means the input is too small.
   void layer_shape(int layer, int in_h, int in_w, int& c, int& h, int& w) const;
+  /// The input pixels cell (y, x) of layer `layer` (release numbering) sees, its receptive
+  /// field: rows [y0, y1) and columns [x0, x1) of the network's input, unclamped (a padding
+  /// layer's cells see beyond the input's edge).
+  void receptive_field(int layer, int y, int x, int& y0, int& y1, int& x0, int& x1) const;
   /// Floats of all conv weights and biases, in file order.
   long long parameter_count() const;
   /// Total stride of the whole network (32 fast, 36 accurate).

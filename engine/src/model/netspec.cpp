@@ -132,6 +132,24 @@ void NetSpec::layer_shape(int layer, int in_h, int in_w, int& c, int& h, int& w)
   if (h <= 0 || w <= 0) h = w = 0;
 }
 
+void NetSpec::receptive_field(int layer, int y, int x, int& y0, int& y1, int& x0, int& x1) const {
+  // Back from the layer to the input, one module at a time: a conv or pooling of kernel k and
+  // stride s sees [a s, b s + k - 1] of its input; padding shifts by its width.
+  y0 = y1 = y;
+  x0 = x1 = x;
+  for (int i = std::min(layer, num_layers()) - 1; i >= 0; --i) {
+    const Module& m = modules[i];
+    if (m.kind == ModuleKind::Pad) {
+      y0 -= m.pad, y1 -= m.pad, x0 -= m.pad, x1 -= m.pad;
+    } else if (m.kind == ModuleKind::Conv || m.kind == ModuleKind::MaxPool) {
+      const int s = m.kind == ModuleKind::Conv ? m.stride : m.kernel;
+      y0 *= s, x0 *= s;
+      y1 = y1 * s + m.kernel - 1, x1 = x1 * s + m.kernel - 1;
+    }
+  }
+  ++y1, ++x1;  // half-open
+}
+
 long long NetSpec::parameter_count() const {
   long long n = 0;
   int c = input_channels;
