@@ -10,7 +10,9 @@
 #include "overfeat/error.hpp"
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_model.hpp"
+#include "overfeat/image.hpp"
 #include "overfeat/live_scales.hpp"
+#include "overfeat/network.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/vk/context.hpp"
@@ -39,6 +41,8 @@ struct InferenceWorker::Engine {
   /// A classic network (an ONNX classifier without OverFeat metadata), run by graph_eval.
   std::unique_ptr<GraphModel> graph;
   std::unique_ptr<GraphDenseEvaluator> graph_eval;
+  /// The layer view's network (every layer of one input), made on first use.
+  std::unique_ptr<Network> network;
   uint64_t activation_bytes() const {
     return graph_eval ? graph_eval->activation_bytes() : evaluator->activation_bytes();
   }
@@ -48,6 +52,7 @@ struct InferenceWorker::Engine {
   /// "auto" live scales: per model, and per target rate (a new rate starts a new climb).
   std::unique_ptr<LiveScaleGovernor> governor;
   ~Engine() {
+    network.reset();
     evaluator.reset();  // device memory goes before the device
     graph_eval.reset();
     ctx.reset();
@@ -212,6 +217,10 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->background = m.background;
     info->regressor = m.regressor.has_value();
     info->offset_pooling = !engine->graph;
+    if (!engine->graph) {
+      info->net = m.net;
+      info->layer_view = true;
+    }
     info->window = m.net.window;
     info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
     info->device = QString::fromStdString(engine->ctx->capability_line());
@@ -453,6 +462,42 @@ void InferenceWorker::saveStoreAs(const QString& path) {
   });
 }
 
+void InferenceWorker::computeLayer(Result& result, const Tensor& rgb, int layer) {
+  if (engine_->graph) {
+    result.layer_error =
+        tr("The layer view needs a model of OverFeat Studio's format (the bundled model, the "
+           "official nets); classic networks are not shown layer by layer yet.");
+    return;
+  }
+  const NetSpec& net = engine_->model.net;
+  if (layer < 1 || layer > net.num_layers()) {
+    result.layer_error = tr("This model has layers 1 to %1.").arg(net.num_layers());
+    return;
+  }
+  if (!engine_->network)
+    engine_->network =
+        std::make_unique<Network>(*engine_->ctx, engine_->model.net, engine_->model.weights);
+  // The frame as it is when its smaller side is one to one and a half windows; else resized to
+  // the nearer bound (maps big enough to see, a pass short enough for live video).
+  const int side = std::min(rgb.h, rgb.w);
+  const double k = side < net.window           ? static_cast<double>(net.window) / side
+                   : side > net.window * 3 / 2 ? static_cast<double>(net.window * 3 / 2) / side
+                                               : 1.0;
+  const int h = std::max(net.window, static_cast<int>(std::lround(rgb.h * k)));
+  const int w = std::max(net.window, static_cast<int>(std::lround(rgb.w * k)));
+  const ForwardResult f =
+      engine_->network->forward(k == 1.0 ? rgb : image::resize(rgb, h, w), {layer});
+  auto a = std::make_shared<LayerActivations>();
+  a->layer = layer;
+  a->name = QString::fromStdString(net.modules[layer - 1].name);
+  a->maps = f.layers.at(layer);
+  a->input_h = h;
+  a->input_w = w;
+  a->frame_per_input = static_cast<double>(rgb.w) / w;
+  a->gpu_ms = f.gpu_ms;
+  result.layer = std::move(a);
+}
+
 void InferenceWorker::analyse(Job job) {
   if (!engine_) {
     emit analysisFailed(tr("No model is loaded yet: choose one in the Model menu."),
@@ -502,6 +547,7 @@ void InferenceWorker::analyse(Job job) {
     result->inference_ms = ms_between(t0, t1);
     result->latency_ms = ms_between(job.frame.captured, t1);
     if (governor) governor->frame_done(o.scales, result->inference_ms);
+    if (job.layer > 0) computeLayer(*result, rgb, job.layer);
     activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     {

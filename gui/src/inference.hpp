@@ -55,6 +55,10 @@ struct ModelInfo {
   /// stride (graph_dense.hpp).
   bool offset_pooling = true;
   int window = 0, stride = 0;
+  /// The layers the layer view can show (release numbering 1..N, this order); empty for classic
+  /// networks (their graphs have no such list yet).
+  NetSpec net;
+  bool layer_view = false;
 };
 using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
 
@@ -84,6 +88,19 @@ struct OneShotAnswer {
   std::vector<std::string> names;           ///< the learned classes' names, store order
 };
 
+/// One layer's activations for one frame, as the layer view (Deep Visualization Toolbox style)
+/// shows them: the frame (resized when its smaller side is under one window or over one and a
+/// half), the network run on it, that layer downloaded.
+struct LayerActivations {
+  int layer = 0;                 ///< release numbering
+  QString name;                  ///< the module's name, e.g. "conv2"
+  Tensor maps;                   ///< channels x h x w
+  int input_h = 0, input_w = 0;  ///< the network's input
+  double frame_per_input = 1;    ///< frame pixels per input pixel
+  double gpu_ms = 0;
+};
+using LayerActivationsPtr = std::shared_ptr<const LayerActivations>;
+
 /// One frame to analyse, and how.
 struct Job {
   Frame frame;
@@ -92,6 +109,9 @@ struct Job {
   /// With options.scales "auto" (live frames): the rate the scales are chosen to keep
   /// (LiveScaleGovernor).
   double target_fps = 8;
+  /// The layer view is open on this layer (release numbering): also compute its activations.
+  /// 0: none.
+  int layer = 0;
   quint64 serial = 0;  ///< set by submit()
 };
 
@@ -104,6 +124,8 @@ struct Result {
   DetectResult detect;       ///< dense maps, class_probs, raw and merged boxes, timings
   /// Recognize mode: the learned classes' answer (the maps in `detect` then hold features).
   std::shared_ptr<const OneShotAnswer> oneshot;
+  LayerActivationsPtr layer;  ///< when the job asked for a layer (null for classic networks)
+  QString layer_error;        ///< why there is none, when asked
   ModelInfoPtr model;
   double inference_ms = 0;  ///< network + merge, this frame
   double latency_ms = 0;    ///< from capture (or loading) to the result
@@ -175,6 +197,7 @@ class InferenceWorker : public QObject {
   /// Runs `task` on the worker thread, before any waiting frame.
   void post(std::function<void()> task);
   void recognizeFrame(Result& result, const Tensor& rgb);
+  void computeLayer(Result& result, const Tensor& rgb, int layer);
   void loadStoreFor(const Model& model);
   void publishStore();
   void saveStore();

@@ -44,6 +44,7 @@
 #include "classify_panel.hpp"
 #include "heatmap_inspector.hpp"
 #include "image_canvas.hpp"
+#include "layer_view.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
@@ -139,6 +140,7 @@ MainWindow::MainWindow(QWidget* parent)
   createSettingsDock();
   createTeachDock();
   createTimingDock();
+  createLayerDock();
   createStatusBar();
 
   connect(worker_.get(), &InferenceWorker::resultReady, this, &MainWindow::displayResult);
@@ -172,6 +174,7 @@ MainWindow::MainWindow(QWidget* parent)
       job.mode = live_request_.mode;
       job.options = live_request_.options;
       job.target_fps = live_request_.target_fps;
+      job.layer = live_request_.layer;
     }
     job.frame = frame;
     worker_->submit(std::move(job));
@@ -622,6 +625,7 @@ void MainWindow::submitStill() {
   job.frame.captured = Clock::now();
   job.mode = settings_.mode;
   job.options = settings_.detect_options(false);
+  job.layer = wantedLayer();
   still_serial_ = worker_->submit(std::move(job));
   statusBar()->showMessage(tr("Analysing %1...").arg(QFileInfo(still_.source).fileName()));
 }
@@ -726,6 +730,7 @@ void MainWindow::updateLiveRequest() {
   live_request_.mode = settings_.mode;
   live_request_.options = settings_.detect_options(true);
   live_request_.target_fps = settings_.live_target_fps;
+  live_request_.layer = wantedLayer();
 }
 
 void MainWindow::displayLiveFrame() {
@@ -788,6 +793,7 @@ void MainWindow::displayResult(ResultPtr r) {
   if (!r->frame.live) statusBar()->clearMessage();
   showResultInViews(r);
   showTiming(*r);
+  layer_view_->showResult(r);
   for (QAction* a : {save_image_action_, save_json_action_, copy_action_}) a->setEnabled(true);
   emit resultShown(r);
 }
@@ -878,6 +884,7 @@ void MainWindow::displayModelReady(ModelInfoPtr info) {
                         ? tr("Evaluate the last pooling at every offset: a finer grid of cells")
                         : tr("Classic networks run at their own stride: no offset pooling"));
   inspector_->setFineStrideAvailable(info->offset_pooling);
+  layer_view_->setModel(info);
   if (error_scope_ == ErrorScope::Model) clearError();
   updateLiveRequest();
   last_result_.reset();
@@ -1065,6 +1072,37 @@ void MainWindow::createTimingDock() {
   addDockWidget(Qt::RightDockWidgetArea, timing_dock_);
   tabifyDockWidget(analysis_dock_, timing_dock_);
   analysis_dock_->raise();
+}
+
+void MainWindow::createLayerDock() {
+  layer_dock_ = new QDockWidget(tr("Layers"), this);
+  layer_dock_->setObjectName("layerDock");
+  layer_view_ = new LayerView(layer_dock_);
+  layer_dock_->setWidget(layer_view_);
+  addDockWidget(Qt::RightDockWidgetArea, layer_dock_);
+  tabifyDockWidget(analysis_dock_, layer_dock_);
+  layer_dock_->hide();  // opened from View > Layers
+  analysis_dock_->raise();
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (QDockWidget* d : {analysis_dock_, teach_dock_, timing_dock_, layer_dock_})
+    view->addAction(d->toggleViewAction());
+  QAction* layers = layer_dock_->toggleViewAction();
+  layers->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+  layers->setToolTip(tr("Every unit of a layer, live (a second pass of the network per frame)"));
+  connect(layers, &QAction::triggered, this, [this](bool on) {
+    if (on) layer_dock_->raise();
+  });
+  // Computed only while it is on screen: the layer costs a second pass of the network.
+  auto refresh = [this] {
+    updateLiveRequest();
+    if (!live_active_ && layer_dock_->isVisible() && !still_.image.isNull()) submitStill();
+  };
+  connect(layer_dock_, &QDockWidget::visibilityChanged, this, refresh);
+  connect(layer_view_, &LayerView::layerChanged, this, refresh);
+}
+
+int MainWindow::wantedLayer() const {
+  return layer_dock_ && layer_dock_->isVisible() ? layer_view_->layer() : 0;
 }
 
 void MainWindow::showTiming(const Result& r) {

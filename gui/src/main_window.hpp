@@ -84,6 +84,10 @@ class MainWindow : public QMainWindow {
   InferenceWorker& worker() { return *worker_; }
   CaptureSource& capture() { return *capture_; }
   QAction* pauseAction() const { return pause_action_; }
+  class LayerView* layerView() const {
+    return layer_view_;
+  }
+  QDockWidget* layerDock() const { return layer_dock_; }
   QAction* stepAction() const { return step_action_; }
   QSlider* seekSlider() const { return seek_slider_; }
   ImageCanvas* canvas() const { return canvas_; }
@@ -157,6 +161,9 @@ class MainWindow : public QMainWindow {
   void showOneShot(ImageCanvas& canvas, const Result& r) const;
   void createTeachDock();
   void createTimingDock();
+  void createLayerDock();
+  /// The layer the layer view wants computed with each frame: 0 while its dock is hidden.
+  int wantedLayer() const;
   void showTiming(const Result& r);
   QImage annotatedImage() const;
   void chooseModelFile();
@@ -194,6 +201,7 @@ class MainWindow : public QMainWindow {
     Mode mode = Mode::Detect;
     DetectOptions options;
     double target_fps = 8;
+    int layer = 0;
   } live_request_;
   bool live_active_ = false;
   QString live_source_;
@@ -233,7 +241,9 @@ class MainWindow : public QMainWindow {
   QAction* stop_action_ = nullptr;
   QString burst_name_;  ///< the class a burst teaches, while burst_left_ > 0
   int burst_left_ = 0;
-  int burst_gap_ = 0;                ///< frames to skip before the next example (views that differ)
+  int burst_gap_ = 0;  ///< frames to skip before the next example (views that differ)
+  class LayerView* layer_view_ = nullptr;
+  QDockWidget* layer_dock_ = nullptr;
   QAction* pause_action_ = nullptr;  ///< video files: pause / play (Space)
   QAction* step_action_ = nullptr;   ///< video files, paused: the next frame (.)
   QSlider* seek_slider_ = nullptr;   ///< video files: where in the file; drag to jump

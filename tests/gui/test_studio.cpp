@@ -5,6 +5,7 @@
 // Vulkan validation layer on; screenshots go to $OVERFEAT_SCREENSHOT_DIR.
 #include <QApplication>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -35,6 +36,7 @@
 #include "constructed_models.hpp"
 #include "heatmap_inspector.hpp"
 #include "image_canvas.hpp"
+#include "layer_view.hpp"
 #include "main_window.hpp"
 #include "onnx_builder.hpp"
 #include "overfeat/live_scales.hpp"
@@ -842,6 +844,67 @@ class StudioTest : public QObject {
     w->clearError();
     w->worker().openStore(copy);
     QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("learned with"), 10000);
+    check_validation(*w);
+  }
+
+  // The layer view (Deep Visualization Toolbox): every unit of a layer as a tile; a clicked unit
+  // over the frame with the window it fires on most. The marker net's first layer detects the
+  // green marker at an object's corner: its strongest unit fires exactly there.
+  void layerViewShowsEveryUnitAndWhereOneFiresMost() {
+    auto w = open_window();
+    QVERIFY(w->worker().modelLoaded());
+    LayerView* view = w->layerView();
+    const NetSpec net = overfeat::testing::marker_model().net;
+    QCOMPARE(view->layerBox()->count(), net.num_layers());
+    // Hidden, it costs nothing: results carry no layer.
+    const QString still = path("marker96.png");
+    QVERIFY(scene(96, 96, {QPoint(32, 32)}).save(still));
+    w->openPaths({still});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r);
+    QVERIFY(!r->layer);
+    w->layerDock()->show();
+    w->layerDock()->raise();
+    view->setLayer(2);  // conv1's ReLU
+    for (int i = 0; i < 5 && (!r || !r->layer || r->layer->layer != 2); ++i) r = next_result(*w);
+    QVERIFY(r && r->layer);
+    QCOMPARE(r->layer->layer, 2);
+    int c, h, wd;
+    net.layer_shape(2, 96, 96, c, h, wd);
+    QCOMPARE(r->layer->maps.c, c);
+    QCOMPARE(r->layer->maps.h, h);
+    QCOMPARE(r->layer->maps.w, wd);
+    QCOMPARE(view->unitCount(), c);
+    QVERIFY2(view->summary().contains(QString("%1 units").arg(c)), qPrintable(view->summary()));
+    // The unit with the largest activation, clicked as a user would.
+    const Tensor& maps = r->layer->maps;
+    const int unit = static_cast<int>(
+        (std::max_element(maps.data.begin(), maps.data.end()) - maps.data.begin()) /
+        (static_cast<size_t>(maps.h) * maps.w));
+    QTest::mouseClick(view->gridWidget(), Qt::LeftButton, {}, view->tileCenter(unit));
+    QCOMPARE(view->unit(), unit);
+    QVERIFY(!view->detailImage().isNull());
+    // Its strongest window is the marker (32..36): conv1 is 4x4, stride 4.
+    QCOMPARE(view->strongestWindow(), QRectF(32, 32, 4, 4));
+    QVERIFY2(view->unitText().contains(QString("Unit %1 of %2").arg(unit + 1).arg(c)),
+             qPrintable(view->unitText()));
+    save_screenshot(*w, "studio_layers.png");
+    // Another layer: recomputed.
+    view->setLayer(net.num_layers());
+    for (int i = 0; i < 5 && (!r->layer || r->layer->layer != net.num_layers()); ++i)
+      r = next_result(*w);
+    QVERIFY(r->layer);
+    QCOMPARE(r->layer->layer, net.num_layers());
+    QCOMPARE(view->unit(), -1);
+    // Live: every frame brings the layer.
+    w->openVideo(video_);
+    for (int i = 0; i < 3; ++i) {
+      r = next_result(*w);
+      QVERIFY(r && r->frame.live);
+      QVERIFY(r->layer);
+    }
+    w->stopSource();
+    w->layerDock()->hide();
     check_validation(*w);
   }
 
