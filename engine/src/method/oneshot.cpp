@@ -852,6 +852,21 @@ Recognition recognize(const OneShotStore& store, const std::vector<float>& embed
       classifier ? classifier->probabilities(q.data()) : std::vector<float>{});
 }
 
+namespace {
+// The indices of the largest and second largest values (-1 when absent); ties go to the first.
+void top_two(const std::vector<float>& v, int& best, int& runner_up) {
+  best = runner_up = -1;
+  for (int i = 0; i < static_cast<int>(v.size()); ++i) {
+    if (best < 0 || v[i] > v[best]) {
+      runner_up = best;
+      best = i;
+    } else if (runner_up < 0 || v[i] > v[runner_up]) {
+      runner_up = i;
+    }
+  }
+}
+}  // namespace
+
 Recognition recognize_similarities(const OneShotStore& store, std::vector<float> similarities,
                                    std::optional<float> threshold,
                                    std::vector<float> probabilities) {
@@ -867,14 +882,7 @@ Recognition recognize_similarities(const OneShotStore& store, std::vector<float>
     throw Error("recognize_similarities: " + std::to_string(similarities.size()) +
                 " similarities for " + std::to_string(store.classes().size()) + " classes");
   r.similarities = std::move(similarities);
-  for (int i = 0; i < static_cast<int>(r.similarities.size()); ++i) {
-    if (r.best < 0 || r.similarities[i] > r.similarities[r.best]) {
-      r.runner_up = r.best;
-      r.best = i;
-    } else if (r.runner_up < 0 || r.similarities[i] > r.similarities[r.runner_up]) {
-      r.runner_up = i;
-    }
-  }
+  top_two(r.similarities, r.best, r.runner_up);
   r.similarity = r.similarities[r.best];
   r.runner_up_similarity = r.runner_up >= 0 ? r.similarities[r.runner_up] : -1;
   r.margin = r.similarity - (r.runner_up >= 0 ? r.runner_up_similarity : cal.lone_runner_up);
@@ -893,15 +901,7 @@ Recognition recognize_similarities(const OneShotStore& store, std::vector<float>
       throw Error("recognize_similarities: " + std::to_string(probabilities.size()) +
                   " probabilities for " + std::to_string(r.similarities.size()) + " classes");
     r.probabilities = std::move(probabilities);
-    r.best = r.runner_up = -1;
-    for (int i = 0; i < static_cast<int>(r.probabilities.size()); ++i) {
-      if (r.best < 0 || r.probabilities[i] > r.probabilities[r.best]) {
-        r.runner_up = r.best;
-        r.best = i;
-      } else if (r.runner_up < 0 || r.probabilities[i] > r.probabilities[r.runner_up]) {
-        r.runner_up = i;
-      }
-    }
+    top_two(r.probabilities, r.best, r.runner_up);
     float closest_other = -2;
     for (int i = 0; i < static_cast<int>(r.similarities.size()); ++i)
       if (i != r.best) closest_other = std::max(closest_other, r.similarities[i]);
