@@ -16,6 +16,7 @@
 #include "constructed_models.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/oneshot.hpp"
+#include "overfeat/pipeline.hpp"
 #include "synthetic_weights.hpp"
 #include "test_support.hpp"
 #include "vulkan_fixture.hpp"
@@ -709,6 +710,51 @@ TEST(OneShotLocalize, SimilarityMapsBestCellsAndPlateauBoxes) {
   OneShotStore wide(identity());
   wide.add_example("x", example(unit(0)));
   EXPECT_THROW(localize(wide, constructed_map(false)), Error);
+}
+
+// The taught classes in every mode: cell maps of the calibrated chance of each taught class,
+// which the detection pipeline turns into classes, boxes and heat maps like a model's own.
+TEST(OneShotLocalize, TaughtClassMapsAreClassesForEveryMode) {
+  OneShotStore s(identity());
+  s.add_example("background", example({1, 0}));
+  s.add_example("object", example({0, 1}));
+  const ScaleMap m = constructed_map(false);
+  const DenseResult maps = taught_class_maps(s, DenseResult{{m}, {}});
+  ASSERT_EQ(maps.maps.size(), 1u);
+  const ScaleMap& t = maps.maps[0];
+  EXPECT_EQ(t.probs.c, 2);
+  EXPECT_EQ(t.probs.h, 7);
+  EXPECT_EQ(t.background, -1);
+  EXPECT_EQ(t.features.size(), 0u);
+  // Each cell: exactly what recognize() answers for its embedding.
+  for (const auto& [y, x] : std::vector<std::pair<int, int>>{{2, 4}, {0, 0}, {5, 1}}) {
+    const Recognition r = recognize(s, {m.features.at(0, y, x), m.features.at(1, y, x)});
+    for (int k = 0; k < 2; ++k)
+      EXPECT_FLOAT_EQ(t.probs.at(k, y, x), r.cls >= 0 ? r.confidences[k] : 0.0f)
+          << y << "," << x << " class " << k;
+  }
+  EXPECT_GT(t.probs.at(1, 2, 4), 0.5f);  // the object's cells
+  EXPECT_LT(t.probs.at(1, 0, 0), 0.1f);  // the background's
+  // A strict threshold: every cell "unknown", every map zero.
+  const DenseResult strict = taught_class_maps(s, DenseResult{{m}, {}}, 1.01f);
+  for (float v : strict.maps[0].probs.data) EXPECT_EQ(v, 0.0f);
+  // Through the detection pipeline: the object's box is its cells' windows.
+  DetectOptions o;
+  o.max_detections = 0;  // all: the taught "background" class covers the rest of the frame
+  const DetectResult d = detect_in_maps(maps, {}, o);
+  ASSERT_FALSE(d.merged.empty());
+  bool found = false;
+  for (const Detection& det : d.merged)  // ranked: the object's best box first
+    if (det.cls == 1 && !found) {
+      found = true;
+      EXPECT_NEAR((det.box.x1 + det.box.x2) / 2, 65, 6);  // windows [40, 80] and [50, 90]
+      EXPECT_NEAR((det.box.y1 + det.box.y2) / 2, 40, 6);  // rows [20, 60]
+    }
+  EXPECT_TRUE(found);
+  // Features of another size are refused.
+  OneShotStore wide(identity());
+  wide.add_example("x", example(unit(0)));
+  EXPECT_THROW(taught_class_maps(wide, DenseResult{{m}, {}}), Error);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -185,6 +185,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     emit modelLoading(45, tr("Opening the Vulkan device"));
     vk::ContextOptions options;
     options.device = request.device.toStdString();
+    options.half_weights = request.half_weights;
     engine->ctx = std::make_unique<vk::Context>(options);
     // The file and the device are good: only now give up the current model (a bad choice keeps
     // it working), releasing its device memory before the next one is uploaded.
@@ -224,6 +225,9 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->window = m.net.window;
     info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
     info->device = QString::fromStdString(engine->ctx->capability_line());
+    info->half_weights = engine->ctx->half_weights();
+    info->weight_bytes =
+        engine->graph_eval ? 0 : static_cast<quint64>(engine->evaluator->weight_bytes());
     const int foreground = static_cast<int>(m.classes.size()) - (m.background >= 0 ? 1 : 0);
     info->summary = tr("%1: %2 classes, %3-px window every %4 px, %5")
                         .arg(info->name)
@@ -241,6 +245,10 @@ void InferenceWorker::load(const ModelRequest& request) {
                           .arg(engine->graph->input_w)
                           .arg(engine->graph->input_h)
                           .arg(info->stride);
+    if (info->weight_bytes)
+      info->summary += tr("; %1 MB of weights on the device%2")
+                           .arg(info->weight_bytes / 1048576.0, 0, 'f', 1)
+                           .arg(info->half_weights ? tr(", the large layers' in fp16") : QString());
     engine->info = info;
     emit modelLoading(95, tr("Reading the learned classes"));
     if (!engine->graph) engine->fingerprint = model_fingerprint(engine->model);
@@ -462,6 +470,34 @@ void InferenceWorker::saveStoreAs(const QString& path) {
   });
 }
 
+void InferenceWorker::taughtFrame(Result& result, const Tensor& rgb) {
+  if (!engine_->store)
+    throw Error(
+        "The taught classes need a model of OverFeat Studio's format (the bundled model, the "
+        "official nets); this is a classic network.");
+  const OneShotStore& store = *engine_->store;
+  if (store.empty())
+    throw Error(
+        "Nothing taught yet: teach a class in the Teach panel, or turn off \"Taught "
+        "classes in every mode\" there.");
+  DetectOptions& o = result.options;
+  o.dense.boxes = false;  // the taught classes have no regressor: a box is its window
+  o.dense.feature_layer = store.identity().feature_layer;
+  const DenseResult dense = engine_->evaluator->evaluate(
+      rgb, parse_scales(o.scales, engine_->model.net, rgb.h, rgb.w), o.dense);
+  result.detect = detect_in_maps(taught_class_maps(store, dense), {}, o);
+  auto info = std::make_shared<ModelInfo>(*engine_->info);
+  info->classes.clear();
+  for (const LearnedClass& c : store.classes()) info->classes.push_back(c.name);
+  info->background = -1;
+  info->regressor = false;
+  info->summary = tr("%1, answering with the taught classes (%2)")
+                      .arg(engine_->info->name)
+                      .arg(store.classes().size());
+  result.model = info;
+  result.taught = true;
+}
+
 void InferenceWorker::computeLayer(Result& result, const Tensor& rgb, int layer) {
   if (engine_->graph) {
     result.layer_error =
@@ -532,6 +568,8 @@ void InferenceWorker::analyse(Job job) {
     }
     if (job.mode == Mode::Recognize) {
       recognizeFrame(*result, rgb);
+    } else if (job.taught) {
+      taughtFrame(*result, rgb);
     } else {
       result->detect =
           engine_->graph_eval

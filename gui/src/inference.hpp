@@ -41,13 +41,18 @@ struct ModelRequest {
   QString choice;
   QString weights_dir;  ///< folder of the official weights; empty: default_weights_dir()
   QString device;       ///< Vulkan device index or name part; empty: the best one
+  /// The large convolutions' weights as 16-bit floats on the device (vk::ContextOptions::
+  /// half_weights): half their memory and bytes read, arithmetic in 32 bits.
+  bool half_weights = false;
 };
 
 /// A loaded model, as the UI describes it.
 struct ModelInfo {
-  QString name;     ///< e.g. "overfeat-fast" or the ONNX model's name
-  QString summary;  ///< one line: classes, window, stride, regressor
-  QString device;   ///< the Vulkan device's capability line
+  QString name;               ///< e.g. "overfeat-fast" or the ONNX model's name
+  QString summary;            ///< one line: classes, window, stride, regressor
+  QString device;             ///< the Vulkan device's capability line
+  bool half_weights = false;  ///< large weights stored as fp16 (ModelRequest, or the environment)
+  quint64 weight_bytes = 0;   ///< device memory the weights take
   std::vector<std::string> classes;
   int background = -1;
   bool regressor = false;
@@ -112,6 +117,9 @@ struct Job {
   /// The layer view is open on this layer (release numbering): also compute its activations.
   /// 0: none.
   int layer = 0;
+  /// Classify, Detect and Heat maps answer with the taught classes (the Teach panel's) instead
+  /// of the model's: taught_class_maps() over the store's features, then the usual pipeline.
+  bool taught = false;
   quint64 serial = 0;  ///< set by submit()
 };
 
@@ -124,6 +132,8 @@ struct Result {
   DetectResult detect;       ///< dense maps, class_probs, raw and merged boxes, timings
   /// Recognize mode: the learned classes' answer (the maps in `detect` then hold features).
   std::shared_ptr<const OneShotAnswer> oneshot;
+  /// The classes are the taught ones (Job::taught): `model` then lists them as its classes.
+  bool taught = false;
   LayerActivationsPtr layer;  ///< when the job asked for a layer (null for classic networks)
   QString layer_error;        ///< why there is none, when asked
   ModelInfoPtr model;
@@ -198,6 +208,7 @@ class InferenceWorker : public QObject {
   void post(std::function<void()> task);
   void recognizeFrame(Result& result, const Tensor& rgb);
   void computeLayer(Result& result, const Tensor& rgb, int layer);
+  void taughtFrame(Result& result, const Tensor& rgb);
   void loadStoreFor(const Model& model);
   void publishStore();
   void saveStore();

@@ -175,6 +175,7 @@ MainWindow::MainWindow(QWidget* parent)
       job.options = live_request_.options;
       job.target_fps = live_request_.target_fps;
       job.layer = live_request_.layer;
+      job.taught = live_request_.taught;
     }
     job.frame = frame;
     worker_->submit(std::move(job));
@@ -316,6 +317,17 @@ void MainWindow::createMenus() {
   model->addAction(tr("Official weights &folder..."), this, &MainWindow::chooseWeightsFolder);
   model->addAction(tr("Open model &file (ONNX)..."), this, &MainWindow::chooseModelFile);
   model->addSeparator();
+  half_action_ = model->addAction(tr("Weights in &16 bits (fp16)"));
+  half_action_->setCheckable(true);
+  half_action_->setToolTip(
+      tr("Keep the large layers' weights as 16-bit floats on the device: half their memory and "
+         "bytes read, the arithmetic still in 32 bits. Faster on GPUs; slower on the CPU "
+         "(lavapipe converts in software). Reloads the model."));
+  connect(half_action_, &QAction::triggered, this, [this](bool on) {
+    ModelRequest r = settings_.model;
+    r.half_weights = on;
+    loadModel(r);
+  });
   device_menu_ = model->addMenu(tr("&Device"));
   device_group_ = new QActionGroup(this);
 
@@ -626,6 +638,7 @@ void MainWindow::submitStill() {
   job.mode = settings_.mode;
   job.options = settings_.detect_options(false);
   job.layer = wantedLayer();
+  job.taught = settings_.taught_everywhere;
   still_serial_ = worker_->submit(std::move(job));
   statusBar()->showMessage(tr("Analysing %1...").arg(QFileInfo(still_.source).fileName()));
 }
@@ -731,6 +744,7 @@ void MainWindow::updateLiveRequest() {
   live_request_.options = settings_.detect_options(true);
   live_request_.target_fps = settings_.live_target_fps;
   live_request_.layer = wantedLayer();
+  live_request_.taught = settings_.taught_everywhere;
 }
 
 void MainWindow::displayLiveFrame() {
@@ -833,9 +847,13 @@ void MainWindow::showResultInViews(const ResultPtr& r) {
     canvas_->clearDetections();
   classify_->setScores(r->detect.class_probs, m.classes, m.background);
   // The legend: what each number is (bars: the image's classes; tags: the boxes').
-  const QString bars = tr("Bars: the whole image's class probabilities");
+  const QString bars =
+      r->taught ? tr("Bars: your taught classes (Teach panel): the best window's calibrated chance")
+                : tr("Bars: the whole image's class probabilities");
   const QString boxes =
-      r->detect.confidence_source.empty()
+      r->taught ? tr("Box %: the calibrated chance that the window shows that taught class "
+                     "(Teach panel)")
+      : r->detect.confidence_source.empty()
           ? tr("Box %: the best window's class probability (no calibrated box confidence for "
                "these settings)")
           : tr("Box %: the chance that the box is right (its class, overlap >= 50 %), "
@@ -1164,6 +1182,13 @@ void MainWindow::createTeachDock() {
   connect(teach_, &TeachPanel::forgetRequested, worker_.get(), &InferenceWorker::forgetLearned);
   connect(teach_, &TeachPanel::removeExampleRequested, worker_.get(),
           &InferenceWorker::removeExample);
+  teach_->setEverywhere(settings_.taught_everywhere);
+  connect(teach_, &TeachPanel::everywhereToggled, this, [this](bool on) {
+    settings_.taught_everywhere = on;
+    saveSettings();
+    updateLiveRequest();
+    submitStill();
+  });
   connect(teach_, &TeachPanel::thresholdChanged, worker_.get(),
           &InferenceWorker::setOneShotThreshold);
   connect(teach_, &TeachPanel::openRequested, this, [this] {
@@ -1218,10 +1243,12 @@ void MainWindow::displayTaught(const QString& name, int examples) {
                                   : tr("Learned \"%1\" (%2 examples).").arg(name).arg(examples));
   if (burst_left_ > 0) return;  // a burst keeps its box and mode until its last example
   canvas_->setSelection(std::nullopt);
-  if (settings_.mode != Mode::Recognize)
+  // See it recognized at once: in Recognize, or in the current mode when the taught classes
+  // answer in every mode.
+  if (settings_.mode != Mode::Recognize && !settings_.taught_everywhere)
     setMode(Mode::Recognize);
   else
-    submitStill();  // see it recognized at once
+    submitStill();
 }
 
 void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
@@ -1231,7 +1258,8 @@ void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
   store_ = snapshot;
   teach_->setSnapshot(snapshot);
   emit learnedClassesChanged(snapshot);
-  if (changed_names && settings_.mode == Mode::Recognize) submitStill();
+  if (changed_names && (settings_.mode == Mode::Recognize || settings_.taught_everywhere))
+    submitStill();  // the answers depend on the taught classes
 }
 
 QImage MainWindow::annotatedImage() const {
@@ -1438,6 +1466,7 @@ void MainWindow::markModelChoice() {
   model_group_->setExclusive(false);
   for (QAction* a : model_group_->actions()) a->setChecked(a == checked);
   model_group_->setExclusive(true);
+  half_action_->setChecked(model_ ? model_->half_weights : settings_.model.half_weights);
 }
 
 QString MainWindow::checkedModelEntry() const {

@@ -84,6 +84,7 @@ class MainWindow : public QMainWindow {
   InferenceWorker& worker() { return *worker_; }
   CaptureSource& capture() { return *capture_; }
   QAction* pauseAction() const { return pause_action_; }
+  QAction* halfWeightsAction() const { return half_action_; }
   class LayerView* layerView() const {
     return layer_view_;
   }
@@ -202,6 +203,7 @@ class MainWindow : public QMainWindow {
     DetectOptions options;
     double target_fps = 8;
     int layer = 0;
+    bool taught = false;
   } live_request_;
   bool live_active_ = false;
   QString live_source_;
@@ -244,6 +246,7 @@ class MainWindow : public QMainWindow {
   int burst_gap_ = 0;  ///< frames to skip before the next example (views that differ)
   class LayerView* layer_view_ = nullptr;
   QDockWidget* layer_dock_ = nullptr;
+  QAction* half_action_ = nullptr;   ///< Model > Weights in 16 bits
   QAction* pause_action_ = nullptr;  ///< video files: pause / play (Space)
   QAction* step_action_ = nullptr;   ///< video files, paused: the next frame (.)
   QSlider* seek_slider_ = nullptr;   ///< video files: where in the file; drag to jump

@@ -10,6 +10,8 @@ StudioSettings StudioSettings::load(QSettings& s) {
   o.model.choice = s.value("model/choice", o.model.choice).toString();
   o.model.weights_dir = s.value("model/weightsDir", o.model.weights_dir).toString();
   o.model.device = s.value("model/device", o.model.device).toString();
+  o.model.half_weights = s.value("model/halfWeights", o.model.half_weights).toBool();
+  o.taught_everywhere = s.value("oneshot/taughtEverywhere", o.taught_everywhere).toBool();
   o.scales = s.value("analysis/scales", o.scales).toString();
   o.live_scales = s.value("analysis/liveScales", o.live_scales).toString();
   bool rate_ok = false;
@@ -39,6 +41,8 @@ void StudioSettings::save(QSettings& s) const {
   s.setValue("model/choice", model.choice);
   s.setValue("model/weightsDir", model.weights_dir);
   s.setValue("model/device", model.device);
+  s.setValue("model/halfWeights", model.half_weights);
+  s.setValue("oneshot/taughtEverywhere", taught_everywhere);
   s.setValue("analysis/scales", scales);
   s.setValue("analysis/liveScales", live_scales);
   s.setValue("analysis/liveTargetFps", live_target_fps);

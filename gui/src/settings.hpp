@@ -23,13 +23,14 @@ struct StudioSettings {
   /// Merged boxes whose confidence (the % they show) is below this are not drawn; the JSON
   /// keeps them. Display only: changing it does not rerun the network.
   double min_box_confidence = 0.05;
-  bool nms = false;        ///< merge by non-maximum suppression instead of voting
-  double threshold = 0.8;  ///< greedy: match score; NMS: IoU
-  int max_detections = 5;  ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
-  int top_classes = 5;     ///< per scale, classes whose boxes are kept
-  bool show_raw = false;   ///< detect mode: draw the pre-merge boxes too
-  double opacity = 0.6;    ///< heat maps
-  QString last_dir;        ///< where the file dialogs open
+  bool nms = false;                ///< merge by non-maximum suppression instead of voting
+  double threshold = 0.8;          ///< greedy: match score; NMS: IoU
+  int max_detections = 5;          ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
+  int top_classes = 5;             ///< per scale, classes whose boxes are kept
+  bool show_raw = false;           ///< detect mode: draw the pre-merge boxes too
+  double opacity = 0.6;            ///< heat maps
+  bool taught_everywhere = false;  ///< Classify, Detect, Heat maps use the taught classes
+  QString last_dir;                ///< where the file dialogs open
   QByteArray geometry, window_state;
 
   static StudioSettings load(QSettings& settings);

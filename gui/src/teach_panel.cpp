@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "teach_panel.hpp"
 
+#include <QCheckBox>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -66,6 +67,12 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   rule_ = new QLabel(this);
   rule_->setWordWrap(true);
   column->addWidget(rule_);
+  everywhere_ = new QCheckBox(tr("Taught classes in every mode"), this);
+  everywhere_->setToolTip(
+      tr("Classify, Detect and Heat maps answer with the taught classes instead of the model's: "
+         "the chance of each taught class at every window, its boxes and its heat maps"));
+  column->addWidget(everywhere_);
+  connect(everywhere_, &QCheckBox::toggled, this, &TeachPanel::everywhereToggled);
 
   auto* buttons = new QHBoxLayout;
   forget_ = new QPushButton(tr("Forget"), this);
@@ -194,6 +201,11 @@ void TeachPanel::setSnapshot(StoreSnapshotPtr snapshot) {
           ? tr("Answers: a linear classifier trained on your %1 examples").arg(examples)
           : tr("Answers: the closest class's average example. With two or more classes of two "
                "examples each, a linear classifier is trained on them."));
+}
+
+void TeachPanel::setEverywhere(bool on) {
+  const QSignalBlocker block(everywhere_);
+  everywhere_->setChecked(on);
 }
 
 QString TeachPanel::ruleText() const {

@@ -8,6 +8,7 @@
 
 #include "inference.hpp"
 
+class QCheckBox;
 class QLabel;
 class QLineEdit;
 class QListWidget;
@@ -41,6 +42,9 @@ class TeachPanel : public QWidget {
   QString ruleText() const;
   static constexpr int kBurstExamples = 10;
   QSlider* thresholdSlider() const { return threshold_; }
+  /// "Taught classes in every mode": Classify, Detect and Heat maps answer with them.
+  QCheckBox* everywhereBox() const { return everywhere_; }
+  void setEverywhere(bool on);
 
  signals:
   void teachRequested(const QString& name);
@@ -51,6 +55,7 @@ class TeachPanel : public QWidget {
   void forgetRequested(const QString& name);
   void removeExampleRequested(const QString& name, int index);
   void thresholdChanged(float threshold);
+  void everywhereToggled(bool on);
   void openRequested();
   void saveAsRequested();
 
@@ -71,6 +76,7 @@ class TeachPanel : public QWidget {
   QListWidget* examples_ = nullptr;
   QPushButton* delete_example_ = nullptr;
   QLabel* rule_ = nullptr;
+  QCheckBox* everywhere_ = nullptr;
   QSlider* threshold_ = nullptr;
   QLabel* threshold_label_ = nullptr;
   QLabel* store_label_ = nullptr;

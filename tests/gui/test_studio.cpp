@@ -908,6 +908,86 @@ class StudioTest : public QObject {
     check_validation(*w);
   }
 
+  // Model > Weights in 16 bits: reloads the model with the option, which reaches the device
+  // context, is kept in the settings and shown in the model's summary; results keep coming.
+  void halfWeightsSwitchReloadsTheModelAndSaysSo() {
+    auto w = open_window();
+    QVERIFY(w->worker().modelLoaded());
+    QVERIFY(!w->halfWeightsAction()->isChecked());
+    w->openPaths({image_});
+    ResultPtr before = next_result(*w);
+    QVERIFY(before && !before->model->half_weights);
+    QSignalSpy loaded(w.get(), &MainWindow::modelChanged);
+    w->halfWeightsAction()->trigger();
+    QVERIFY(loaded.wait(30000));
+    QVERIFY(w->halfWeightsAction()->isChecked());
+    QVERIFY(w->settings().model.half_weights);
+    ResultPtr after = next_result(*w);
+    QVERIFY(after && after->model->half_weights);
+    QVERIFY2(after->model->summary.contains("fp16"), qPrintable(after->model->summary));
+    QCOMPARE(after->detect.merged.empty(), before->detect.merged.empty());
+    w->halfWeightsAction()->trigger();  // and back
+    QVERIFY(loaded.wait(30000));
+    QVERIFY(!w->settings().model.half_weights);
+    QVERIFY(!w->halfWeightsAction()->isChecked());
+    check_validation(*w);
+  }
+
+  // The taught classes in every mode (issue 16): with the Teach panel's switch on, Detect boxes
+  // and Heat maps show "square", taught from one still, like a class of the model's own.
+  void taughtClassesInEveryMode() {
+    auto w = open_window();
+    QVERIFY(w->worker().modelLoaded());
+    QTRY_VERIFY(w->learnedClasses() != nullptr);
+    for (const LearnedSummary& c : w->learnedClasses()->classes) w->worker().forgetLearned(c.name);
+    QTRY_VERIFY(w->learnedClasses()->classes.empty());
+    w->setMode(Mode::Detect);
+    w->openPaths({image_});
+    ResultPtr r = next_result(*w);
+    QVERIFY(r && !r->taught);
+    // On with nothing taught: a message that says what to do.
+    w->teachPanel()->everywhereBox()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w->errorText().contains("Nothing taught yet"), 30000);
+    w->clearError();
+    const QRect object = red_box(w->canvas()->image());
+    QVERIFY(!object.isEmpty());
+    QSignalSpy taught(&w->worker(), &InferenceWorker::taught);
+    QSignalSpy shown(w.get(), &MainWindow::resultShown);
+    w->worker().teach(w->canvas()->image(),
+                      Box{float(object.left()), float(object.top()), float(object.right() + 1),
+                          float(object.bottom() + 1)},
+                      "square", "test");
+    QVERIFY(taught.wait(30000));
+    // A new class: the picture is analysed again, with it.
+    QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty() && shown.last().at(0).value<ResultPtr>()->taught,
+                             30000);
+    r = shown.last().at(0).value<ResultPtr>();
+    QCOMPARE(r->model->classes, std::vector<std::string>{"square"});
+    QCOMPARE(r->model->background, -1);
+    QVERIFY(!r->detect.merged.empty());
+    const Box& b = r->detect.merged.front().box;
+    QVERIFY2(QRectF(object)
+                 .adjusted(-8, -8, 8, 8)
+                 .contains(QPointF((b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2)),
+             qPrintable(QString("box %1,%2 %3,%4").arg(b.x1).arg(b.y1).arg(b.x2).arg(b.y2)));
+    QVERIFY2(w->classifyPanel()->caption().contains("taught"),
+             qPrintable(w->classifyPanel()->caption()));
+    save_screenshot(*w, "studio_taught_detect.png");
+    w->setMode(Mode::Heatmaps);  // the same maps: shown without running the network again
+    QVERIFY(w->lastResult() && w->lastResult()->taught);
+    QTRY_COMPARE(w->inspector()->shownClass(), 0);
+    save_screenshot(*w, "studio_taught_heatmaps.png");
+    // Off: the model's classes again.
+    w->teachPanel()->everywhereBox()->click();
+    r = next_result(*w);
+    QVERIFY(r && !r->taught);
+    QVERIFY(r->model->classes != std::vector<std::string>{"square"});
+    QVERIFY(!w->settings().taught_everywhere);
+    w->worker().forgetLearned("square");
+    QTRY_VERIFY(w->learnedClasses()->classes.empty());
+    check_validation(*w);
+  }
+
   // Teachable Machine's "hold to record": one button teaches ten examples from the next frames
   // of the video, one every few frames, all from the box on the picture.
   void burstTeachingRecordsExamplesFromTheVideo() {

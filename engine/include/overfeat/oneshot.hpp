@@ -347,6 +347,16 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
                             const std::optional<Box>& box, const std::string& scales,
                             DenseOptions dense, std::optional<float> threshold = std::nullopt);
 
+/// The taught classes as if they were a model's classes, so that every mode (classification,
+/// detection boxes, heat maps) can show them: `dense`, evaluated with the store's feature layer,
+/// becomes maps whose channel k is, at each cell, the calibrated chance that the cell's window
+/// shows taught class k (recognize_similarities on the cell's embedding, with the classifier
+/// when the store has one), and 0 for every class where the cell's answer is "unknown". No
+/// regressor (a box is its cell's window), no background, no features; ready for
+/// detect_in_maps. Throws as localize() does on features of another size.
+DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dense,
+                              std::optional<float> threshold = std::nullopt);
+
 /// For every learned class (store order), its similarity map on `map` and its best cell.
 /// Throws Error when the map has no features or features of another size than the store's.
 std::vector<Localization> localize(const OneShotStore& store, const ScaleMap& map);

@@ -975,6 +975,42 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
   return a;
 }
 
+DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dense,
+                              std::optional<float> threshold) {
+  DenseResult out;
+  out.timings = dense.timings;
+  const int n = static_cast<int>(store.classes().size());
+  const LinearClassifier* classifier = store.classifier();
+  for (const ScaleMap& m : dense.maps) {
+    const Tensor cells = cell_embeddings(m);
+    if (cells.c != store.dims())
+      throw Error("The dense evaluation's features have " + std::to_string(cells.c) +
+                  " values per cell, " + where(store.path()) + "'s embeddings " +
+                  std::to_string(store.dims()) + ": evaluate with its feature layer (" +
+                  store.identity().layer_name + ")");
+    ScaleMap t = m;
+    t.features = Tensor();
+    t.boxes = Tensor();
+    t.background = -1;
+    t.probs = Tensor(n, cells.h, cells.w, 0.0f);
+    const size_t plane = static_cast<size_t>(cells.h) * cells.w;
+    std::vector<float> e(cells.c);
+    for (size_t at = 0; at < plane; ++at) {
+      for (int c = 0; c < cells.c; ++c) e[c] = cells.data[c * plane + at];
+      std::vector<float> similarities(n);
+      for (int k = 0; k < n; ++k)
+        similarities[k] = dot(e.data(), store.classes()[k].prototype.data(), e.size());
+      const Recognition r = recognize_similarities(
+          store, std::move(similarities), threshold,
+          classifier ? classifier->probabilities(e.data()) : std::vector<float>{});
+      if (r.cls < 0) continue;  // this window's answer is "unknown"
+      for (int k = 0; k < n; ++k) t.probs.data[k * plane + at] = r.confidences[k];
+    }
+    out.maps.push_back(std::move(t));
+  }
+  return out;
+}
+
 std::vector<Localization> localize(const OneShotStore& store, const ScaleMap& map) {
   DenseResult one;
   one.maps.push_back(map);
