@@ -2,12 +2,14 @@
 // OverFeat Studio: see what a convolutional network sees.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDockWidget>
 #include <QTimer>
 
 #include <cstdio>
 #include <string>
 
 #include "app_identity.hpp"
+#include "layer_view.hpp"
 #include "main_window.hpp"
 
 using overfeat::studio::MainWindow;
@@ -28,6 +30,11 @@ struct Options {
                                 "FILE"};
   QCommandLineOption results{"results", "Results to wait for before --screenshot.", "N", "1"};
   QCommandLineOption size{"size", "Window size WxH.", "WxH"};
+  QCommandLineOption layers{"layers",
+                            "Open the Layers tab on LAYER (the release's numbering), e.g. 2 for "
+                            "the first ReLU.",
+                            "LAYER"};
+  QCommandLineOption unit{"unit", "With --layers: show unit U (from 1) over the frame.", "U"};
 
   Options() {
     cli.setApplicationDescription(
@@ -35,7 +42,7 @@ struct Options {
         "the OverFeat network, live.");
     cli.addHelpOption();
     cli.addVersionOption();
-    cli.addOptions({mode, video, camera, screenshot, results, size});
+    cli.addOptions({mode, video, camera, screenshot, results, size, layers, unit});
     cli.addPositionalArgument("paths", "Images, folders or a video to open.", "[paths...]");
   }
 };
@@ -98,6 +105,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "overfeat-studio: %s\n", qPrintable(message));
   });
   window.show();
+  if (cli.isSet(o.layers)) {
+    window.layerDock()->show();
+    window.layerDock()->raise();
+    window.layerView()->setLayer(cli.value(o.layers).toInt());
+    if (cli.isSet(o.unit))  // once the model and a result are there
+      QObject::connect(&window, &MainWindow::resultShown, &window,
+                       [&window, u = cli.value(o.unit).toInt() - 1](ResultPtr) {
+                         if (window.layerView()->unit() < 0) window.layerView()->setUnit(u);
+                       });
+  }
   // Not for scripted screenshots: a modal dialog would be all they show.
   if (!cli.isSet(screenshot)) window.showFirstRunHelp();
   if (!cli.positionalArguments().isEmpty()) window.openPaths(cli.positionalArguments());

@@ -6,6 +6,7 @@
 #include <QMouseEvent>
 #include <QPainter>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -102,7 +103,8 @@ void LayerView::showResult(const ResultPtr& result) {
 }
 
 void LayerView::setUnit(int unit) {
-  unit_ = unit >= 0 && unit < unitCount() ? unit : -1;
+  // Before the first result, kept for it (rebuild() drops a unit the layer does not have).
+  unit_ = unit >= 0 && (unitCount() == 0 || unit < unitCount()) ? unit : -1;
   renderDetail();
 }
 
@@ -143,17 +145,22 @@ void LayerView::rebuild() {
   const size_t plane = static_cast<size_t>(t.h) * t.w;
   for (int c = 0; c < t.c; ++c) {
     const int ox = (c % cols_) * tile_w_, oy = (c / cols_) * tile_h_;
+    // Each unit against its own largest activation (legible), but at least a tenth of the
+    // layer's (a unit that barely fires stays dark rather than showing amplified noise).
+    const float* m = t.data.data() + c * plane;
+    const float top = std::max(*std::max_element(m, m + plane), 0.1f * layer_max_);
     for (int y = 0; y < t.h; ++y)
       for (int x = 0; x < t.w; ++x) {
-        const float v = t.data[c * plane + static_cast<size_t>(y) * t.w + x];
-        const int level =
-            layer_max_ > 0 ? std::clamp(static_cast<int>(255 * v / layer_max_), 0, 255) : 0;
+        const float v = m[static_cast<size_t>(y) * t.w + x];
+        const int level = top > 0 ? std::clamp(static_cast<int>(255 * v / top), -255, 255) : 0;
         g.setPixel(ox + x, oy + y,
                    v < 0 ? qRgb(0, 0, std::min(255, -level)) : qRgb(level, level, level));
       }
   }
   grid_ = g;
-  const int shown_w = std::max(120, scroll_->viewport()->width() - 4);
+  // The scroll area's width less a vertical scroll bar's: tiles never scroll sideways.
+  const int shown_w =
+      std::max(120, scroll_->width() - scroll_->verticalScrollBar()->sizeHint().width() - 6);
   grid_scale_ = double(shown_w) / g.width();
   const int shown_h =
       std::max(1, static_cast<int>(std::lround(double(g.height()) * shown_w / g.width())));

@@ -36,8 +36,8 @@ class LayerView : public QWidget {
   /// What the view says about the layer and the selected unit.
   QString summary() const;
   QString unitText() const;
-  /// The tiles (one per unit, brightness: activation over the layer's largest) and the selected
-  /// unit's map over the frame with its strongest window.
+  /// The tiles (one per unit, brightness: activation over the unit's largest, at least a tenth of
+  /// the layer's) and the selected unit's map over the frame with its strongest window.
   const QImage& gridImage() const { return grid_; }
   const QImage& detailImage() const { return detail_; }
   /// The selected unit's strongest window in frame pixels (empty without one).
