@@ -48,3 +48,5 @@ shot classify_chelsea classify "$samples/chelsea.png"
 shot detect_motorcycle_left detect "$samples/motorcycle_left.png"
 shot heatmaps_chelsea heatmaps "$samples/chelsea.png"
 shot video_detect detect --results 5 --video "$scratch/pan.avi"
+# The layer view on the first ReLU, one unit shown over the photograph.
+shot layers_chelsea classify --layers 2 --unit 5 "$samples/chelsea.png"
