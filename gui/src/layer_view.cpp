@@ -7,6 +7,7 @@
 #include <QPainter>
 #include <QScrollArea>
 #include <QScrollBar>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -22,6 +23,18 @@ LayerView::LayerView(QWidget* parent) : QWidget(parent) {
   layers_ = new QComboBox(this);
   layers_->setToolTip(tr("The layer whose units are shown (the release's numbering)"));
   column->addWidget(layers_);
+  table_ = new QTreeWidget(this);
+  table_->setColumnCount(4);
+  table_->setHeaderLabels({tr("#"), tr("Layer"), tr("Output"), tr("ms")});
+  table_->setRootIsDecorated(false);
+  table_->setMaximumHeight(150);
+  table_->setToolTip(
+      tr("Output: channels x height x width for the frame's input; ms: GPU time "
+         "in the last analysis (all scales and offsets; a ReLU runs inside its "
+         "convolution). Click a row to show that layer."));
+  column->addWidget(table_);
+  connect(table_, &QTreeWidget::itemClicked, this,
+          [this](QTreeWidgetItem* item) { setLayer(item->data(0, Qt::UserRole).toInt()); });
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
   column->addWidget(summary_);
@@ -47,6 +60,7 @@ LayerView::LayerView(QWidget* parent) : QWidget(parent) {
     unit_ = -1;
     result_.reset();
     rebuild();
+    refreshTable();
     emit layerChanged(layer());
   });
   setModel(nullptr);
@@ -75,10 +89,45 @@ void LayerView::setModel(const ModelInfoPtr& model) {
       // The first ReLU: what conv1's units respond to, after the non-linearity.
       if (default_index == 0 && m.kind == ModuleKind::Relu) default_index = i - 1;
     }
-    layers_->setCurrentIndex(default_index);
+    const int wanted = layers_->findData(wanted_layer_);
+    layers_->setCurrentIndex(wanted >= 0 ? wanted : default_index);
   }
   layers_->setEnabled(layers_->count() > 0);
   rebuild();
+  refreshTable();
+}
+
+void LayerView::refreshTable() {
+  table_->clear();
+  table_->setVisible(model_ && model_->layer_view);
+  if (!model_ || !model_->layer_view) return;
+  const NetSpec& net = model_->net;
+  int in_h = net.window, in_w = net.window;
+  if (result_ && result_->layer) in_h = result_->layer->input_h, in_w = result_->layer->input_w;
+  std::vector<StageTime> stages;
+  if (result_) stages = result_->detect.timings.dense.stages;
+  for (int i = 1; i <= net.num_layers(); ++i) {
+    const Module& m = net.modules[i - 1];
+    int c, h, w;
+    net.layer_shape(i, in_h, in_w, c, h, w);
+    // A stage is named by its module ("conv2"), with a prefix for the heads ("classifier conv6").
+    double ms = 0;
+    bool timed = false;
+    for (const StageTime& s : stages) {
+      const std::string& n = s.name;
+      if (n == m.name || (n.size() > m.name.size() && n.ends_with(" " + m.name)))
+        ms += s.ms, timed = true;
+    }
+    auto* item = new QTreeWidgetItem(table_, {QString::number(i), QString::fromStdString(m.name),
+                                              QString("%1 x %2 x %3").arg(c).arg(h).arg(w),
+                                              timed ? QString::number(ms, 'f', 1)
+                                              : m.kind == ModuleKind::Relu ? tr("in conv")
+                                                                           : QString()});
+    item->setData(0, Qt::UserRole, i);
+    item->setTextAlignment(3, Qt::AlignRight);
+    if (i == layer()) table_->setCurrentItem(item);
+  }
+  for (int col = 0; col < 3; ++col) table_->resizeColumnToContents(col);
 }
 
 int LayerView::layer() const {
@@ -86,6 +135,7 @@ int LayerView::layer() const {
 }
 
 void LayerView::setLayer(int layer) {
+  wanted_layer_ = layer;  // also for the next model, when this one does not have it (yet)
   const int i = layers_->findData(layer);
   if (i >= 0) layers_->setCurrentIndex(i);
 }
@@ -100,6 +150,7 @@ void LayerView::showResult(const ResultPtr& result) {
   if (result->layer && result->layer->layer != layer()) return;  // an older layer's
   result_ = result;
   rebuild();
+  refreshTable();
 }
 
 void LayerView::setUnit(int unit) {

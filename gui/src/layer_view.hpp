@@ -10,6 +10,7 @@
 #include "inference.hpp"
 
 class QComboBox;
+class QTreeWidget;
 class QLabel;
 class QScrollArea;
 
@@ -33,6 +34,10 @@ class LayerView : public QWidget {
   int unitCount() const;
 
   QComboBox* layerBox() const { return layers_; }
+  /// Every layer: number, name, output shape for the last input, and its GPU time in the last
+  /// analysis (the Timing tab's stages, by name; a ReLU runs inside its convolution). Clicking a
+  /// row shows that layer.
+  QTreeWidget* layerTable() const { return table_; }
   /// What the view says about the layer and the selected unit.
   QString summary() const;
   QString unitText() const;
@@ -54,18 +59,21 @@ class LayerView : public QWidget {
 
  private:
   void rebuild();
+  void refreshTable();
   void renderDetail();
 
   ModelInfoPtr model_;
   ResultPtr result_;
   QComboBox* layers_ = nullptr;
   QLabel* summary_ = nullptr;
+  QTreeWidget* table_ = nullptr;
   QLabel* grid_label_ = nullptr;
   QLabel* unit_label_ = nullptr;
   QLabel* detail_label_ = nullptr;
   QImage grid_, detail_;
   QRectF window_;
   int unit_ = -1;
+  int wanted_layer_ = 0;  // the layer asked for, kept across models that have it
   int cols_ = 1, tile_w_ = 1, tile_h_ = 1;
   double grid_scale_ = 1;  // shown pixels per grid pixel
   QScrollArea* scroll_ = nullptr;

@@ -21,6 +21,7 @@
 #include <QSlider>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTreeWidget>
 #include <QUrl>
 
 #include <opencv2/imgproc.hpp>
@@ -889,8 +890,20 @@ class StudioTest : public QObject {
     QVERIFY2(view->unitText().contains(QString("Unit %1 of %2").arg(unit + 1).arg(c)),
              qPrintable(view->unitText()));
     save_screenshot(*w, "studio_layers.png");
-    // Another layer: recomputed.
-    view->setLayer(net.num_layers());
+    // The table: every layer, its output for this input, and the analysis' time of its stage.
+    QTreeWidget* table = view->layerTable();
+    QCOMPARE(table->topLevelItemCount(), net.num_layers());
+    int c1, h1, w1;
+    net.layer_shape(1, 96, 96, c1, h1, w1);
+    QCOMPARE(table->topLevelItem(0)->text(2), QString("%1 x %2 x %3").arg(c1).arg(h1).arg(w1));
+    bool conv1_timed = false;
+    for (const StageTime& st : r->detect.timings.dense.stages)
+      conv1_timed |= st.name == net.modules[0].name;
+    if (conv1_timed) QVERIFY(!table->topLevelItem(0)->text(3).isEmpty());
+    // Another layer: recomputed (picked in the table, as a user would).
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {},
+                      table->visualItemRect(table->topLevelItem(net.num_layers() - 1)).center());
+    QCOMPARE(view->layer(), net.num_layers());
     for (int i = 0; i < 5 && (!r->layer || r->layer->layer != net.num_layers()); ++i)
       r = next_result(*w);
     QVERIFY(r->layer);
