@@ -1165,6 +1165,11 @@ void MainWindow::createTeachDock() {
           [this] { teach_->setHasBox(canvas_->selection().has_value()); });
   connect(teach_, &TeachPanel::teachRequested, this, &MainWindow::teach);
   connect(teach_, &TeachPanel::burstRequested, this, &MainWindow::teachBurst);
+  connect(teach_, &TeachPanel::burstStopRequested, this, [this] {
+    if (burst_left_ <= 0) return;
+    burst_left_ = 0;
+    teach_->setStatus(tr("Stopped recording \"%1\".").arg(burst_name_));
+  });
   // Ctrl+T teaches from anywhere in the window, e.g. while the camera shows the object.
   auto* teach_key = new QAction(tr("&Teach the picture on screen"), this);
   teach_key->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));

@@ -10,6 +10,7 @@
 #include <QPushButton>
 #include <QShortcut>
 #include <QSlider>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace overfeat::studio {
@@ -30,7 +31,7 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   teach_->setDefault(true);
   burst_ = new QPushButton(tr("Teach x%1").arg(kBurstExamples), this);
   burst_->setToolTip(tr("Live: learn %1 examples from the next frames (turn the object while it "
-                        "records)")
+                        "records); hold the button down to record until you let go")
                          .arg(kBurstExamples));
   row->addWidget(name_, 1);
   row->addWidget(teach_);
@@ -103,13 +104,33 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   column->addWidget(store_label_);
 
   connect(teach_, &QPushButton::clicked, this, &TeachPanel::requestTeach);
-  connect(burst_, &QPushButton::clicked, this, [this] {
+  // A click records kBurstExamples; held down (Teachable Machine's "hold to record"), it
+  // records until released (at most kMaxHeldExamples).
+  hold_timer_ = new QTimer(this);
+  hold_timer_->setSingleShot(true);
+  hold_timer_->setInterval(kHoldMs);
+  connect(hold_timer_, &QTimer::timeout, this, [this] {
+    holding_ = true;
+    emit burstRequested(name(), kMaxHeldExamples);
+  });
+  connect(burst_, &QPushButton::pressed, this, [this] {
+    holding_ = false;
+    if (!name().isEmpty()) hold_timer_->start();
+  });
+  connect(burst_, &QPushButton::released, this, [this] {
+    const bool was_pending = hold_timer_->isActive();
+    hold_timer_->stop();
+    if (holding_) {
+      holding_ = false;
+      emit burstStopRequested();
+      return;
+    }
     if (name().isEmpty()) {
       setStatus(tr("Type a name first."));
       name_->setFocus();
       return;
     }
-    emit burstRequested(name(), kBurstExamples);
+    if (was_pending) emit burstRequested(name(), kBurstExamples);
   });
   connect(name_, &QLineEdit::returnPressed, this, &TeachPanel::requestTeach);
   connect(list_, &QListWidget::itemChanged, this, &TeachPanel::itemEdited);

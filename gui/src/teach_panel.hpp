@@ -15,6 +15,7 @@ class QListWidget;
 class QListWidgetItem;
 class QPushButton;
 class QSlider;
+class QTimer;
 
 namespace overfeat::studio {
 
@@ -41,6 +42,8 @@ class TeachPanel : public QWidget {
   /// Which rule answers, in words ("Linear classifier: ..." or "Prototypes: ...").
   QString ruleText() const;
   static constexpr int kBurstExamples = 10;
+  static constexpr int kMaxHeldExamples = 100;
+  static constexpr int kHoldMs = 400;  ///< pressed longer than this: held
   QSlider* thresholdSlider() const { return threshold_; }
   /// "Taught classes in every mode": Classify, Detect and Heat maps answer with them.
   QCheckBox* everywhereBox() const { return everywhere_; }
@@ -51,6 +54,8 @@ class TeachPanel : public QWidget {
   /// Teach `count` examples from the next frames of the camera or video (Teachable Machine's
   /// "hold to record"): the object seen from several sides in one go.
   void burstRequested(const QString& name, int count);
+  /// The Teach x10 button, held down, was let go: stop recording.
+  void burstStopRequested();
   void renameRequested(const QString& old_name, const QString& new_name);
   void forgetRequested(const QString& name);
   void removeExampleRequested(const QString& name, int index);
@@ -69,6 +74,8 @@ class TeachPanel : public QWidget {
   QLineEdit* name_ = nullptr;
   QPushButton* teach_ = nullptr;
   QPushButton* burst_ = nullptr;
+  QTimer* hold_timer_ = nullptr;
+  bool holding_ = false;
   QLabel* status_ = nullptr;
   QListWidget* list_ = nullptr;
   QPushButton* forget_ = nullptr;

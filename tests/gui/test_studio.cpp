@@ -1026,6 +1026,21 @@ class StudioTest : public QObject {
     };
     QTRY_COMPARE_WITH_TIMEOUT(burst_examples(), TeachPanel::kBurstExamples, 60000);
     QTRY_COMPARE(w->mode(), Mode::Recognize);
+    // Held down, the button records until it is let go.
+    QPushButton* burst = w->teachPanel()->burstButton();
+    QTest::mousePress(burst, Qt::LeftButton);
+    QTRY_VERIFY(w->burstLeft() > TeachPanel::kBurstExamples);  // recording, while held
+    QTRY_VERIFY_WITH_TIMEOUT(burst_examples() >= TeachPanel::kBurstExamples + 2, 60000);
+    QTest::mouseRelease(burst, Qt::LeftButton);
+    QCOMPARE(w->burstLeft(), 0);
+    QTest::qWait(1500);  // examples already on their way are learned; no new ones start
+    const int held = burst_examples();
+    QTest::qWait(1500);
+    QCOMPARE(burst_examples(), held);
+    QVERIFY(held < TeachPanel::kBurstExamples + TeachPanel::kMaxHeldExamples);
+    for (int i = held - 1; i >= TeachPanel::kBurstExamples; --i)
+      w->worker().removeExample("burst", i);  // back to the ten the checks below expect
+    QTRY_COMPARE(burst_examples(), TeachPanel::kBurstExamples);
     w->stopSource();
 
     // Several examples per class: a linear classifier answers (issue 16, Teachable Machine's
