@@ -159,12 +159,14 @@ TEST(OneShot, WithSeveralExamplesAClassifierPicksWhatThePrototypesGetWrong) {
   s.add_example("a", example(on_line(0.5f, 0)));
   s.add_example("b", example(on_line(5.5f, 1)));
   EXPECT_EQ(s.classifier(), nullptr) << "one example per class: the prototypes alone";
+  EXPECT_FALSE(s.uses_classifier());
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(0, 4);
   for (int i = 0; i < 40; ++i) {
     s.add_example("a", example(on_line(u(rng), 0)));
     s.add_example("b", example(on_line(u(rng) + 2, 1)));
   }
+  EXPECT_TRUE(s.uses_classifier());
   const LinearClassifier* c = s.classifier();
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->classes(), 2);

@@ -346,11 +346,7 @@ void InferenceWorker::publishStore() {
     if (!s.thumbnails.empty()) s.thumbnail = s.thumbnails.back();
     snap->classes.push_back(std::move(s));
   }
-  try {
-    snap->linear = store.classifier() != nullptr;
-  } catch (const std::exception& e) {  // a fit that cannot run: the prototypes answer
-    emit storeFailed(tr("The linear classifier could not be fitted: %1").arg(message_of(e)));
-  }
+  snap->linear = store.uses_classifier();  // fitted when first needed, not here
   emit storeChanged(snap);
 }
 

@@ -225,6 +225,8 @@ class OneShotStore {
   /// kClassifierMinExamples; null otherwise, and the prototypes alone decide. Fitted on first
   /// use after a change (milliseconds for dozens of examples), then kept.
   const LinearClassifier* classifier() const;
+  /// Whether classifier() gives one (the rule alone, without fitting it).
+  bool uses_classifier() const;
   /// From 2 shots on, the classifier was as good or better than the prototypes in every group of
   /// `overfeat bench oneshot --shots 2,5,10` (README, one-shot learning).
   static constexpr int kClassifierMinExamples = 2;

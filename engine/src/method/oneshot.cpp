@@ -561,14 +561,20 @@ void OneShotStore::remove(const std::string& name) {
   changed();
 }
 
+bool OneShotStore::uses_classifier() const {
+  return classes_.size() >= 2 &&
+         std::all_of(classes_.begin(), classes_.end(), [](const LearnedClass& c) {
+           return static_cast<int>(c.examples.size()) >= kClassifierMinExamples;
+         });
+}
+
 const LinearClassifier* OneShotStore::classifier() const {
   if (classifier_fitted_) return classifier_.get();
   classifier_fitted_ = true;
-  if (classes_.size() < 2) return nullptr;
+  if (!uses_classifier()) return nullptr;
   std::vector<std::vector<float>> x;
   std::vector<int> y;
   for (size_t k = 0; k < classes_.size(); ++k) {
-    if (static_cast<int>(classes_[k].examples.size()) < kClassifierMinExamples) return nullptr;
     for (const LearnedExample& e : classes_[k].examples) {
       x.push_back(e.embedding);
       y.push_back(static_cast<int>(k));
