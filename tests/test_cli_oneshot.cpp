@@ -143,6 +143,31 @@ TEST_F(CliOneShot, LocateGivesABoxWhereTheObjectIs) {
   EXPECT_NEAR(cy, 164, 12) << b.dump();
 }
 
+// `overfeat detect --taught`: the taught classes as the detector's classes (the app's "taught
+// classes in every mode"), boxes on the object.
+TEST_F(CliOneShot, DetectTheTaughtClasses) {
+  Result r = run("detect " + m() + "--taught " + q(store_) + " " + q(dir_ / "big.png"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("No one-shot store"), std::string::npos) << r.err;
+  ASSERT_EQ(run("learn " + s() + m() + "square " + q(dir_ / "learn.png")).code, 0);
+  r = run("detect " + m() + "--scales 240x320 --taught " + q(store_) + " --json - " +
+          q(dir_ / "big.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  ASSERT_FALSE(doc.empty()) << r.out;
+  EXPECT_EQ(doc[0]["category_name"], "square") << r.out;
+  const json& b = doc[0]["bbox"];  // x, y, width, height
+  const double cx = b[0].get<double>() + b[2].get<double>() / 2;
+  const double cy = b[1].get<double>() + b[3].get<double>() / 2;
+  EXPECT_NEAR(cx, 216, 16) << b.dump();  // the square spans 200..232 x 148..180
+  EXPECT_NEAR(cy, 164, 16) << b.dump();
+  // An image without it: nothing.
+  r = run("detect " + m() + "--scales 240x320 --taught " + q(store_) + " --json - " +
+          q(dir_ / "empty.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out).empty()) << r.out;
+}
+
 TEST_F(CliOneShot, LearnFromBoxesThenListRenameRemoveAndThumbnails) {
   Tensor scene(3, 150, 200, 0.0f);
   testing::draw_object(scene, 100, 60);

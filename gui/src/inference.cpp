@@ -476,12 +476,7 @@ void InferenceWorker::taughtFrame(Result& result, const Tensor& rgb) {
     throw Error(
         "Nothing taught yet: teach a class in the Teach panel, or turn off \"Taught "
         "classes in every mode\" there.");
-  DetectOptions& o = result.options;
-  o.dense.boxes = false;  // the taught classes have no regressor: a box is its window
-  o.dense.feature_layer = store.identity().feature_layer;
-  const DenseResult dense = engine_->evaluator->evaluate(
-      rgb, parse_scales(o.scales, engine_->model.net, rgb.h, rgb.w), o.dense);
-  result.detect = detect_in_maps(taught_class_maps(store, dense), {}, o);
+  result.detect = detect_taught(*engine_->evaluator, store, rgb, result.options);
   auto info = std::make_shared<ModelInfo>(*engine_->info);
   info->classes.clear();
   for (const LearnedClass& c : store.classes()) info->classes.push_back(c.name);

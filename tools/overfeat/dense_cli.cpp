@@ -20,6 +20,7 @@
 #include "overfeat/evaluation.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/npy.hpp"
+#include "overfeat/oneshot.hpp"
 #include "overfeat/pipeline.hpp"
 #include "overfeat/render.hpp"
 #include "overfeat/report.hpp"
@@ -93,7 +94,7 @@ int classify_main(int argc, char** argv) {
 
 int detect_main(int argc, char** argv) {
   Common c;
-  std::string out_dir, json_file;
+  std::string out_dir, json_file, taught;
   bool raw = false;
   std::vector<std::string> images;
   CLI::App app{
@@ -105,9 +106,28 @@ int detect_main(int argc, char** argv) {
   output_file(app.add_option("--json", json_file,
                              "Write detections, COCO results style, to FILE (- = stdout)"));
   app.add_flag("--raw", raw, "Also draw the raw boxes before merging (faint)");
+  app.add_option("--taught", taught,
+                 "Detect the classes taught by one-shot learning (`overfeat learn`) instead of "
+                 "the model's: a store FILE, or `default` for the user's store for the model "
+                 "(the app's); boxes are windows, confidences the calibrated chance of the class");
   app.add_option("images", images, "Image files")->required();
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   Session s(c);
+  std::optional<OneShotStore> store;
+  std::vector<std::string> names = s.model.classes;
+  if (!taught.empty()) {
+    s.require_overfeat_model("Taught classes");
+    const std::string fp = model_fingerprint(s.model);
+    const fs::path file =
+        taught == "default" ? default_store_path(s.model.net.name, fp) : fs::path(taught);
+    store = OneShotStore::load(file);
+    store->check_model(s.model.net.name, fp);
+    if (store->empty())
+      throw Error("Nothing taught yet in " + file.string() +
+                  ": teach a class first (`overfeat learn NAME images...`)");
+    names.clear();
+    for (const LearnedClass& k : store->classes()) names.push_back(k.name);
+  }
   // Image ids and PNG names: the file's stem, made unique when two inputs share it.
   const std::vector<std::string> ids = unique_stems(images);
   JsonArrayWriter all(json_file);
@@ -118,21 +138,21 @@ int detect_main(int argc, char** argv) {
       images,
       [&](size_t i, const std::string& path, const Tensor& rgb) {
         const std::string& id = ids[i];
-        const DetectResult r = s.detect(rgb);
+        const DetectResult r = store ? detect_taught(*s.eval, *store, rgb, s.opt) : s.detect(rgb);
         for (const Detection& d : r.merged)
           if (json_file != "-")
-            std::cout << path << " " << s.name(d.cls) << " " << fixed(d.confidence, 4) << " "
+            std::cout << path << " " << names.at(d.cls) << " " << fixed(d.confidence, 4) << " "
                       << fixed(d.box.x1, 1) << " " << fixed(d.box.y1, 1) << " "
                       << fixed(d.box.x2, 1) << " " << fixed(d.box.y2, 1) << "\n";
         if (c.verbose) {
           std::cerr << path << ": " << r.raw.size() << " raw boxes -> " << r.merged.size() << "\n";
           print_timings(r.timings);
         }
-        for (const json& d : detections_json(r.merged, s.model.classes, id)) all.add(d);
+        for (const json& d : detections_json(r.merged, names, id)) all.add(d);
         if (!out_dir.empty()) {
           fs::create_directories(out_dir);
           const fs::path png = fs::path(out_dir) / (id + ".detections.png");
-          render::write_png(png, annotate_detections(rgb, r, s.model.classes, raw));
+          render::write_png(png, annotate_detections(rgb, r, names, raw));
           if (c.verbose) std::cerr << "wrote " << png << "\n";
         }
       },

@@ -28,6 +28,7 @@
 #include "overfeat/detection.hpp"
 #include "overfeat/linear_classifier.hpp"
 #include "overfeat/model.hpp"
+#include "overfeat/pipeline.hpp"
 #include "overfeat/tensor.hpp"
 
 namespace overfeat {
@@ -358,6 +359,13 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
 /// detect_in_maps. Throws as localize() does on features of another size.
 DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dense,
                               std::optional<float> threshold = std::nullopt);
+
+/// Detection with the taught classes as the classes (the app's "taught classes in every mode",
+/// `overfeat detect --taught`): `rgb` evaluated densely at options.scales with the store's
+/// feature layer, taught_class_maps(), then detect_in_maps() with `options` (no regressor:
+/// boxes are windows). Detection's class indices are the store's.
+DetectResult detect_taught(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                           DetectOptions options, std::optional<float> threshold = std::nullopt);
 
 /// For every learned class (store order), its similarity map on `map` and its best cell.
 /// Throws Error when the map has no features or features of another size than the store's.

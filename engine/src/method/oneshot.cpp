@@ -1017,6 +1017,17 @@ DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dens
   return out;
 }
 
+DetectResult detect_taught(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                           DetectOptions options, std::optional<float> threshold) {
+  if (store.empty())
+    throw Error("Nothing taught yet in " + where(store.path()) + ": teach a class first");
+  options.dense.boxes = false;  // the taught classes have no regressor: a box is its window
+  options.dense.feature_layer = store.identity().feature_layer;
+  const DenseResult dense = evaluator.evaluate(
+      rgb, parse_scales(options.scales, evaluator.model().net, rgb.h, rgb.w), options.dense);
+  return detect_in_maps(taught_class_maps(store, dense, threshold), {}, options);
+}
+
 std::vector<Localization> localize(const OneShotStore& store, const ScaleMap& map) {
   DenseResult one;
   one.maps.push_back(map);
