@@ -9,6 +9,7 @@
 
 #include "overfeat/error.hpp"
 #include "overfeat/graph_dense.hpp"
+#include "overfeat/graph_executor.hpp"
 #include "overfeat/graph_model.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/live_scales.hpp"
@@ -43,6 +44,7 @@ struct InferenceWorker::Engine {
   std::unique_ptr<GraphDenseEvaluator> graph_eval;
   /// The layer view's network (every layer of one input), made on first use.
   std::unique_ptr<Network> network;
+  std::unique_ptr<GraphExecutor> layer_exec;  ///< the same for a classic network
   uint64_t activation_bytes() const {
     return graph_eval ? graph_eval->activation_bytes() : evaluator->activation_bytes();
   }
@@ -53,6 +55,7 @@ struct InferenceWorker::Engine {
   std::unique_ptr<LiveScaleGovernor> governor;
   ~Engine() {
     network.reset();
+    layer_exec.reset();
     evaluator.reset();  // device memory goes before the device
     graph_eval.reset();
     ctx.reset();
@@ -220,8 +223,25 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->offset_pooling = !engine->graph;
     if (!engine->graph) {
       info->net = m.net;
-      info->layer_view = true;
+      for (int i = 1; i <= m.net.num_layers(); ++i) {
+        int c, h, w;
+        m.net.layer_shape(i, m.net.window, m.net.window, c, h, w);
+        info->layers.push_back({i, QString::fromStdString(m.net.modules[i - 1].name),
+                                QString("%1 x %2 x %3").arg(c).arg(h).arg(w)});
+      }
+    } else {
+      const graph::Graph& g = engine->graph->graph;
+      const std::vector<graph::Shape> shapes =
+          g.shapes(engine->graph->input_h, engine->graph->input_w);
+      for (int i = 1; i < static_cast<int>(g.nodes.size()); ++i) {
+        if (!shapes[i].valid()) continue;
+        const std::string& n = g.nodes[i].name;
+        info->layers.push_back(
+            {i, n.empty() ? tr("node %1").arg(i) : QString::fromStdString(n),
+             QString("%1 x %2 x %3").arg(shapes[i].c).arg(shapes[i].h).arg(shapes[i].w)});
+      }
     }
+    info->layer_view = !info->layers.empty();
     info->window = m.net.window;
     info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
     info->device = QString::fromStdString(engine->ctx->capability_line());
@@ -490,10 +510,31 @@ void InferenceWorker::taughtFrame(Result& result, const Tensor& rgb) {
 }
 
 void InferenceWorker::computeLayer(Result& result, const Tensor& rgb, int layer) {
-  if (engine_->graph) {
-    result.layer_error =
-        tr("The layer view needs a model of OverFeat Studio's format (the bundled model, the "
-           "official nets); classic networks are not shown layer by layer yet.");
+  if (engine_->graph) {  // a classic network: its input size, any node
+    const GraphModel& gm = *engine_->graph;
+    const graph::Graph& g = gm.graph;
+    if (layer < 1 || layer >= static_cast<int>(g.nodes.size())) {
+      result.layer_error = tr("This network has nodes 1 to %1.").arg(g.nodes.size() - 1);
+      return;
+    }
+    if (!engine_->layer_exec)
+      engine_->layer_exec = std::make_unique<GraphExecutor>(*engine_->ctx, g);
+    const std::map<int, Tensor> out = engine_->layer_exec->run(
+        preprocess(gm.pre, image::resize(rgb, gm.input_h, gm.input_w)), {layer});
+    auto a = std::make_shared<LayerActivations>();
+    a->layer = layer;
+    a->name = QString::fromStdString(g.nodes[layer].name);
+    a->maps = out.at(layer);
+    a->input_h = gm.input_h;
+    a->input_w = gm.input_w;
+    a->frame_per_input_x = static_cast<double>(rgb.w) / gm.input_w;
+    a->frame_per_input_y = static_cast<double>(rgb.h) / gm.input_h;
+    const CellGeometry cg = cell_geometry(g, layer);
+    a->x0 = a->y0 = cg.center0;
+    a->step = cg.stride;
+    a->field = cg.field;
+    a->gpu_ms = engine_->layer_exec->last_gpu_ms();
+    result.layer = std::move(a);
     return;
   }
   const NetSpec& net = engine_->model.net;
@@ -520,7 +561,14 @@ void InferenceWorker::computeLayer(Result& result, const Tensor& rgb, int layer)
   a->maps = f.layers.at(layer);
   a->input_h = h;
   a->input_w = w;
-  a->frame_per_input = static_cast<double>(rgb.w) / w;
+  a->frame_per_input_x = static_cast<double>(rgb.w) / w;
+  a->frame_per_input_y = static_cast<double>(rgb.h) / h;
+  int y0, y1, x0, x1;
+  net.receptive_field(layer, 0, 0, y0, y1, x0, x1);
+  a->x0 = (x0 + x1) / 2.0;
+  a->y0 = (y0 + y1) / 2.0;
+  a->field = x1 - x0;
+  a->step = output_stride(net.modules, 0, layer);
   a->gpu_ms = f.gpu_ms;
   result.layer = std::move(a);
 }

@@ -46,6 +46,13 @@ struct ModelRequest {
   bool half_weights = false;
 };
 
+/// A layer the layer view can show.
+struct LayerEntry {
+  int id = 0;     ///< release numbering (OverFeat-style models) or graph node (classic networks)
+  QString name;   ///< the module's ("conv2") or the ONNX node's name
+  QString shape;  ///< its output for one window (classic networks: their input size)
+};
+
 /// A loaded model, as the UI describes it.
 struct ModelInfo {
   QString name;               ///< e.g. "overfeat-fast" or the ONNX model's name
@@ -60,10 +67,11 @@ struct ModelInfo {
   /// stride (graph_dense.hpp).
   bool offset_pooling = true;
   int window = 0, stride = 0;
-  /// The layers the layer view can show (release numbering 1..N, this order); empty for classic
-  /// networks (their graphs have no such list yet).
+  /// The layers the layer view can show, in the network's order.
+  std::vector<LayerEntry> layers;
+  /// OverFeat-style models: their modules (the layer view recomputes shapes for each input).
   NetSpec net;
-  bool layer_view = false;
+  bool layer_view = false;  ///< layers is not empty
 };
 using ModelInfoPtr = std::shared_ptr<const ModelInfo>;
 
@@ -97,11 +105,15 @@ struct OneShotAnswer {
 /// shows them: the frame (resized when its smaller side is under one window or over one and a
 /// half), the network run on it, that layer downloaded.
 struct LayerActivations {
-  int layer = 0;                 ///< release numbering
-  QString name;                  ///< the module's name, e.g. "conv2"
-  Tensor maps;                   ///< channels x h x w
-  int input_h = 0, input_w = 0;  ///< the network's input
-  double frame_per_input = 1;    ///< frame pixels per input pixel
+  int layer = 0;                                        ///< LayerEntry::id
+  QString name;                                         ///< the module's name, e.g. "conv2"
+  Tensor maps;                                          ///< channels x h x w
+  int input_h = 0, input_w = 0;                         ///< the network's input
+  double frame_per_input_x = 1, frame_per_input_y = 1;  ///< frame pixels per input pixel
+  /// Where the cells lie on the input: cell (y, x) is centred on (x0 + x * step, y0 + y * step)
+  /// (continuous input coordinates) and sees `field` x `field` pixels (its receptive field).
+  double x0 = 0.5, y0 = 0.5, step = 1;
+  int field = 1;
   double gpu_ms = 0;
 };
 using LayerActivationsPtr = std::shared_ptr<const LayerActivations>;

@@ -73,22 +73,17 @@ void LayerView::setModel(const ModelInfoPtr& model) {
   const QSignalBlocker block(layers_);
   layers_->clear();
   if (model_ && model_->layer_view) {
-    const NetSpec& net = model_->net;
-    int default_index = 0;
-    for (int i = 1; i <= net.num_layers(); ++i) {
-      const Module& m = net.modules[i - 1];
-      int c, h, w;
-      net.layer_shape(i, net.window, net.window, c, h, w);
-      layers_->addItem(tr("%1  %2  (%3 x %4 x %5 for one window)")
-                           .arg(i)
-                           .arg(QString::fromStdString(m.name))
-                           .arg(c)
-                           .arg(h)
-                           .arg(w),
-                       i);
-      // The first ReLU: what conv1's units respond to, after the non-linearity.
-      if (default_index == 0 && m.kind == ModuleKind::Relu) default_index = i - 1;
+    int default_index = -1;
+    for (const LayerEntry& e : model_->layers) {
+      layers_->addItem(tr("%1  %2  (%3 for one window)").arg(e.id).arg(e.name, e.shape), e.id);
+      // The first ReLU: what conv1's units respond to, after the non-linearity (a classic
+      // network's first node, which is its first convolution with the ReLU fused).
+      const bool relu = e.id <= model_->net.num_layers() &&
+                        model_->net.modules[e.id - 1].kind == ModuleKind::Relu;
+      if (default_index < 0 && (relu || model_->net.num_layers() == 0))
+        default_index = layers_->count() - 1;
     }
+    default_index = std::max(default_index, 0);
     const int wanted = layers_->findData(wanted_layer_);
     layers_->setCurrentIndex(wanted >= 0 ? wanted : default_index);
   }
@@ -101,28 +96,34 @@ void LayerView::refreshTable() {
   table_->clear();
   table_->setVisible(model_ && model_->layer_view);
   if (!model_ || !model_->layer_view) return;
-  const NetSpec& net = model_->net;
+  const NetSpec& net = model_->net;  // OverFeat-style models: shapes for the frame's input
   int in_h = net.window, in_w = net.window;
   if (result_ && result_->layer) in_h = result_->layer->input_h, in_w = result_->layer->input_w;
   std::vector<StageTime> stages;
   if (result_) stages = result_->detect.timings.dense.stages;
-  for (int i = 1; i <= net.num_layers(); ++i) {
-    const Module& m = net.modules[i - 1];
-    int c, h, w;
-    net.layer_shape(i, in_h, in_w, c, h, w);
+  for (const LayerEntry& e : model_->layers) {
+    const int i = e.id;
+    const bool module = i <= net.num_layers();
+    QString shape = e.shape;
+    if (module) {
+      int c, h, w;
+      net.layer_shape(i, in_h, in_w, c, h, w);
+      shape = QString("%1 x %2 x %3").arg(c).arg(h).arg(w);
+    }
     // A stage is named by its module ("conv2"), with a prefix for the heads ("classifier conv6").
+    const std::string name = e.name.toStdString();
     double ms = 0;
     bool timed = false;
     for (const StageTime& s : stages) {
       const std::string& n = s.name;
-      if (n == m.name || (n.size() > m.name.size() && n.ends_with(" " + m.name)))
+      if (n == name || (n.size() > name.size() && n.ends_with(" " + name)))
         ms += s.ms, timed = true;
     }
-    auto* item = new QTreeWidgetItem(table_, {QString::number(i), QString::fromStdString(m.name),
-                                              QString("%1 x %2 x %3").arg(c).arg(h).arg(w),
-                                              timed ? QString::number(ms, 'f', 1)
-                                              : m.kind == ModuleKind::Relu ? tr("in conv")
-                                                                           : QString()});
+    const bool relu = module && net.modules[i - 1].kind == ModuleKind::Relu;
+    auto* item = new QTreeWidgetItem(table_, {QString::number(i), e.name, shape,
+                                              timed  ? QString::number(ms, 'f', 1)
+                                              : relu ? tr("in conv")
+                                                     : QString()});
     item->setData(0, Qt::UserRole, i);
     item->setTextAlignment(3, Qt::AlignRight);
     if (i == layer()) table_->setCurrentItem(item);
@@ -243,7 +244,6 @@ void LayerView::renderDetail() {
   }
   const LayerActivations& a = *result_->layer;
   const Tensor& t = a.maps;
-  const NetSpec& net = model_->net;
   const size_t plane = static_cast<size_t>(t.h) * t.w;
   const float* m = t.data.data() + unit_ * plane;
   int best = 0;
@@ -251,19 +251,14 @@ void LayerView::renderDetail() {
     if (m[i] > m[best]) best = static_cast<int>(i);
   const int by = best / t.w, bx = best % t.w;
   // Cells sit at their receptive fields' centres; the map spans them, one stride per cell.
-  int y0, y1, x0, x1, ly0, ly1, lx0, lx1;
-  net.receptive_field(a.layer, 0, 0, y0, y1, x0, x1);
-  net.receptive_field(a.layer, t.h - 1, t.w - 1, ly0, ly1, lx0, lx1);
-  const double step_y = t.h > 1 ? double(ly0 - y0) / (t.h - 1) : a.input_h;
-  const double step_x = t.w > 1 ? double(lx0 - x0) / (t.w - 1) : a.input_w;
-  const double f = a.frame_per_input;
-  const QRectF map_rect(((x0 + x1) / 2.0 - step_x / 2) * f, ((y0 + y1) / 2.0 - step_y / 2) * f,
-                        step_x * t.w * f, step_y * t.h * f);
-  int wy0, wy1, wx0, wx1;
-  net.receptive_field(a.layer, by, bx, wy0, wy1, wx0, wx1);
-  wy0 = std::max(wy0, 0), wx0 = std::max(wx0, 0);
-  wy1 = std::min(wy1, a.input_h), wx1 = std::min(wx1, a.input_w);
-  window_ = QRectF(wx0 * f, wy0 * f, (wx1 - wx0) * f, (wy1 - wy0) * f);
+  const double fx = a.frame_per_input_x, fy = a.frame_per_input_y;
+  const QRectF map_rect((a.x0 - a.step / 2) * fx, (a.y0 - a.step / 2) * fy, a.step * t.w * fx,
+                        a.step * t.h * fy);
+  // The strongest cell's receptive field, clamped to the input.
+  const double cx = a.x0 + bx * a.step, cy = a.y0 + by * a.step, r = a.field / 2.0;
+  const double wx0 = std::max(0.0, cx - r), wy0 = std::max(0.0, cy - r);
+  const double wx1 = std::min<double>(a.input_w, cx + r), wy1 = std::min<double>(a.input_h, cy + r);
+  window_ = QRectF(wx0 * fx, wy0 * fy, (wx1 - wx0) * fx, (wy1 - wy0) * fy);
 
   const QImage& frame = result_->frame.image;
   if (frame.isNull()) return;

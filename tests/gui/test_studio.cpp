@@ -373,6 +373,25 @@ class StudioTest : public QObject {
     save_screenshot(*w, "studio_classic_heatmaps.png");
     w->setMode(Mode::Recognize);
     QTRY_VERIFY2(w->errorText().contains("OverFeat Studio's format"), qPrintable(w->errorText()));
+    w->clearError();
+    // The layer view shows the graph's nodes, at the network's input size.
+    w->setMode(Mode::Classify);
+    const std::vector<LayerEntry>& layers = r->model->layers;
+    QVERIFY(!layers.empty());
+    QCOMPARE(w->layerView()->layerBox()->count(), static_cast<int>(layers.size()));
+    w->layerDock()->show();
+    w->layerView()->setLayer(layers.front().id);
+    ResultPtr lr = next_result(*w);
+    for (int i = 0; i < 3 && lr && !lr->layer; ++i) lr = next_result(*w);
+    QVERIFY(lr && lr->layer);
+    const Tensor& maps = lr->layer->maps;
+    QCOMPARE(QString("%1 x %2 x %3").arg(maps.c).arg(maps.h).arg(maps.w), layers.front().shape);
+    w->layerView()->setUnit(0);
+    const QRectF win = w->layerView()->strongestWindow();
+    QVERIFY(!win.isEmpty());
+    QVERIFY(QRectF(0, 0, lr->frame.image.width(), lr->frame.image.height()).contains(win));
+    save_screenshot(*w, "studio_classic_layers.png");
+    w->layerDock()->hide();
     check_validation(*w);
     // Back to the marker model for the tests after this one.
     w->loadModel({model_, "", ""});
