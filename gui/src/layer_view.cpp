@@ -170,9 +170,7 @@ QString LayerView::unitText() const {
 void LayerView::rebuild() {
   grid_ = QImage();
   if (!model_ || !model_->layer_view) {
-    summary_->setText(model_ ? tr("The layer view needs a model of OverFeat Studio's format (the "
-                                  "bundled model, the official nets).")
-                             : tr("No model loaded."));
+    summary_->setText(model_ ? tr("This model has no layer to show.") : tr("No model loaded."));
     grid_label_->setPixmap({});
     renderDetail();
     return;
