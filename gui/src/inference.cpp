@@ -273,7 +273,10 @@ void InferenceWorker::load(const ModelRequest& request) {
     emit modelLoading(95, tr("Reading the learned classes"));
     if (!engine->graph) engine->fingerprint = model_fingerprint(engine->model);
     engine_ = std::move(engine);
-    if (!engine_->graph) loadStoreFor(engine_->model);
+    if (!engine_->graph)
+      loadStoreFor(engine_->model);
+    else
+      emit storeChanged(nullptr);  // no one-shot learning here: the Teach panel says so
     activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     loaded_ = true;

@@ -1262,6 +1262,12 @@ void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
                               store_->threshold != snapshot->threshold);
   store_ = snapshot;
   teach_->setSnapshot(snapshot);
+  if (!snapshot)
+    teach_->setStatus(
+        tr("One-shot learning needs a model of OverFeat Studio's format (the "
+           "bundled model, the official nets): Model menu."));
+  else if (teach_->status().startsWith(tr("One-shot learning needs")))
+    teach_->setStatus({});
   emit learnedClassesChanged(snapshot);
   if (changed_names && (settings_.mode == Mode::Recognize || settings_.taught_everywhere))
     submitStill();  // the answers depend on the taught classes

@@ -360,6 +360,11 @@ class StudioTest : public QObject {
     for (const auto& m : r->detect.dense.maps) QVERIFY(m.probs.h > 1 && m.probs.w > 1);
     QCOMPARE(static_cast<int>(r->model->classes.size()), 5);
     QVERIFY(r->model->summary.contains("classic network"));
+    // No one-shot learning with it: the Teach panel is off, not showing the last model's store.
+    QTRY_VERIFY(!w->teachPanel()->isEnabled());
+    QVERIFY(w->learnedClasses() == nullptr);
+    QVERIFY2(w->teachPanel()->status().contains("OverFeat Studio's format"),
+             qPrintable(w->teachPanel()->status()));
     // Fine stride (offset pooling) does not apply: both check boxes say so instead of being
     // silently ignored; the marker model gets them back.
     QList<QCheckBox*> fine;
