@@ -981,6 +981,19 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
   return a;
 }
 
+namespace {
+// A map's per-cell embeddings, refused when they are not of the store's size.
+Tensor store_cells(const OneShotStore& store, const ScaleMap& m) {
+  Tensor cells = cell_embeddings(m);
+  if (cells.c != store.dims())
+    throw Error("The dense evaluation's features have " + std::to_string(cells.c) +
+                " values per cell, " + where(store.path()) + "'s embeddings " +
+                std::to_string(store.dims()) + ": evaluate with its feature layer (" +
+                store.identity().layer_name + ")");
+  return cells;
+}
+}  // namespace
+
 DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dense,
                               std::optional<float> threshold) {
   DenseResult out;
@@ -988,12 +1001,7 @@ DenseResult taught_class_maps(const OneShotStore& store, const DenseResult& dens
   const int n = static_cast<int>(store.classes().size());
   const LinearClassifier* classifier = store.classifier();
   for (const ScaleMap& m : dense.maps) {
-    const Tensor cells = cell_embeddings(m);
-    if (cells.c != store.dims())
-      throw Error("The dense evaluation's features have " + std::to_string(cells.c) +
-                  " values per cell, " + where(store.path()) + "'s embeddings " +
-                  std::to_string(store.dims()) + ": evaluate with its feature layer (" +
-                  store.identity().layer_name + ")");
+    const Tensor cells = store_cells(store, m);
     ScaleMap t = m;
     t.features = Tensor();
     t.boxes = Tensor();
@@ -1040,12 +1048,7 @@ std::vector<Localization> localize(const OneShotStore& store, const DenseResult&
   for (int k = 0; k < n; ++k) out[k].cls = k;
   for (int mi = 0; mi < static_cast<int>(result.maps.size()); ++mi) {
     const ScaleMap& m = result.maps[mi];
-    const Tensor cells = cell_embeddings(m);
-    if (cells.c != store.dims())
-      throw Error("The dense evaluation's features have " + std::to_string(cells.c) +
-                  " values per cell, " + where(store.path()) + "'s embeddings " +
-                  std::to_string(store.dims()) + ": evaluate with its feature layer (" +
-                  store.identity().layer_name + ")");
+    const Tensor cells = store_cells(store, m);
     const size_t plane = static_cast<size_t>(cells.h) * cells.w;
     for (int k = 0; k < n; ++k) {
       const std::vector<float>& p = store.classes()[k].prototype;
