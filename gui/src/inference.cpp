@@ -627,7 +627,15 @@ void InferenceWorker::analyse(Job job) {
     result->inference_ms = ms_between(t0, t1);
     result->latency_ms = ms_between(job.frame.captured, t1);
     if (governor) governor->frame_done(o.scales, result->inference_ms);
-    if (job.layer > 0) computeLayer(*result, rgb, job.layer);
+    if (job.layer > 0) {
+      try {  // the layer view's own pass: its failure must not cost the frame's result
+        computeLayer(*result, rgb, job.layer);
+      } catch (const std::exception& e) {
+        engine_->network.reset();  // e.g. out of device memory: give back what it took
+        engine_->layer_exec.reset();
+        result->layer_error = tr("The layer view could not run: %1").arg(message_of(e));
+      }
+    }
     activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     {
