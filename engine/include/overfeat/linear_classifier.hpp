@@ -44,7 +44,9 @@ class LinearClassifier {
   /// The softmax of the logits: the chance of each class, given it is one of them.
   std::vector<float> probabilities(const float* x) const;
   /// Row `c` of W (dims() values) and the biases, for tests and reports.
-  const float* weights(int c) const { return weights_.data() + static_cast<std::size_t>(c) * dims_; }
+  const float* weights(int c) const {
+    return weights_.data() + static_cast<std::size_t>(c) * dims_;
+  }
   const std::vector<float>& bias() const { return bias_; }
   /// How the fit ended: iterations run and the final gradient norm.
   int iterations() const { return iterations_; }
