@@ -179,8 +179,16 @@ TEST_F(GraphExecutorTest, IntermediateMapsOnRequest) {
   // them apart).
   std::vector<int> nodes;
   for (size_t i = 0; i < g.nodes.size(); ++i) nodes.push_back(static_cast<int>(i));
+  const uint64_t weight_bytes = exec.weight_bytes();
   const auto got = exec.run(in, nodes);
   for (int n : nodes) EXPECT_LT(max_error(got.at(n), want[n]), 1e-4) << g.nodes[n].name;
+  // Those maps come from the same device weights (a second copy once doubled a model's memory),
+  // and the host's copy was let go when the weights went to the device.
+  EXPECT_EQ(exec.weight_bytes(), weight_bytes);
+  for (const auto& node : exec.graph().nodes) {
+    EXPECT_TRUE(node.conv.weights.empty()) << node.name;
+    EXPECT_TRUE(node.conv.bias.empty()) << node.name;
+  }
   // The fused plan still gives the same output afterwards.
   EXPECT_LT(max_error(exec.run(in).at(g.output), want[g.output]), 1e-4);
 }

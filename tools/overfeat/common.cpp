@@ -44,7 +44,7 @@ std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesy
         default_weights_dir().string() +
         " or pass their folder with -d DIR (or set OVERFEAT_WEIGHTS).");
   Weights weights = load_weights(file, spec);
-  return std::make_unique<Network>(ctx, std::move(spec), weights);
+  return std::make_unique<Network>(ctx, std::move(spec), std::move(weights));
 }
 
 CLI::Option* output_file(CLI::Option* option) {

@@ -111,8 +111,9 @@ struct Graph {
   /// Index of the node named `name`, or -1.
   int find(const std::string& name) const;
   /// Throws Error naming the node when the graph is malformed (inputs not earlier, wrong input
-  /// counts, weight sizes that do not match the parameters).
-  void validate() const;
+  /// counts, and with `weights`, weight sizes that do not match the parameters; without, the
+  /// structure only, as for a graph whose weights are on the device).
+  void validate(bool weights = true) const;
 };
 
 }  // namespace overfeat::graph

@@ -27,6 +27,7 @@ class GraphExecutor {
   GraphExecutor(const GraphExecutor&) = delete;
   GraphExecutor& operator=(const GraphExecutor&) = delete;
 
+  /// The structure it runs; the convolutions' weights are on the device, not here (empty).
   const graph::Graph& graph() const { return graph_; }
   /// Runs on a normalized input (input_channels x h x w) and returns the maps of `nodes` (by
   /// node index; the graph's output when empty). Only the stages those maps need run. A conv or

@@ -17,7 +17,11 @@ class GraphConv {
  public:
   GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const graph::Activation& act);
   ~GraphConv();
-  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out) const;
+  /// With `activation` false, the map before the fused activation (for a layer that asks for
+  /// it), from the same device weights; prepare_without_activation() must have run first.
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+              bool activation = true) const;
+  void prepare_without_activation();
   uint64_t weight_bytes() const;
   bool general() const;  ///< true when conv_general.comp runs it
 

@@ -24,7 +24,7 @@ struct GraphExecutor::Impl {
   // One op object per executed node (nullptr elsewhere). A conv or sum with an activation fused
   // into it has it in its op; `plain_*` are the same without it, made when a plan asks for the
   // map before the activation.
-  std::vector<std::unique_ptr<ops::GraphConv>> convs, plain_convs;
+  std::vector<std::unique_ptr<ops::GraphConv>> convs;
   std::vector<std::unique_ptr<ops::Add>> adds, plain_adds;
   std::vector<std::unique_ptr<ops::Pool>> pools;
   std::vector<std::unique_ptr<ops::GlobalPool>> global_pools;
@@ -96,7 +96,7 @@ struct GraphExecutor::Impl {
               vk::DescriptorArena& arena, const std::vector<ops::Blob>& in, const ops::Blob& out) {
     switch (node.op) {
       case OpKind::Conv:
-        (s.split ? *plain_convs[s.node] : *convs[s.node]).record(rec, arena, in[0], out);
+        convs[s.node]->record(rec, arena, in[0], out, !s.split);
         break;
       case OpKind::Add:
         (s.split ? *plain_adds[s.node] : *adds[s.node]).record(rec, arena, in[0], in[1], out);
@@ -136,7 +136,7 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
   const auto& nodes = graph_.nodes;
   const size_t n = nodes.size();
   Impl& m = *impl_;
-  for (auto* v : {&m.convs, &m.plain_convs}) v->resize(n);
+  m.convs.resize(n);
   for (auto* v : {&m.adds, &m.plain_adds}) v->resize(n);
   m.pools.resize(n);
   m.global_pools.resize(n);
@@ -171,6 +171,9 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
         throw Error("Graph: node " + node.name + " is a second input; graphs have one input");
       case OpKind::Conv:
         m.convs[i] = std::make_unique<ops::GraphConv>(m.lib, node.conv, act);
+        // The device holds them now: a large model would otherwise keep a second host copy.
+        std::vector<float>().swap(graph_.nodes[i].conv.weights);
+        std::vector<float>().swap(graph_.nodes[i].conv.bias);
         break;
       case OpKind::Activation:
         m.activations[i] = std::make_unique<ops::ActivationOp>(m.lib, node.act);
@@ -208,9 +211,8 @@ uint64_t GraphExecutor::activation_bytes() const {
 
 uint64_t GraphExecutor::weight_bytes() const {
   uint64_t bytes = 0;
-  for (const auto* v : {&impl_->convs, &impl_->plain_convs})
-    for (const auto& c : *v)
-      if (c) bytes += c->weight_bytes();
+  for (const auto& c : impl_->convs)
+    if (c) bytes += c->weight_bytes();
   return bytes;
 }
 
@@ -268,11 +270,10 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
         throw ImageError("The input (" + std::to_string(input.w) + "x" + std::to_string(input.h) +
                          ") is too small for this network at node " + g[s.node].name + ".");
       ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s.node].name);
-      // Ops for a map before its fused activation, made once and kept.
+      // Ops for a map before its fused activation (a conv's shares its weights), made once.
       if (!s.split) continue;
       const graph::Node& node = g[s.node];
-      if (node.op == OpKind::Conv && !m.plain_convs[s.node])
-        m.plain_convs[s.node] = std::make_unique<ops::GraphConv>(m.lib, node.conv, node.act);
+      if (node.op == OpKind::Conv) m.convs[s.node]->prepare_without_activation();
       if (node.op == OpKind::Add && !m.plain_adds[s.node])
         m.plain_adds[s.node] = std::make_unique<ops::Add>(m.lib, node.act);
       if (node.op == OpKind::Activation && !m.activations[s.node])

@@ -102,7 +102,7 @@ int window_output(int in, int kernel, int stride, int dilation, int pad_begin, i
 }
 
 std::vector<Shape> Graph::shapes(int h, int w) const {
-  validate();  // cheap, and shapes() indexes inputs
+  validate(false);  // cheap, and shapes() indexes inputs
   const std::vector<int> channels = channels_of(*this);
   std::vector<Shape> s(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -164,7 +164,7 @@ int Graph::find(const std::string& name) const {
   return -1;
 }
 
-void Graph::validate() const {
+void Graph::validate(bool weights) const {
   if (nodes.empty() || nodes[0].op != OpKind::Input || !nodes[0].inputs.empty())
     throw Error("graph: node 0 must be the Input, with no inputs");
   if (input_channels <= 0)
@@ -201,13 +201,13 @@ void Graph::validate() const {
       const uint64_t count = static_cast<uint64_t>(p.out_channels) *
                              static_cast<uint64_t>(p.in_channels / p.groups) *
                              static_cast<uint64_t>(p.kh) * static_cast<uint64_t>(p.kw);
-      if (p.weights.size() != count)
+      if (weights && p.weights.size() != count)
         node_fail(*this, i,
                   "has " + std::to_string(p.weights.size()) + " weights; its shape [" +
                       std::to_string(p.out_channels) + ", " +
                       std::to_string(p.in_channels / p.groups) + ", " + std::to_string(p.kh) +
                       ", " + std::to_string(p.kw) + "] needs " + std::to_string(count));
-      if (p.bias.size() != static_cast<size_t>(p.out_channels))
+      if (weights && p.bias.size() != static_cast<size_t>(p.out_channels))
         node_fail(*this, i,
                   "has " + std::to_string(p.bias.size()) + " biases for " +
                       std::to_string(p.out_channels) + " output channels");

@@ -9,7 +9,7 @@
 
 namespace overfeat {
 
-Network::Network(const vk::Context& ctx, NetSpec spec, const Weights& weights)
+Network::Network(const vk::Context& ctx, NetSpec spec, Weights weights)
     : ctx_(&ctx), spec_(std::move(spec)) {
   graph::Graph g;
   g.input_channels = spec_.input_channels;
@@ -32,7 +32,7 @@ Network::Network(const vk::Context& ctx, NetSpec spec, const Weights& weights)
     if (m.kind == ModuleKind::Conv) {
       if (conv_index >= weights.convs.size())
         throw WeightFileError("The weights hold fewer convolutions than the network " + spec_.name);
-      const ConvWeights& w = weights.convs[conv_index++];
+      ConvWeights& w = weights.convs[conv_index++];
       if (w.in != channels)
         throw WeightFileError("The weights of " + m.name + " take " + std::to_string(w.in) +
                               " channels, the layer before gives " + std::to_string(channels));
@@ -42,8 +42,8 @@ Network::Network(const vk::Context& ctx, NetSpec spec, const Weights& weights)
       n.conv.kh = n.conv.kw = w.k;
       n.conv.stride_h = n.conv.stride_w = m.stride;
       n.conv.pads = {pending_pad, pending_pad, pending_pad, pending_pad};
-      n.conv.weights = w.w;
-      n.conv.bias = w.b;
+      n.conv.weights = std::move(w.w);
+      n.conv.bias = std::move(w.b);
       channels = w.out;
       pending_pad = 0;
     } else if (m.kind == ModuleKind::Relu) {

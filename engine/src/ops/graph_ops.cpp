@@ -108,6 +108,13 @@ struct GeneralPush {
   int32_t iw, ih, ow, oh, oc, icg, ocg, icg4;
 };
 
+const vk::ComputePipeline& general_pipeline(PipelineLibrary& lib, std::vector<int32_t> constants,
+                                            const graph::Activation& act) {
+  fused_activation(act).append_to(constants);
+  return lib.get(desc(ShaderId::conv_general, {kTexel, kTexel, kTexel, kStorage},
+                      sizeof(GeneralPush), std::move(constants)));
+}
+
 }  // namespace
 
 struct GraphConv::Impl {
@@ -115,8 +122,11 @@ struct GraphConv::Impl {
   graph::ConvParams geometry;  // the parameters without weights (shapes for record)
   graph::Activation act;
   std::unique_ptr<Conv> fast;  // conv.comp / fc.comp
-  // conv_general.comp
+  // conv_general.comp: with the fused activation, and (made on demand) without it
+  PipelineLibrary* lib = nullptr;
+  std::vector<int32_t> constants;  // the pipeline's, before the activation's
   const vk::ComputePipeline* pipeline = nullptr;
+  const vk::ComputePipeline* plain_pipeline = nullptr;
   int32_t mode = kScalar;
   vk::Buffer weights, bias;
 };
@@ -187,11 +197,15 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
   m.bias = vk::Buffer(ctx, bias.size() * 4);
   m.bias.upload(bias);
 
-  std::vector<int32_t> constants{p.kh,         p.kw,       p.stride_h,  p.stride_w, p.dilation_h,
-                                 p.dilation_w, p.pads.top, p.pads.left, m.mode};
-  fused_activation(act).append_to(constants);
-  m.pipeline = &lib.get(desc(ShaderId::conv_general, {kTexel, kTexel, kTexel, kStorage},
-                             sizeof(GeneralPush), std::move(constants)));
+  m.lib = &lib;
+  m.constants = {p.kh,         p.kw,       p.stride_h,  p.stride_w, p.dilation_h,
+                 p.dilation_w, p.pads.top, p.pads.left, m.mode};
+  m.pipeline = &general_pipeline(lib, m.constants, act);
+}
+
+void GraphConv::prepare_without_activation() {
+  Impl& m = *impl_;
+  if (!m.fast && !m.plain_pipeline) m.plain_pipeline = &general_pipeline(*m.lib, m.constants, {});
 }
 
 GraphConv::~GraphConv() = default;
@@ -205,12 +219,15 @@ uint64_t GraphConv::weight_bytes() const {
 }
 
 void GraphConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
-                       const Blob& out) const {
+                       const Blob& out, bool activation) const {
   const Impl& m = *impl_;
   if (m.fast) {
-    m.fast->record(rec, arena, in, out, fused_activation(m.act));
+    m.fast->record(rec, arena, in, out, fused_activation(activation ? m.act : graph::Activation{}));
     return;
   }
+  if (!activation && !m.plain_pipeline)
+    throw Error("GraphConv: prepare_without_activation() was not called before recording");
+  const vk::ComputePipeline& pipeline = activation ? *m.pipeline : *m.plain_pipeline;
   const graph::ConvParams& p = m.geometry;
   if (in.c != p.in_channels)
     throw Error("GraphConv: input has " + std::to_string(in.c) + " channels, expected " +
@@ -228,9 +245,9 @@ void GraphConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob
   GeneralPush push{in.w, in.h, out.w, out.h, out.c, icg, ocg, (icg + 3) / 4};
   const bool rgba = m.mode != kScalar;
   VkDescriptorSet set = arena.allocate(
-      *m.pipeline, {{in.buffer, rgba}, {&m.weights, rgba}, {&m.bias, true}, {out.buffer}});
-  dispatch_map(*m.pipeline, rec, set, &push, sizeof(push), *m.ctx,
-               static_cast<size_t>(out.h) * out.w, static_cast<size_t>(out.c4()), "GraphConv");
+      pipeline, {{in.buffer, rgba}, {&m.weights, rgba}, {&m.bias, true}, {out.buffer}});
+  dispatch_map(pipeline, rec, set, &push, sizeof(push), *m.ctx, static_cast<size_t>(out.h) * out.w,
+               static_cast<size_t>(out.c4()), "GraphConv");
 }
 
 // ---------------------------------------------------------------------------------------------
