@@ -162,9 +162,10 @@ DetectResult Session::detect(const Tensor& rgb) {
   return detect_in_maps(graph_eval->evaluate(rgb, sizes, opt.dense.flip), {}, opt);
 }
 
-void Session::open_device() {
+void Session::open_device(bool dense) {
   if (eval || graph_eval) return;
-  ctx = open_context(device_, verbose_);
+  if (!ctx) ctx = open_context(device_, verbose_);
+  if (graph && !dense) return;
   if (graph) {
     graph_eval = std::make_unique<GraphDenseEvaluator>(*ctx, *graph);
     if (verbose_)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "overfeat/graph_oneshot.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/render.hpp"
 
@@ -62,9 +63,44 @@ std::vector<std::string> class_names(const OneShotStore& store) {
   return names;
 }
 
-// The store named with --store, or the user's store of the session's model.
-fs::path store_path(const std::string& option, const Model& model, const std::string& fp) {
-  return option.empty() ? default_store_path(model.net.name, fp) : fs::path(option);
+// What a store is tied to, for either kind of model: an OverFeat model (the bundled one, the
+// official nets, a model file) or a classic network (graph_oneshot.hpp), and what makes its
+// embeddings.
+struct StoreModel {
+  std::string name, fingerprint;
+  std::unique_ptr<GraphEmbedder> graph;  // a classic network's, once the device is open
+
+  explicit StoreModel(const Session& s)
+      : name(s.graph ? s.graph->name : s.model.net.name),
+        fingerprint(s.graph ? graph_model_fingerprint(*s.graph) : model_fingerprint(s.model)) {}
+
+  // The store named with --store, or the user's store of the model.
+  fs::path store_path(const std::string& option) const {
+    return option.empty() ? default_store_path(name, fingerprint) : fs::path(option);
+  }
+  void open_device(Session& s) {
+    s.open_device(!s.graph);
+    if (s.graph) graph = std::make_unique<GraphEmbedder>(*s.ctx, *s.graph);
+  }
+  LearnedExample example(Session& s, const OneShotStore& store, const Tensor& rgb,
+                         const std::optional<Box>& box, const std::string& source) {
+    if (graph) return graph->make_example(store, rgb, box, source);
+    return make_example(*s.eval, store, rgb, box, source);
+  }
+};
+
+// --layer: release numbering for an OverFeat model, a node's name for a classic network.
+int feature_layer(const Session& s, const std::string& text) {
+  if (s.graph) return graph_feature_node(*s.graph, text);
+  if (text.empty()) return -1;
+  try {
+    size_t used = 0;
+    const int layer = std::stoi(text, &used);
+    if (used == text.size() && layer >= 0) return layer;
+  } catch (const std::exception&) {
+  }
+  throw Error("--layer " + text + ": a layer number of the model (e.g. " +
+              std::to_string(s.model.net.default_feature_layer) + ")");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,8 +108,7 @@ fs::path store_path(const std::string& option, const Model& model, const std::st
 
 int learn_main(int argc, char** argv) {
   Common c;
-  std::string store_file, box_text, framing;
-  int layer = -1;
+  std::string store_file, box_text, framing, layer_text;
   std::string name;
   std::vector<std::string> images;
   CLI::App app{
@@ -85,9 +120,9 @@ int learn_main(int argc, char** argv) {
                  "Store file (default: $XDG_DATA_HOME/overfeat-studio/oneshot/<model>-<id>.json)");
   app.add_option("--box", box_text, "Learn from this box of every image: x1,y1,x2,y2 in pixels")
       ->check(box_validator());
-  app.add_option("--layer", layer,
-                 "Feature layer, release numbering (default: the model's, e.g. 19); a new store "
-                 "only");
+  app.add_option("--layer", layer_text,
+                 "Feature layer: release numbering (default: the model's, e.g. 19), or for a "
+                 "classic network a node's name (default: its last pooling); a new store only");
   app.add_option("--framing", framing,
                  "fit (default: smaller side = window, cells averaged) or square (the region "
                  "stretched to one window); a new store only")
@@ -97,16 +132,16 @@ int learn_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::optional<Box> box = parse_box(box_text);
   Session s(c, false);
-  s.require_overfeat_model("One-shot learning");
-  const std::string fp = model_fingerprint(s.model);
-  const fs::path file = store_path(store_file, s.model, fp);
+  StoreModel sm(s);
+  const int layer = layer_text.empty() && !s.graph ? -1 : feature_layer(s, layer_text);
+  const fs::path file = sm.store_path(store_file);
   OneShotStore store;
   if (fs::exists(file)) {
     store = OneShotStore::load(file);
-    store.check_model(s.model.net.name, fp);
-    if (layer >= 0 && layer != store.identity().feature_layer)
+    store.check_model(sm.name, sm.fingerprint);
+    if (!layer_text.empty() && layer != store.identity().feature_layer)
       throw Error("The store " + file.string() + " holds embeddings of " +
-                  store.identity().layer_name + ", not layer " + std::to_string(layer) +
+                  store.identity().layer_name + ", not " + layer_text +
                   ": leave out --layer, or learn into a new store (--store FILE)");
     if (!framing.empty() && parse_framing(framing) != store.identity().framing)
       throw Error("The store " + file.string() + " was learned with framing " +
@@ -116,12 +151,13 @@ int learn_main(int argc, char** argv) {
     EmbedOptions o;
     o.feature_layer = layer;
     if (!framing.empty()) o.framing = parse_framing(framing);
-    store = OneShotStore::for_model(s.model, fp, o);
+    store = s.graph ? graph_store(*s.graph, sm.fingerprint, layer, o)
+                    : OneShotStore::for_model(s.model, sm.fingerprint, o);
   }
-  s.open_device();
+  sm.open_device(s);
   int added = 0;
   const int rc = for_each_image(images, [&](const std::string& path, const Tensor& rgb) {
-    store.add_example(name, make_example(*s.eval, store, rgb, box, path));
+    store.add_example(name, sm.example(s, store, rgb, box, path));
     ++added;
   });
   if (added > 0) store.save(file);
@@ -164,16 +200,19 @@ int recognize_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   const std::optional<Box> box = parse_box(box_text);
   Session s(c, false);
-  s.require_overfeat_model("One-shot learning");
-  const std::string fp = model_fingerprint(s.model);
-  const fs::path file = store_path(store_file, s.model, fp);
+  StoreModel sm(s);
+  if (s.graph && locate)
+    throw Error("--locate needs a model of OverFeat Studio's format: with a classic network (" +
+                s.graph->file.string() +
+                ") recognition compares the whole image, or the --box, with the classes");
+  const fs::path file = sm.store_path(store_file);
   if (!fs::exists(file))
-    throw Error("Nothing learned for the model " + s.model.net.name + " yet: no store at " +
-                file.string() + ". Teach a class first: `overfeat learn NAME images...`" +
+    throw Error("Nothing learned for the model " + sm.name + " yet: no store at " + file.string() +
+                ". Teach a class first: `overfeat learn NAME images...`" +
                 (store_file.empty() ? "" : " with --store " + store_file));
   const OneShotStore store = OneShotStore::load(file);
-  store.check_model(s.model.net.name, fp);
-  s.open_device();
+  store.check_model(sm.name, sm.fingerprint);
+  sm.open_device(s);
   if (store.empty())
     std::cerr << "overfeat recognize: the store " << file.string()
               << " has no classes; every answer is unknown\n";
@@ -182,9 +221,13 @@ int recognize_main(int argc, char** argv) {
   const int rc = for_each_image(
       images,
       [&](const std::string& path, const Tensor& rgb) {
-        // The app's rule (recognize_frame): the whole image and every window at --scales.
-        const FrameAnswer a =
-            recognize_frame(*s.eval, store, rgb, box, s.opt.scales, s.opt.dense, threshold);
+        // The app's rule (recognize_frame): the whole image and every window at --scales; a
+        // classic network's embedding is the whole image's (or the box's).
+        FrameAnswer a;
+        if (sm.graph)
+          a.recognition = recognize(store, sm.graph->embed(rgb, box, store), threshold);
+        else
+          a = recognize_frame(*s.eval, store, rgb, box, s.opt.scales, s.opt.dense, threshold);
         const Recognition& r = a.recognition;
         std::optional<Box> where;
         if (locate && r.cls >= 0) where = a.localizations.at(r.cls).box;
@@ -230,9 +273,8 @@ int learned_main(int argc, char** argv) {
   if (const int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
   fs::path file = store_file;
   if (file.empty()) {  // the model names the store; no device needed
-    const fs::path dir = c.weights_dir.empty() ? default_weights_dir() : fs::path(c.weights_dir);
-    const Model model = load_model_choice(c.model, dir);
-    file = default_store_path(model);
+    const Session s(c, false);
+    file = StoreModel(s).store_path("");
   }
   OneShotStore store = OneShotStore::load(file);
   bool changed = false;

@@ -254,6 +254,10 @@ class OneShotStore {
 LearnedExample make_example(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
                             const std::optional<Box>& box, const std::string& source);
 
+/// The same from an embedding already made (by any network, e.g. GraphEmbedder's).
+LearnedExample make_example(std::vector<float> embedding, const Tensor& rgb,
+                            const std::optional<Box>& box, const std::string& source);
+
 /// embed() as the store's examples were made.
 std::vector<float> embed(DenseEvaluator& evaluator, const Tensor& rgb,
                          const std::optional<Box>& box, const OneShotStore& store);

@@ -802,8 +802,13 @@ OneShotStore OneShotStore::load(const fs::path& file) {
 
 LearnedExample make_example(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
                             const std::optional<Box>& box, const std::string& source) {
+  return make_example(embed(evaluator, rgb, box, store), rgb, box, source);
+}
+
+LearnedExample make_example(std::vector<float> embedding, const Tensor& rgb,
+                            const std::optional<Box>& box, const std::string& source) {
   LearnedExample e;
-  e.embedding = embed(evaluator, rgb, box, store);
+  e.embedding = std::move(embedding);
   e.thumbnail = make_thumbnail(rgb, box);
   e.source = box ? source + " " + box_text(*box) : source;
   e.time = now_utc();

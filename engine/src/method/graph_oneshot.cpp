@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+#include "overfeat/graph_oneshot.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <sstream>
+
+#include "overfeat/error.hpp"
+#include "overfeat/graph_executor.hpp"
+#include "overfeat/image.hpp"
+
+namespace overfeat {
+
+uint64_t xxh64(const void* data, size_t len, uint64_t seed);  // oneshot.cpp
+
+namespace {
+
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+uint32_t bits(float v) {
+  return std::bit_cast<uint32_t>(v);
+}
+
+void describe(std::ostream& d, const graph::Pads& p) {
+  d << p.top << "," << p.left << "," << p.bottom << "," << p.right;
+}
+
+}  // namespace
+
+std::string graph_model_fingerprint(const GraphModel& model) {
+  // The description: everything but the weights that changes what a node's map is.
+  std::ostringstream d;
+  const graph::Graph& g = model.graph;
+  d << "overfeat-graph-fingerprint-1\n"
+    << g.input_channels << " " << model.input_h << " " << model.input_w << " " << g.output << "\n";
+  const Preprocessing& pre = model.pre;
+  for (int c = 0; c < 3; ++c) d << bits(pre.mean[c]) << " " << bits(pre.std[c]) << " ";
+  d << bits(pre.range) << " " << pre.bgr << "\n";
+  std::vector<uint64_t> parts;
+  for (const graph::Node& n : g.nodes) {
+    d << static_cast<int>(n.op) << " <";
+    for (int in : n.inputs) d << in << ",";
+    d << "> ";
+    const graph::Activation& a = n.act;
+    d << "act " << static_cast<int>(a.kind) << " " << bits(a.lo) << " " << bits(a.hi) << " "
+      << bits(a.alpha) << " ";
+    switch (n.op) {
+      case graph::OpKind::Conv: {
+        const graph::ConvParams& p = n.conv;
+        d << p.out_channels << " " << p.in_channels << " " << p.groups << " " << p.kh << " " << p.kw
+          << " " << p.stride_h << " " << p.stride_w << " " << p.dilation_h << " " << p.dilation_w
+          << " ";
+        describe(d, p.pads);
+        parts.push_back(xxh64(p.weights.data(), p.weights.size() * sizeof(float), 0));
+        parts.push_back(xxh64(p.bias.data(), p.bias.size() * sizeof(float), 0));
+        break;
+      }
+      case graph::OpKind::Pool:
+      case graph::OpKind::GlobalPool: {
+        const graph::PoolParams& p = n.pool;
+        d << static_cast<int>(p.kind) << " " << p.kh << " " << p.kw << " " << p.stride_h << " "
+          << p.stride_w << " " << p.ceil_mode << " " << p.count_include_pad << " ";
+        describe(d, p.pads);
+        break;
+      }
+      case graph::OpKind::Lrn:
+        d << n.lrn.size << " " << bits(n.lrn.alpha) << " " << bits(n.lrn.beta) << " "
+          << bits(n.lrn.bias);
+        break;
+      default:
+        break;
+    }
+    d << "\n";
+  }
+  for (const std::string& c : model.classes) d << c.size() << ":" << c << "\n";
+  const std::string text = d.str();
+  parts.insert(parts.begin(), xxh64(text.data(), text.size(), 0));
+  return hex16(xxh64(parts.data(), parts.size() * sizeof(uint64_t), 0));
+}
+
+int graph_feature_node(const GraphModel& model, const std::string& name) {
+  const graph::Graph& g = model.graph;
+  const int node = name.empty() ? model.feature_node : g.find(name);
+  if (node > 0 && node < static_cast<int>(g.nodes.size())) return node;
+  std::string last;
+  const int n = static_cast<int>(g.nodes.size());
+  for (int i = std::max(1, n - 6); i < n; ++i) last += (last.empty() ? "" : ", ") + g.nodes[i].name;
+  const std::string fallback =
+      model.feature_node > 0 ? g.nodes[model.feature_node].name : std::string("none");
+  throw Error((name.empty() ? std::string("The network ") + model.name + " has no pooling"
+                            : "The network " + model.name + " has no node '" + name + "'") +
+              " to take features from: name one of its nodes with --layer (its last ones: " + last +
+              "; the default is its last pooling, " + fallback + ")");
+}
+
+OneShotStore graph_store(const GraphModel& model, const std::string& fingerprint, int node,
+                         const EmbedOptions& options) {
+  if (node <= 0 || node >= static_cast<int>(model.graph.nodes.size()))
+    throw Error("graph_store: node " + std::to_string(node) + " is not a node of " + model.name);
+  StoreIdentity id;
+  id.model_name = model.name;
+  id.fingerprint = fingerprint;
+  id.feature_layer = node;
+  id.layer_name = model.graph.nodes[node].name + " (node " + std::to_string(node) + ")";
+  id.framing = options.framing;
+  id.context = options.context;
+  return OneShotStore(std::move(id));
+}
+
+GraphEmbedder::GraphEmbedder(const vk::Context& ctx, const GraphModel& model)
+    : model_(&model), exec_(std::make_unique<GraphExecutor>(ctx, model.graph)) {}
+
+GraphEmbedder::~GraphEmbedder() = default;
+
+std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<Box>& box, int node,
+                                        const EmbedOptions& options) {
+  const GraphModel& m = *model_;
+  if (node <= 0 || node >= static_cast<int>(m.graph.nodes.size()))
+    throw Error("The network " + m.name + " has no node " + std::to_string(node) +
+                " to take features from");
+  if (rgb.c != 3 || rgb.h <= 0 || rgb.w <= 0)
+    throw ImageError("An embedding needs an RGB image (got " + std::to_string(rgb.c) + "x" +
+                     std::to_string(rgb.h) + "x" + std::to_string(rgb.w) + ")");
+  const Box r = embedding_region(rgb, box, options.context);
+  Tensor region = rgb;
+  if (r.x1 != 0 || r.y1 != 0 || r.x2 != rgb.w || r.y2 != rgb.h)
+    region = image::crop(rgb, static_cast<int>(r.y1), static_cast<int>(r.x1),
+                         static_cast<int>(r.height()), static_cast<int>(r.width()));
+  int h = m.input_h, w = m.input_w;
+  if (options.framing == Framing::Fit) {
+    // The smaller side at the input size (the side the network was trained at), the longer side
+    // in proportion, at most 4 input sizes (a thin box never asks for a huge input).
+    image::fill_size(region.h, region.w, std::min(m.input_h, m.input_w), h, w);
+    h = std::min(h, 4 * m.input_h);
+    w = std::min(w, 4 * m.input_w);
+  }
+  if (h != region.h || w != region.w) region = image::resize(region, h, w);
+  const Tensor map = exec_->run(preprocess(m.pre, region), {node}).at(node);
+  const size_t cells = static_cast<size_t>(map.h) * map.w;
+  std::vector<float> v(map.c, 0.0f);
+  for (int c = 0; c < map.c; ++c) {
+    double sum = 0;
+    for (size_t i = 0; i < cells; ++i) sum += map.data[c * cells + i];
+    v[c] = static_cast<float>(sum / static_cast<double>(cells));
+  }
+  l2_normalize(v);
+  return v;
+}
+
+std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<Box>& box,
+                                        const OneShotStore& store) {
+  return embed(rgb, box, store.identity().feature_layer, store.embed_options());
+}
+
+LearnedExample GraphEmbedder::make_example(const OneShotStore& store, const Tensor& rgb,
+                                           const std::optional<Box>& box,
+                                           const std::string& source) {
+  return overfeat::make_example(embed(rgb, box, store), rgb, box, source);
+}
+
+}  // namespace overfeat
