@@ -1170,6 +1170,7 @@ void MainWindow::createTeachDock() {
     burst_left_ = 0;
     teach_->setStatus(tr("Stopped recording \"%1\".").arg(burst_name_));
   });
+  qApp->installEventFilter(teach_);  // Ctrl+R, held: record a burst (TeachPanel::eventFilter)
   // Ctrl+T teaches from anywhere in the window, e.g. while the camera shows the object.
   auto* teach_key = new QAction(tr("&Teach the picture on screen"), this);
   teach_key->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));

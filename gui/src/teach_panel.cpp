@@ -4,6 +4,7 @@
 #include <QCheckBox>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -19,7 +20,8 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   auto* column = new QVBoxLayout(this);
   auto* intro = new QLabel(
       tr("Show one example, type its name and press Teach (Enter, or Ctrl+T anywhere). Drag a "
-         "box on the picture to teach only that region. More examples of a name refine it."),
+         "box on the picture to teach only that region. More examples of a name refine it. "
+         "Live, hold Teach x10 (or Ctrl+R) while you turn the object to record many."),
       this);
   intro->setWordWrap(true);
   column->addWidget(intro);
@@ -31,7 +33,8 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   teach_->setDefault(true);
   burst_ = new QPushButton(tr("Teach x%1").arg(kBurstExamples), this);
   burst_->setToolTip(tr("Live: learn %1 examples from the next frames (turn the object while it "
-                        "records); hold the button down to record until you let go")
+                        "records); hold the button, or Ctrl+R anywhere, to record until you "
+                        "let go")
                          .arg(kBurstExamples));
   row->addWidget(name_, 1);
   row->addWidget(teach_);
@@ -113,25 +116,8 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
     holding_ = true;
     emit burstRequested(name(), kMaxHeldExamples);
   });
-  connect(burst_, &QPushButton::pressed, this, [this] {
-    holding_ = false;
-    if (!name().isEmpty()) hold_timer_->start();
-  });
-  connect(burst_, &QPushButton::released, this, [this] {
-    const bool was_pending = hold_timer_->isActive();
-    hold_timer_->stop();
-    if (holding_) {
-      holding_ = false;
-      emit burstStopRequested();
-      return;
-    }
-    if (name().isEmpty()) {
-      setStatus(tr("Type a name first."));
-      name_->setFocus();
-      return;
-    }
-    if (was_pending) emit burstRequested(name(), kBurstExamples);
-  });
+  connect(burst_, &QPushButton::pressed, this, &TeachPanel::burstPressed);
+  connect(burst_, &QPushButton::released, this, &TeachPanel::burstReleased);
   connect(name_, &QLineEdit::returnPressed, this, &TeachPanel::requestTeach);
   connect(list_, &QListWidget::itemChanged, this, &TeachPanel::itemEdited);
   connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
@@ -160,6 +146,55 @@ TeachPanel::TeachPanel(QWidget* parent) : QWidget(parent) {
   forget_->setEnabled(false);
   setEnabled(false);  // until a model (and its store) is loaded
   updateThresholdLabel();
+}
+
+void TeachPanel::burstPressed() {
+  holding_ = false;
+  if (!name().isEmpty()) hold_timer_->start();
+}
+
+void TeachPanel::burstReleased() {
+  const bool was_pending = hold_timer_->isActive();
+  hold_timer_->stop();
+  if (holding_) {
+    holding_ = false;
+    emit burstStopRequested();
+    return;
+  }
+  if (name().isEmpty()) {
+    setStatus(tr("Type a name first."));
+    name_->setFocus();
+    return;
+  }
+  if (was_pending) emit burstRequested(name(), kBurstExamples);
+}
+
+// Ctrl+R anywhere in the window works as the Teach x10 button: a tap records kBurstExamples,
+// held it records until the R key is let go. A QShortcut cannot see the release, hence a filter
+// (installed on the application by the window, so that it sees the keys whichever widget has
+// the focus); the key's auto-repeat is swallowed.
+bool TeachPanel::eventFilter(QObject* watched, QEvent* event) {
+  const auto type = event->type();
+  if (type != QEvent::KeyPress && type != QEvent::KeyRelease) return false;
+  const auto* key = static_cast<QKeyEvent*>(event);
+  if (key->key() != Qt::Key_R) return false;
+  const auto* widget = qobject_cast<QWidget*>(watched);
+  if (!widget || widget->window() != window()) return false;
+  if (type == QEvent::KeyPress) {
+    if (!key_down_ && !(key->modifiers() & Qt::ControlModifier)) return false;
+    if (key->isAutoRepeat() || key_down_) return true;
+    if (!isEnabled() || !burst_->isEnabled()) return false;
+    key_down_ = true;
+    burst_->setDown(true);
+    burstPressed();
+    return true;
+  }
+  if (!key_down_) return false;
+  if (key->isAutoRepeat()) return true;
+  key_down_ = false;
+  burst_->setDown(false);
+  burstReleased();
+  return true;
 }
 
 QString TeachPanel::name() const {

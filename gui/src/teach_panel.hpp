@@ -64,7 +64,13 @@ class TeachPanel : public QWidget {
   void openRequested();
   void saveAsRequested();
 
+ protected:
+  /// Ctrl+R held anywhere in the window (installed on the application by MainWindow).
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
  private:
+  void burstPressed();
+  void burstReleased();
   void requestTeach();
   void itemEdited(QListWidgetItem* item);
   void updateThresholdLabel();
@@ -76,6 +82,7 @@ class TeachPanel : public QWidget {
   QPushButton* burst_ = nullptr;
   QTimer* hold_timer_ = nullptr;
   bool holding_ = false;
+  bool key_down_ = false;  ///< Ctrl+R is down (the burst button's twin)
   QLabel* status_ = nullptr;
   QListWidget* list_ = nullptr;
   QPushButton* forget_ = nullptr;

@@ -13,6 +13,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QKeyEvent>
 #include <QListWidget>
 #include <QMimeData>
 #include <QPushButton>
@@ -1062,7 +1063,26 @@ class StudioTest : public QObject {
     QTest::qWait(1500);
     QCOMPARE(burst_examples(), held);
     QVERIFY(held < TeachPanel::kBurstExamples + TeachPanel::kMaxHeldExamples);
-    for (int i = held - 1; i >= TeachPanel::kBurstExamples; --i)
+    // Ctrl+R held anywhere in the window is the same button: it records until R is let go,
+    // whatever the key's auto-repeat sends meanwhile.
+    QWidget* focus = w->canvas();
+    QTest::keyPress(focus, Qt::Key_R, Qt::ControlModifier);
+    QVERIFY(burst->isDown());
+    QTRY_VERIFY(w->burstLeft() > TeachPanel::kBurstExamples);
+    for (int i = 0; i < 3; ++i) {
+      QKeyEvent repeat(QEvent::KeyPress, Qt::Key_R, Qt::ControlModifier, QString(), true);
+      QApplication::sendEvent(focus, &repeat);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(burst_examples() >= held + 2, 60000);
+    QVERIFY(w->burstLeft() > 0);
+    QTest::keyRelease(focus, Qt::Key_R, Qt::ControlModifier);
+    QVERIFY(!burst->isDown());
+    QCOMPARE(w->burstLeft(), 0);
+    QTest::qWait(1500);
+    const int keyed = burst_examples();
+    QTest::qWait(1500);
+    QCOMPARE(burst_examples(), keyed);
+    for (int i = keyed - 1; i >= TeachPanel::kBurstExamples; --i)
       w->worker().removeExample("burst", i);  // back to the ten the checks below expect
     QTRY_COMPARE(burst_examples(), TeachPanel::kBurstExamples);
     w->stopSource();
