@@ -11,6 +11,7 @@
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_executor.hpp"
 #include "overfeat/graph_model.hpp"
+#include "overfeat/graph_oneshot.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/live_scales.hpp"
 #include "overfeat/network.hpp"
@@ -45,6 +46,21 @@ struct InferenceWorker::Engine {
   /// The layer view's network (every layer of one input), made on first use.
   std::unique_ptr<Network> network;
   std::unique_ptr<GraphExecutor> layer_exec;  ///< the same for a classic network
+  /// A classic network's embeddings for one-shot learning, made on first use (its own copy of
+  /// the weights on the device, as graph_eval's graph has no global pooling).
+  std::unique_ptr<GraphEmbedder> embedder;
+  GraphEmbedder& graph_embedder() {
+    if (!embedder) embedder = std::make_unique<GraphEmbedder>(*ctx, *graph);
+    return *embedder;
+  }
+  /// An example for the store, from whichever kind of model this is.
+  LearnedExample make_example(const Tensor& rgb, const std::optional<Box>& box,
+                              const std::string& source) {
+    if (graph) return graph_embedder().make_example(*store, rgb, box, source);
+    return overfeat::make_example(*evaluator, *store, rgb, box, source);
+  }
+  /// The model's name as stores know it.
+  const std::string& name() const { return graph ? graph->name : model.net.name; }
   uint64_t activation_bytes() const {
     return graph_eval ? graph_eval->activation_bytes() : evaluator->activation_bytes();
   }
@@ -56,6 +72,7 @@ struct InferenceWorker::Engine {
   ~Engine() {
     network.reset();
     layer_exec.reset();
+    embedder.reset();
     evaluator.reset();  // device memory goes before the device
     graph_eval.reset();
     ctx.reset();
@@ -271,12 +288,10 @@ void InferenceWorker::load(const ModelRequest& request) {
                            .arg(info->half_weights ? tr(", the large layers' in fp16") : QString());
     engine->info = info;
     emit modelLoading(95, tr("Reading the learned classes"));
-    if (!engine->graph) engine->fingerprint = model_fingerprint(engine->model);
+    engine->fingerprint =
+        engine->graph ? graph_model_fingerprint(*engine->graph) : model_fingerprint(engine->model);
     engine_ = std::move(engine);
-    if (!engine_->graph)
-      loadStoreFor(engine_->model);
-    else
-      emit storeChanged(nullptr);  // no one-shot learning here: the Teach panel says so
+    loadStore();
     activation_bytes_ = engine_->activation_bytes();
     validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
     loaded_ = true;
@@ -300,7 +315,18 @@ void InferenceWorker::recognizeFrame(Result& result, const Tensor& rgb) {
   auto answer = std::make_shared<OneShotAnswer>();
   for (const LearnedClass& c : store.classes()) answer->names.push_back(c.name);
   // The rule of `overfeat recognize` (recognize_frame): the whole frame and every window.
-  FrameAnswer a = recognize_frame(*e.evaluator, store, rgb, std::nullopt, o.scales, o.dense);
+  // A classic network: the whole frame's embedding (no per-cell matches yet, graph_oneshot.hpp).
+  FrameAnswer a;
+  if (e.graph) {
+    if (!store.empty())
+      a.recognition = recognize(store, e.graph_embedder().embed(rgb, std::nullopt, store));
+    else
+      a.recognition = recognize_similarities(store, {});
+    a.dense = e.graph_eval->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w),
+                                     o.dense.flip);
+  } else {
+    a = recognize_frame(*e.evaluator, store, rgb, std::nullopt, o.scales, o.dense);
+  }
   if (a.dense.maps.empty())  // nothing taught: the maps still show the frame's classes
     a.dense =
         e.evaluator->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
@@ -320,14 +346,14 @@ void InferenceWorker::post(std::function<void()> task) {
   wake_.notify_all();
 }
 
-void InferenceWorker::loadStoreFor(const Model& model) {
+void InferenceWorker::loadStore() {
   Engine& e = *engine_;
-  const auto path = default_store_path(model.net.name, e.fingerprint);
+  const auto path = default_store_path(e.name(), e.fingerprint);
   std::error_code ec;
   try {
     if (std::filesystem::exists(path, ec)) {
       auto store = std::make_unique<OneShotStore>(OneShotStore::load(path));
-      store->check_model(model.net.name, e.fingerprint);
+      store->check_model(e.name(), e.fingerprint);
       e.store = std::move(store);
     }
   } catch (const std::exception& ex) {
@@ -337,7 +363,9 @@ void InferenceWorker::loadStoreFor(const Model& model) {
   }
   if (!e.store) {
     try {
-      e.store = std::make_unique<OneShotStore>(OneShotStore::for_model(model, e.fingerprint));
+      e.store = std::make_unique<OneShotStore>(
+          e.graph ? graph_store(*e.graph, e.fingerprint, graph_feature_node(*e.graph, ""))
+                  : OneShotStore::for_model(e.model, e.fingerprint));
     } catch (const std::exception& ex) {
       emit storeFailed(
           tr("One-shot learning is not available with this model: %1").arg(message_of(ex)));
@@ -370,6 +398,7 @@ void InferenceWorker::publishStore() {
     snap->classes.push_back(std::move(s));
   }
   snap->linear = store.uses_classifier();  // fitted when first needed, not here
+  snap->per_window = !engine_->graph;
   emit storeChanged(snap);
 }
 
@@ -381,17 +410,12 @@ void InferenceWorker::teach(const QImage& image, const std::optional<Box>& box, 
                             const QString& source) {
   post([this, image, box, name, source] {
     try {
-      if (engine_ && engine_->graph)
-        throw Error(
-            "One-shot learning needs a model of OverFeat Studio's format (the bundled "
-            "model, the official nets); this is a classic network.");
       if (!engine_ || !engine_->store)
         throw Error("No model is loaded: choose one in the Model menu first.");
       if (name.trimmed().isEmpty()) throw Error("Type a name for what you are teaching.");
       busy_ = true;
       OneShotStore& store = *engine_->store;
-      LearnedExample example =
-          make_example(*engine_->evaluator, store, to_tensor(image), box, source.toStdString());
+      LearnedExample example = engine_->make_example(to_tensor(image), box, source.toStdString());
       const std::string key = name.trimmed().toStdString();
       store.add_example(key, std::move(example));
       saveStore();
@@ -466,7 +490,7 @@ void InferenceWorker::openStore(const QString& path) {
     try {
       if (!engine_) throw Error("No model is loaded: choose one in the Model menu first.");
       auto store = std::make_unique<OneShotStore>(OneShotStore::load(path.toStdString()));
-      store->check_model(engine_->model.net.name, engine_->fingerprint);
+      store->check_model(engine_->name(), engine_->fingerprint);
       engine_->store = std::move(store);
       store_path_ = path;
     } catch (const std::exception& e) {
@@ -490,10 +514,11 @@ void InferenceWorker::saveStoreAs(const QString& path) {
 }
 
 void InferenceWorker::taughtFrame(Result& result, const Tensor& rgb) {
-  if (!engine_->store)
+  if (!engine_->store || engine_->graph)
     throw Error(
-        "The taught classes need a model of OverFeat Studio's format (the bundled model, the "
-        "official nets); this is a classic network.");
+        "The taught classes in every mode need a model of OverFeat Studio's format (the bundled "
+        "model, the official nets): a classic network gives no per-window matches yet. Turn off "
+        "\"Taught classes in every mode\" in the Teach panel; Recognize answers with them.");
   const OneShotStore& store = *engine_->store;
   if (store.empty())
     throw Error(
@@ -594,10 +619,7 @@ void InferenceWorker::analyse(Job job) {
     DetectOptions& o = result->options;
     if (job.mode == Mode::Classify) o.dense.boxes = false;  // the regressor is not needed
     if (job.mode == Mode::Recognize && !engine_->store)
-      throw Error(engine_->graph ? "One-shot learning needs a model of OverFeat Studio's format "
-                                   "(the bundled model, the official nets); this is a classic "
-                                   "network: use Classify, Detect or Heat maps with it."
-                                 : "One-shot learning is not available with this model.");
+      throw Error("One-shot learning is not available with this model.");
     const Tensor rgb = to_tensor(job.frame.image);
     LiveScaleGovernor* governor = nullptr;
     if (o.scales == "auto") {  // live frames: the scales the frame budget allows

@@ -90,6 +90,9 @@ struct StoreSnapshot {
   /// Which rule answers: the store's linear classifier (OneShotStore::classifier()) or the
   /// prototypes alone.
   bool linear = false;
+  /// Whether the model matches the classes at every window (their boxes, and the taught
+  /// classes in every mode); a classic network compares the whole frame only.
+  bool per_window = true;
   std::vector<LearnedSummary> classes;
 };
 using StoreSnapshotPtr = std::shared_ptr<const StoreSnapshot>;
@@ -221,7 +224,7 @@ class InferenceWorker : public QObject {
   void recognizeFrame(Result& result, const Tensor& rgb);
   void computeLayer(Result& result, const Tensor& rgb, int layer);
   void taughtFrame(Result& result, const Tensor& rgb);
-  void loadStoreFor(const Model& model);
+  void loadStore();  // the user's store of the loaded model, or a new one
   void publishStore();
   void saveStore();
 

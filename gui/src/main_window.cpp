@@ -638,7 +638,7 @@ void MainWindow::submitStill() {
   job.mode = settings_.mode;
   job.options = settings_.detect_options(false);
   job.layer = wantedLayer();
-  job.taught = settings_.taught_everywhere;
+  job.taught = taughtEverywhere();
   still_serial_ = worker_->submit(std::move(job));
   statusBar()->showMessage(tr("Analysing %1...").arg(QFileInfo(still_.source).fileName()));
 }
@@ -744,7 +744,7 @@ void MainWindow::updateLiveRequest() {
   live_request_.options = settings_.detect_options(true);
   live_request_.target_fps = settings_.live_target_fps;
   live_request_.layer = wantedLayer();
-  live_request_.taught = settings_.taught_everywhere;
+  live_request_.taught = taughtEverywhere();
 }
 
 void MainWindow::displayLiveFrame() {
@@ -1251,10 +1251,14 @@ void MainWindow::displayTaught(const QString& name, int examples) {
   canvas_->setSelection(std::nullopt);
   // See it recognized at once: in Recognize, or in the current mode when the taught classes
   // answer in every mode.
-  if (settings_.mode != Mode::Recognize && !settings_.taught_everywhere)
+  if (settings_.mode != Mode::Recognize && !taughtEverywhere())
     setMode(Mode::Recognize);
   else
     submitStill();
+}
+
+bool MainWindow::taughtEverywhere() const {
+  return settings_.taught_everywhere && store_ && store_->per_window;
 }
 
 void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
@@ -1264,13 +1268,11 @@ void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
   store_ = snapshot;
   teach_->setSnapshot(snapshot);
   if (!snapshot)
-    teach_->setStatus(
-        tr("One-shot learning needs a model of OverFeat Studio's format (the "
-           "bundled model, the official nets): Model menu."));
-  else if (teach_->status().startsWith(tr("One-shot learning needs")))
+    teach_->setStatus(tr("One-shot learning is not available with this model: Model menu."));
+  else if (teach_->status().startsWith(tr("One-shot learning is not")))
     teach_->setStatus({});
   emit learnedClassesChanged(snapshot);
-  if (changed_names && (settings_.mode == Mode::Recognize || settings_.taught_everywhere))
+  if (changed_names && (settings_.mode == Mode::Recognize || taughtEverywhere()))
     submitStill();  // the answers depend on the taught classes
 }
 
