@@ -177,7 +177,8 @@ TEST_F(ClassicNetworkCli, EmbeddingsAreANodesMapAveragedOverCellsAndNormalized) 
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("relu1"), std::string::npos) << e.what();
   }
-  GraphEmbedder embedder(*ctx_, m);
+  GraphDenseEvaluator dense(*ctx_, m);
+  GraphEmbedder embedder(dense, m);
   const Tensor rgb = write_picture(dir / "p.png", 48);
   const Tensor wide = image::resize(rgb, 40, 70);  // Fit keeps the aspect: 32 x 56
   for (int node : {pool, relu}) {
@@ -243,16 +244,25 @@ TEST_F(ClassicNetworkCli, LearnRecognizeAndListWithAClassicNetwork) {
   EXPECT_EQ(listed["layer_name"], "pool (node 3)");
   EXPECT_EQ(listed["classes"].size(), 2u);
 
-  // Another network's store is refused; so are --locate (no dense cells for classic networks
-  // yet) and a node that does not exist.
+  // Where: the best window of the answered class (the dense evaluation's cells, the pooled map
+  // before the global pooling), and the taught classes as detect's classes.
+  r = run_command(bin + "recognize " + m + "--locate --json --threshold 0.5 --scales 48 '" +
+                  (dir / "spots.png").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto located = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(located[0].contains("box")) << r.out;
+  EXPECT_EQ(located[0]["class"], "spots");
+  r = run_command(bin + "detect -m '" + model.string() + "' --taught '" + store.string() +
+                  "' --scales 48 '" + (dir / "spots.png").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(" spots "), std::string::npos) << r.out;
+
+  // Another network's store is refused; so is a node that does not exist.
   testing::tiny_classifier(6, 32).save((dir / "other.onnx").string());
   r = run_command(bin + "recognize -m '" + (dir / "other.onnx").string() + "' --store '" +
                   store.string() + "' '" + (dir / "spots.png").string() + "'");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("learned with"), std::string::npos) << r.err;
-  r = run_command(bin + "recognize " + m + "--locate '" + (dir / "spots.png").string() + "'");
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("--locate"), std::string::npos) << r.err;
   r = run_command(bin + "learn -m '" + model.string() + "' --store '" +
                   (dir / "new.json").string() + "' --layer fc7 x '" + (dir / "spots.png").string() +
                   "'");

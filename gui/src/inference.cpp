@@ -46,11 +46,10 @@ struct InferenceWorker::Engine {
   /// The layer view's network (every layer of one input), made on first use.
   std::unique_ptr<Network> network;
   std::unique_ptr<GraphExecutor> layer_exec;  ///< the same for a classic network
-  /// A classic network's embeddings for one-shot learning, made on first use (its own copy of
-  /// the weights on the device, as graph_eval's graph has no global pooling).
+  /// A classic network's embeddings for one-shot learning, by graph_eval, made on first use.
   std::unique_ptr<GraphEmbedder> embedder;
   GraphEmbedder& graph_embedder() {
-    if (!embedder) embedder = std::make_unique<GraphEmbedder>(*ctx, *graph);
+    if (!embedder) embedder = std::make_unique<GraphEmbedder>(*graph_eval, *graph);
     return *embedder;
   }
   /// An example for the store, from whichever kind of model this is.
@@ -315,21 +314,15 @@ void InferenceWorker::recognizeFrame(Result& result, const Tensor& rgb) {
   auto answer = std::make_shared<OneShotAnswer>();
   for (const LearnedClass& c : store.classes()) answer->names.push_back(c.name);
   // The rule of `overfeat recognize` (recognize_frame): the whole frame and every window.
-  // A classic network: the whole frame's embedding (no per-cell matches yet, graph_oneshot.hpp).
-  FrameAnswer a;
-  if (e.graph) {
-    if (!store.empty())
-      a.recognition = recognize(store, e.graph_embedder().embed(rgb, std::nullopt, store));
-    else
-      a.recognition = recognize_similarities(store, {});
-    a.dense = e.graph_eval->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w),
-                                     o.dense.flip);
-  } else {
-    a = recognize_frame(*e.evaluator, store, rgb, std::nullopt, o.scales, o.dense);
-  }
+  FrameAnswer a =
+      e.graph
+          ? recognize_frame(e.graph_embedder(), *e.graph_eval, store, rgb, std::nullopt, o.scales)
+          : recognize_frame(*e.evaluator, store, rgb, std::nullopt, o.scales, o.dense);
   if (a.dense.maps.empty())  // nothing taught: the maps still show the frame's classes
-    a.dense =
-        e.evaluator->evaluate(rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
+    a.dense = e.graph ? e.graph_eval->evaluate(
+                            rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), false)
+                      : e.evaluator->evaluate(
+                            rgb, parse_scales(o.scales, e.model.net, rgb.h, rgb.w), o.dense);
   result.detect.dense = std::move(a.dense);
   result.detect.class_probs = classify(result.detect.dense);
   answer->recognition = std::move(a.recognition);
@@ -398,7 +391,6 @@ void InferenceWorker::publishStore() {
     snap->classes.push_back(std::move(s));
   }
   snap->linear = store.uses_classifier();  // fitted when first needed, not here
-  snap->per_window = !engine_->graph;
   emit storeChanged(snap);
 }
 
@@ -514,17 +506,17 @@ void InferenceWorker::saveStoreAs(const QString& path) {
 }
 
 void InferenceWorker::taughtFrame(Result& result, const Tensor& rgb) {
-  if (!engine_->store || engine_->graph)
-    throw Error(
-        "The taught classes in every mode need a model of OverFeat Studio's format (the bundled "
-        "model, the official nets): a classic network gives no per-window matches yet. Turn off "
-        "\"Taught classes in every mode\" in the Teach panel; Recognize answers with them.");
+  if (!engine_->store) throw Error("One-shot learning is not available with this model.");
   const OneShotStore& store = *engine_->store;
   if (store.empty())
     throw Error(
         "Nothing taught yet: teach a class in the Teach panel, or turn off \"Taught "
         "classes in every mode\" there.");
-  result.detect = detect_taught(*engine_->evaluator, store, rgb, result.options);
+  const DetectOptions& o = result.options;
+  result.detect = engine_->graph
+                      ? detect_taught(*engine_->graph_eval, store, rgb,
+                                      parse_scales(o.scales, engine_->model.net, rgb.h, rgb.w), o)
+                      : detect_taught(*engine_->evaluator, store, rgb, o);
   auto info = std::make_shared<ModelInfo>(*engine_->info);
   info->classes.clear();
   for (const LearnedClass& c : store.classes()) info->classes.push_back(c.name);

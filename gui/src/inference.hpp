@@ -90,9 +90,6 @@ struct StoreSnapshot {
   /// Which rule answers: the store's linear classifier (OneShotStore::classifier()) or the
   /// prototypes alone.
   bool linear = false;
-  /// Whether the model matches the classes at every window (their boxes, and the taught
-  /// classes in every mode); a classic network compares the whole frame only.
-  bool per_window = true;
   std::vector<LearnedSummary> classes;
 };
 using StoreSnapshotPtr = std::shared_ptr<const StoreSnapshot>;

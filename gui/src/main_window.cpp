@@ -638,7 +638,7 @@ void MainWindow::submitStill() {
   job.mode = settings_.mode;
   job.options = settings_.detect_options(false);
   job.layer = wantedLayer();
-  job.taught = taughtEverywhere();
+  job.taught = settings_.taught_everywhere;
   still_serial_ = worker_->submit(std::move(job));
   statusBar()->showMessage(tr("Analysing %1...").arg(QFileInfo(still_.source).fileName()));
 }
@@ -744,7 +744,7 @@ void MainWindow::updateLiveRequest() {
   live_request_.options = settings_.detect_options(true);
   live_request_.target_fps = settings_.live_target_fps;
   live_request_.layer = wantedLayer();
-  live_request_.taught = taughtEverywhere();
+  live_request_.taught = settings_.taught_everywhere;
 }
 
 void MainWindow::displayLiveFrame() {
@@ -1251,14 +1251,10 @@ void MainWindow::displayTaught(const QString& name, int examples) {
   canvas_->setSelection(std::nullopt);
   // See it recognized at once: in Recognize, or in the current mode when the taught classes
   // answer in every mode.
-  if (settings_.mode != Mode::Recognize && !taughtEverywhere())
+  if (settings_.mode != Mode::Recognize && !settings_.taught_everywhere)
     setMode(Mode::Recognize);
   else
     submitStill();
-}
-
-bool MainWindow::taughtEverywhere() const {
-  return settings_.taught_everywhere && store_ && store_->per_window;
 }
 
 void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
@@ -1272,7 +1268,7 @@ void MainWindow::displayStore(StoreSnapshotPtr snapshot) {
   else if (teach_->status().startsWith(tr("One-shot learning is not")))
     teach_->setStatus({});
   emit learnedClassesChanged(snapshot);
-  if (changed_names && (settings_.mode == Mode::Recognize || taughtEverywhere()))
+  if (changed_names && (settings_.mode == Mode::Recognize || settings_.taught_everywhere))
     submitStill();  // the answers depend on the taught classes
 }
 

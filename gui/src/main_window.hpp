@@ -146,8 +146,6 @@ class MainWindow : public QMainWindow {
   void displayTaught(const QString& name, int examples);
 
  private:
-  /// "Taught classes in every mode" is on and the model can do it (store_->per_window).
-  bool taughtEverywhere() const;
   void createActions();
   void createMenus();
   void createSettingsDock();

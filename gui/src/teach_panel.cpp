@@ -245,14 +245,6 @@ void TeachPanel::setSnapshot(StoreSnapshotPtr snapshot) {
   }
   if (row >= 0 && row < list_->count()) list_->setCurrentRow(row);
   forget_->setEnabled(list_->currentRow() >= 0);
-  const bool per_window = !snapshot_ || snapshot_->per_window;
-  everywhere_->setEnabled(per_window);
-  everywhere_->setToolTip(
-      per_window ? tr("Classify, Detect and Heat maps answer with the taught classes instead of "
-                      "the model's: the chance of each taught class at every window, its boxes "
-                      "and its heat maps")
-                 : tr("Not with a classic network: it compares the whole frame with the taught "
-                      "classes (Recognize), not every window"));
   updating_ = false;
   updateThresholdLabel();
   showExamples();

@@ -344,7 +344,7 @@ class StudioTest : public QObject {
 
   // Model > Open model file with a classic network (an ONNX classifier without OverFeat
   // metadata): detection and heat maps run on it (class maps per cell, boxes are windows), and
-  // one-shot learning with its features (the whole frame: no per-window matches).
+  // one-shot learning with its features, located and in every mode as with our models.
   void runsAClassicNetworkFromAnOnnxFile() {
     const QString file = path("tiny-classic.onnx");
     overfeat::testing::tiny_classifier(5, 32).save(file.toStdString());
@@ -361,14 +361,10 @@ class StudioTest : public QObject {
     for (const auto& m : r->detect.dense.maps) QVERIFY(m.probs.h > 1 && m.probs.w > 1);
     QCOMPARE(static_cast<int>(r->model->classes.size()), 5);
     QVERIFY(r->model->summary.contains("classic network"));
-    // One-shot learning with it: its own store (not the last model's); "taught classes in every
-    // mode" needs per-window matches, which a classic network does not give yet, so it is off.
+    // One-shot learning with it: its own store, not the last model's.
     QTRY_VERIFY(w->learnedClasses() != nullptr &&
                 w->learnedClasses()->identity.contains("tiny-classic"));
     QVERIFY(w->teachPanel()->isEnabled());
-    QVERIFY(!w->learnedClasses()->per_window);
-    QVERIFY(!w->teachPanel()->everywhereBox()->isEnabled());
-    QVERIFY(w->teachPanel()->everywhereBox()->toolTip().contains("classic network"));
     // Fine stride (offset pooling) does not apply: both check boxes say so instead of being
     // silently ignored; the marker model gets them back.
     QList<QCheckBox*> fine;
@@ -391,7 +387,22 @@ class StudioTest : public QObject {
     QVERIFY2(rec && rec->oneshot, qPrintable(w->errorText()));
     QCOMPARE(rec->oneshot->recognition.name, std::string("tinything"));
     QVERIFY(std::abs(rec->oneshot->recognition.similarity - 1.0f) < 1e-3f);  // its own example
+    QCOMPARE(rec->oneshot->localizations.size(), size_t(1));  // and where, cell by cell
+    QVERIFY(rec->oneshot->localizations[0].map >= 0);
     QVERIFY(w->errorText().isEmpty());
+    // The taught class in every mode: Detect answers with it.
+    w->setMode(Mode::Detect);
+    w->teachPanel()->everywhereBox()->setChecked(true);
+    ResultPtr taught;
+    for (int i = 0; i < 6; ++i) {
+      taught = next_result(*w);
+      if (taught && taught->taught) break;
+    }
+    QVERIFY2(taught && taught->taught, qPrintable(w->errorText()));
+    QCOMPARE(taught->model->classes, std::vector<std::string>{"tinything"});
+    QVERIFY(!taught->detect.dense.maps.empty());
+    w->teachPanel()->everywhereBox()->setChecked(false);
+    w->setMode(Mode::Recognize);
     w->worker().forgetLearned("tinything");
     QTRY_VERIFY(w->learnedClasses()->classes.empty());
     // The layer view shows the graph's nodes, at the network's input size.

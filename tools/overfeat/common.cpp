@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "overfeat/error.hpp"
+#include "overfeat/graph_oneshot.hpp"
 #include "overfeat/report.hpp"
 #include "overfeat/weights.hpp"
 
@@ -148,6 +149,10 @@ void Session::require_overfeat_model(const std::string& what) const {
                 graph->file.string() +
                 " is a classic network, which `overfeat -m`, classify, heatmap and detect "
                 "(window boxes) run");
+}
+
+std::string Session::fingerprint() const {
+  return graph ? graph_model_fingerprint(*graph) : model_fingerprint(model);
 }
 
 DenseResult Session::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,

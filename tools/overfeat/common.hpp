@@ -87,6 +87,9 @@ struct Session {
   /// Throws Error saying that `what` needs a model of the project's format, for a classic
   /// network.
   void require_overfeat_model(const std::string& what) const;
+  /// The model's name and fingerprint as one-shot stores know them, for either kind of model.
+  const std::string& store_name() const { return graph ? graph->name : model.net.name; }
+  std::string fingerprint() const;
   const std::string& name(int cls) const { return model.classes.at(cls); }
   /// The best `n` classes, the background class never among them.
   std::vector<ScoredClass> top(const std::vector<float>& probs, int n) const {

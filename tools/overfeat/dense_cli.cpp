@@ -18,6 +18,7 @@
 #include "overfeat/classes.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/evaluation.hpp"
+#include "overfeat/graph_oneshot.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/npy.hpp"
 #include "overfeat/oneshot.hpp"
@@ -116,12 +117,11 @@ int detect_main(int argc, char** argv) {
   std::optional<OneShotStore> store;
   std::vector<std::string> names = s.model.classes;
   if (!taught.empty()) {
-    s.require_overfeat_model("Taught classes");
-    const std::string fp = model_fingerprint(s.model);
+    const std::string fp = s.fingerprint();
     const fs::path file =
-        taught == "default" ? default_store_path(s.model.net.name, fp) : fs::path(taught);
+        taught == "default" ? default_store_path(s.store_name(), fp) : fs::path(taught);
     store = OneShotStore::load(file);
-    store->check_model(s.model.net.name, fp);
+    store->check_model(s.store_name(), fp);
     if (store->empty())
       throw Error("Nothing taught yet in " + file.string() +
                   ": teach a class first (`overfeat learn NAME images...`)");
@@ -138,7 +138,11 @@ int detect_main(int argc, char** argv) {
       images,
       [&](size_t i, const std::string& path, const Tensor& rgb) {
         const std::string& id = ids[i];
-        const DetectResult r = store ? detect_taught(*s.eval, *store, rgb, s.opt) : s.detect(rgb);
+        const DetectResult r =
+            !store    ? s.detect(rgb)
+            : s.graph ? detect_taught(*s.graph_eval, *store, rgb,
+                                      parse_scales(s.opt.scales, s.model.net, rgb.h, rgb.w), s.opt)
+                      : detect_taught(*s.eval, *store, rgb, s.opt);
         for (const Detection& d : r.merged)
           if (json_file != "-")
             std::cout << path << " " << names.at(d.cls) << " " << fixed(d.confidence, 4) << " "

@@ -70,17 +70,15 @@ struct StoreModel {
   std::string name, fingerprint;
   std::unique_ptr<GraphEmbedder> graph;  // a classic network's, once the device is open
 
-  explicit StoreModel(const Session& s)
-      : name(s.graph ? s.graph->name : s.model.net.name),
-        fingerprint(s.graph ? graph_model_fingerprint(*s.graph) : model_fingerprint(s.model)) {}
+  explicit StoreModel(const Session& s) : name(s.store_name()), fingerprint(s.fingerprint()) {}
 
   // The store named with --store, or the user's store of the model.
   fs::path store_path(const std::string& option) const {
     return option.empty() ? default_store_path(name, fingerprint) : fs::path(option);
   }
   void open_device(Session& s) {
-    s.open_device(!s.graph);
-    if (s.graph) graph = std::make_unique<GraphEmbedder>(*s.ctx, *s.graph);
+    s.open_device();
+    if (s.graph) graph = std::make_unique<GraphEmbedder>(*s.graph_eval, *s.graph);
   }
   LearnedExample example(Session& s, const OneShotStore& store, const Tensor& rgb,
                          const std::optional<Box>& box, const std::string& source) {
@@ -201,10 +199,6 @@ int recognize_main(int argc, char** argv) {
   const std::optional<Box> box = parse_box(box_text);
   Session s(c, false);
   StoreModel sm(s);
-  if (s.graph && locate)
-    throw Error("--locate needs a model of OverFeat Studio's format: with a classic network (" +
-                s.graph->file.string() +
-                ") recognition compares the whole image, or the --box, with the classes");
   const fs::path file = sm.store_path(store_file);
   if (!fs::exists(file))
     throw Error("Nothing learned for the model " + sm.name + " yet: no store at " + file.string() +
@@ -221,13 +215,11 @@ int recognize_main(int argc, char** argv) {
   const int rc = for_each_image(
       images,
       [&](const std::string& path, const Tensor& rgb) {
-        // The app's rule (recognize_frame): the whole image and every window at --scales; a
-        // classic network's embedding is the whole image's (or the box's).
-        FrameAnswer a;
-        if (sm.graph)
-          a.recognition = recognize(store, sm.graph->embed(rgb, box, store), threshold);
-        else
-          a = recognize_frame(*s.eval, store, rgb, box, s.opt.scales, s.opt.dense, threshold);
+        // The app's rule (recognize_frame): the whole image and every window at --scales.
+        const FrameAnswer a = sm.graph ? recognize_frame(*sm.graph, *s.graph_eval, store, rgb, box,
+                                                         s.opt.scales, threshold)
+                                       : recognize_frame(*s.eval, store, rgb, box, s.opt.scales,
+                                                         s.opt.dense, threshold);
         const Recognition& r = a.recognition;
         std::optional<Box> where;
         if (locate && r.cls >= 0) where = a.localizations.at(r.cls).box;

@@ -49,7 +49,17 @@ class GraphDenseEvaluator {
   GraphDenseEvaluator(const GraphDenseEvaluator&) = delete;
   GraphDenseEvaluator& operator=(const GraphDenseEvaluator&) = delete;
 
-  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip);
+  /// With `feature_node` (a node of the model's graph, graph_oneshot.hpp), every map also holds
+  /// that node's map as ScaleMap::features, on the class maps' grid: a global pooling removed
+  /// here gives the map it pooled (one feature vector per cell; their mean is the pooling's
+  /// output), VGG's pool5 its cells (larger than the class map: cell (y, x) is the top-left of
+  /// the 7 x 7 that fc6 reads there, as DenseOptions::feature_layer's are).
+  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip,
+                       int feature_node = -1);
+  /// `node`'s map for a network input (preprocessed), a removed global pooling's being the map
+  /// it pooled. Throws Error for a node that is not in the graph, ImageError for too small an
+  /// input.
+  Tensor feature_map(const Tensor& input, int node);
   /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
   int removed_poolings() const { return removed_; }
   /// Input pixels between neighbouring cells of the class maps.

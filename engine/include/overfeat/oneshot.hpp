@@ -354,6 +354,13 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
                             const std::optional<Box>& box, const std::string& scales,
                             DenseOptions dense, std::optional<float> threshold = std::nullopt);
 
+/// The same rule from its two parts, for any network (graph_oneshot.hpp's): `whole`, the
+/// region's recognize() answer, and `dense`, the region evaluated densely with the store's
+/// features; `offset` is the region's top-left corner in the image (for the boxes).
+FrameAnswer recognize_frame(const OneShotStore& store, const Recognition& whole, DenseResult dense,
+                            float offset_x, float offset_y,
+                            std::optional<float> threshold = std::nullopt);
+
 /// The taught classes as if they were a model's classes, so that every mode (classification,
 /// detection boxes, heat maps) can show them: `dense`, evaluated with the store's feature layer,
 /// becomes maps whose channel k is, at each cell, the calibrated chance that the cell's window

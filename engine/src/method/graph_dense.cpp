@@ -99,8 +99,27 @@ uint64_t GraphDenseEvaluator::activation_bytes() const {
   return impl_->exec.activation_bytes();
 }
 
+namespace {
+
+// A global pooling dense_graph() removed (nobody reads it) stands for the map it pooled.
+int dense_feature_node(const graph::Graph& g, int node) {
+  if (node <= 0 || node >= static_cast<int>(g.nodes.size()))
+    throw Error("The network has no node " + std::to_string(node) + " to take features from");
+  if (g.nodes[node].op != OpKind::GlobalPool || node == g.output) return node;
+  for (const graph::Node& n : g.nodes)
+    if (std::find(n.inputs.begin(), n.inputs.end(), node) != n.inputs.end()) return node;
+  return g.nodes[node].inputs.at(0);
+}
+
+}  // namespace
+
+Tensor GraphDenseEvaluator::feature_map(const Tensor& input, int node) {
+  const int n = dense_feature_node(impl_->exec.graph(), node);
+  return impl_->exec.run(input, {n}).at(n);
+}
+
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
-                                          bool flip) {
+                                          bool flip, int feature_node) {
   using clock = std::chrono::steady_clock;
   auto ms = [](clock::time_point a, clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -117,7 +136,11 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       if (mirror) in = image::flip_horizontal(in);
       const Tensor input = preprocess(model_->pre, in);
       const auto t1 = clock::now();
-      Tensor out = impl_->exec.run(input).at(output);
+      const int features =
+          feature_node < 0 ? -1 : dense_feature_node(impl_->exec.graph(), feature_node);
+      auto maps =
+          features < 0 ? impl_->exec.run(input) : impl_->exec.run(input, {output, features});
+      Tensor out = std::move(maps.at(output));
       const auto t2 = clock::now();
       if (!model_->ends_in_softmax()) {
         const size_t plane = static_cast<size_t>(out.h) * out.w;
@@ -149,6 +172,7 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       m.geometry.window = std::max(cells.stride, static_cast<int>(std::lround(2 * cells.center0)));
       m.geometry.offsets = 1;
       m.probs = std::move(out);
+      if (features >= 0) m.features = std::move(maps.at(features));
       result.maps.push_back(std::move(m));
       const auto t3 = clock::now();
       result.timings.prepare_ms += ms(t0, t1);

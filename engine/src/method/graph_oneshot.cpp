@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "overfeat/error.hpp"
-#include "overfeat/graph_executor.hpp"
 #include "overfeat/image.hpp"
+#include "overfeat/pipeline.hpp"
 
 namespace overfeat {
 
@@ -112,10 +112,8 @@ OneShotStore graph_store(const GraphModel& model, const std::string& fingerprint
   return OneShotStore(std::move(id));
 }
 
-GraphEmbedder::GraphEmbedder(const vk::Context& ctx, const GraphModel& model)
-    : model_(&model), exec_(std::make_unique<GraphExecutor>(ctx, model.graph)) {}
-
-GraphEmbedder::~GraphEmbedder() = default;
+GraphEmbedder::GraphEmbedder(GraphDenseEvaluator& dense, const GraphModel& model)
+    : dense_(&dense), model_(&model) {}
 
 std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<Box>& box, int node,
                                         const EmbedOptions& options) {
@@ -140,7 +138,7 @@ std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<B
     w = std::min(w, 4 * m.input_w);
   }
   if (h != region.h || w != region.w) region = image::resize(region, h, w);
-  const Tensor map = exec_->run(preprocess(m.pre, region), {node}).at(node);
+  const Tensor map = dense_->feature_map(preprocess(m.pre, region), node);
   const size_t cells = static_cast<size_t>(map.h) * map.w;
   std::vector<float> v(map.c, 0.0f);
   for (int c = 0; c < map.c; ++c) {
@@ -161,6 +159,39 @@ LearnedExample GraphEmbedder::make_example(const OneShotStore& store, const Tens
                                            const std::optional<Box>& box,
                                            const std::string& source) {
   return overfeat::make_example(embed(rgb, box, store), rgb, box, source);
+}
+
+FrameAnswer recognize_frame(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
+                            const OneShotStore& store, const Tensor& rgb,
+                            const std::optional<Box>& box, const std::string& scales,
+                            std::optional<float> threshold) {
+  if (store.empty()) {
+    FrameAnswer a;
+    a.recognition = recognize_similarities(store, {}, threshold);
+    return a;
+  }
+  const Recognition whole = recognize(store, embedder.embed(rgb, box, store), threshold);
+  Box offset{0, 0, 0, 0};
+  Tensor region = rgb;
+  if (box) {  // the windows of the box alone, then back to image pixels
+    offset = embedding_region(rgb, box, 0);
+    region = image::crop(rgb, static_cast<int>(offset.y1), static_cast<int>(offset.x1),
+                         static_cast<int>(offset.height()), static_cast<int>(offset.width()));
+  }
+  const auto sizes = parse_scales(scales, graph_net_spec(embedder.model()), region.h, region.w);
+  return recognize_frame(store, whole,
+                         dense.evaluate(region, sizes, false, store.identity().feature_layer),
+                         offset.x1, offset.y1, threshold);
+}
+
+DetectResult detect_taught(GraphDenseEvaluator& dense, const OneShotStore& store, const Tensor& rgb,
+                           const std::vector<InputSize>& sizes, DetectOptions options,
+                           std::optional<float> threshold) {
+  if (store.empty()) throw Error("Nothing taught yet: teach a class first");
+  options.dense.boxes = false;
+  const DenseResult maps =
+      dense.evaluate(rgb, sizes, options.dense.flip, store.identity().feature_layer);
+  return detect_in_maps(taught_class_maps(store, maps, threshold), {}, options);
 }
 
 }  // namespace overfeat

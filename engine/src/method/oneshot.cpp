@@ -963,8 +963,21 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
   const Tensor& region = box ? cropped : rgb;
   dense.boxes = false;
   dense.feature_layer = store.identity().feature_layer;
-  a.dense = evaluator.evaluate(
-      region, parse_scales(scales, evaluator.model().net, region.h, region.w), dense);
+  return recognize_frame(
+      store, whole,
+      evaluator.evaluate(region, parse_scales(scales, evaluator.model().net, region.h, region.w),
+                         dense),
+      offset.x1, offset.y1, threshold);
+}
+
+FrameAnswer recognize_frame(const OneShotStore& store, const Recognition& whole, DenseResult dense,
+                            float offset_x, float offset_y, std::optional<float> threshold) {
+  FrameAnswer a;
+  if (store.empty()) {
+    a.recognition = recognize_similarities(store, {}, threshold);
+    return a;
+  }
+  a.dense = std::move(dense);
   a.localizations = localize(store, a.dense);
   std::vector<float> similarities = whole.similarities;
   // The classifier judges what matched best: the whole region, or the best window.
@@ -981,8 +994,7 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
   a.recognition =
       recognize_similarities(store, std::move(similarities), threshold, std::move(probabilities));
   for (Localization& l : a.localizations)
-    l.box = {l.box.x1 + offset.x1, l.box.y1 + offset.y1, l.box.x2 + offset.x1,
-             l.box.y2 + offset.y1};
+    l.box = {l.box.x1 + offset_x, l.box.y1 + offset_y, l.box.x2 + offset_x, l.box.y2 + offset_y};
   return a;
 }
 
