@@ -147,8 +147,8 @@ void Session::require_overfeat_model(const std::string& what) const {
                 " needs a model of OverFeat Studio's format (trunk, classifier and "
                 "regressor heads); " +
                 graph->file.string() +
-                " is a classic network, which `overfeat -m`, classify, heatmap and detect "
-                "(window boxes) run");
+                " is a classic network, which `overfeat -m`, classify, heatmap, detect "
+                "(window boxes), learn and recognize run");
 }
 
 std::string Session::fingerprint() const {
