@@ -257,6 +257,40 @@ TEST_F(ClassicNetworkCli, LearnRecognizeAndListWithAClassicNetwork) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find(" spots "), std::string::npos) << r.out;
 
+  // The one-shot benchmark runs with it too (episodes, calibration fitted), on a data set in
+  // Caltech-101's layout: three categories of pictures.
+  fs::create_directories(dir / "data" / "images");
+  {
+    std::ofstream ann(dir / "data" / "annotations.jsonl");
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < 3; ++i) {
+        cv::Mat img(48, 48, CV_8UC3);
+        for (int y = 0; y < 48; ++y)
+          for (int x = 0; x < 48; ++x)
+            img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x * (c + 1) * 5 + i) % 256),
+                                                static_cast<uchar>((y * (3 - c) * 7) % 256),
+                                                static_cast<uchar>(60 * c + 10 * i));
+        const std::string id = "cat" + std::to_string(c) + "_" + std::to_string(i);
+        cv::imwrite((dir / "data" / "images" / (id + ".png")).string(), img);
+        ann << nlohmann::json({{"id", id},
+                               {"file", "images/" + id + ".png"},
+                               {"class", "cat" + std::to_string(c)},
+                               {"split", "test"},
+                               {"width", 48},
+                               {"height", 48},
+                               {"objects", nlohmann::json::array()}})
+                   .dump()
+            << "\n";
+      }
+  }
+  r = run_command(bin + "bench oneshot -m '" + model.string() + "' --caltech '" +
+                  (dir / "data").string() +
+                  "' --voc none --ways 2 --shots 1 --episodes 10 --queries 1 --layer relu1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model: tiny (fingerprint"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("relu1 (node 2)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2w1s"), std::string::npos) << r.out;
+
   // Another network's store is refused; so is a node that does not exist.
   testing::tiny_classifier(6, 32).save((dir / "other.onnx").string());
   r = run_command(bin + "recognize -m '" + (dir / "other.onnx").string() + "' --store '" +

@@ -27,6 +27,7 @@
 
 #include "common.hpp"
 #include "overfeat/evaluation.hpp"
+#include "overfeat/graph_oneshot.hpp"
 #include "overfeat/linear_classifier.hpp"
 #include "overfeat/logistic.hpp"
 #include "overfeat/oneshot.hpp"
@@ -149,7 +150,8 @@ std::string pct(double v, int digits = 1) {
 int run_bench_oneshot(int argc, char** argv) {
   Common c;
   std::string caltech_dir, voc_dir, shots_text = "1,5", framing = "fit", fit_on = "training";
-  int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, layer = -1, min_box = 40;
+  int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, min_box = 40;
+  std::string layer_text;
   float context = 0.1f, target_far = 0.05f;
   std::optional<float> threshold;
   std::string linear_text = "1e-2";
@@ -182,7 +184,8 @@ int run_bench_oneshot(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the image choice and the episodes")
       ->capture_default_str();
-  app.add_option("--layer", layer, "Feature layer (default: the model's)");
+  app.add_option("--layer", layer_text,
+                 "Feature layer (default: the model's): a number, or a classic network's node");
   app.add_option("--framing", framing, "square or fit (see oneshot.hpp)")
       ->check(CLI::IsMember({"square", "fit"}))
       ->capture_default_str();
@@ -225,12 +228,25 @@ int run_bench_oneshot(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
   Session s(c);
-  s.require_overfeat_model("`overfeat bench oneshot`");
   EmbedOptions eo;
-  eo.feature_layer = layer < 0 ? s.model.net.default_feature_layer : layer;
   eo.framing = parse_framing(framing);
   eo.context = context;
-  const OneShotStore proto_store = OneShotStore::for_model(s.model, "bench", eo);
+  // A classic network (graph_oneshot.hpp): its node's features, by the dense evaluator.
+  std::unique_ptr<GraphEmbedder> graph_embedder;
+  if (s.graph) {
+    eo.feature_layer = graph_feature_node(*s.graph, layer_text);
+    graph_embedder = std::make_unique<GraphEmbedder>(*s.graph_eval, *s.graph);
+  } else if (layer_text.empty()) {
+    eo.feature_layer = s.model.net.default_feature_layer;
+  } else {
+    try {
+      eo.feature_layer = std::stoi(layer_text);
+    } catch (const std::exception&) {
+      throw Error("--layer " + layer_text + ": a layer number of the model");
+    }
+  }
+  const OneShotStore proto_store = s.graph ? graph_store(*s.graph, "bench", eo.feature_layer, eo)
+                                           : OneShotStore::for_model(s.model, "bench", eo);
   const Calibration default_cal = default_calibration();
   const float tau = threshold ? *threshold : default_cal.threshold;
 
@@ -346,7 +362,8 @@ int run_bench_oneshot(int argc, char** argv) {
           rgb = image::load_rgb(it.path);
           loaded = it.path.string();
         }
-        it.embedding = embed(*s.eval, rgb, it.box, eo);
+        it.embedding = graph_embedder ? graph_embedder->embed(rgb, it.box, eo.feature_layer, eo)
+                                      : embed(*s.eval, rgb, it.box, eo);
       } catch (const ImageError& e) {
         std::cerr << "\noverfeat bench oneshot: " << e.what() << " (skipped)\n";
         ++failed;
@@ -514,9 +531,9 @@ int run_bench_oneshot(int argc, char** argv) {
   // Report.
   const StoreIdentity& id = proto_store.identity();
   std::cout << "command: " << command << "\n"
-            << "model: " << s.model.net.name << " (fingerprint " << model_fingerprint(s.model)
-            << "), window " << s.model.net.window << ", features " << id.layer_name << ", "
-            << framing << " framing, context " << context << "\n";
+            << "model: " << s.store_name() << " (fingerprint " << s.fingerprint() << "), window "
+            << s.model.net.window << ", features " << id.layer_name << ", " << framing
+            << " framing, context " << context << "\n";
   if (auto it = s.model.metadata.find("figures"); it != s.model.metadata.end())
     std::cout << "model figures: " << it->second << "\n";
   std::cout << "device: " << s.ctx->capability_line() << "\n"
@@ -538,8 +555,8 @@ int run_bench_oneshot(int argc, char** argv) {
             << "acc@thr %" << std::setw(18) << "false accept %"
             << "\n";
   json report = {
-      {"command", command}, {"model", s.model.net.name}, {"feature_layer", id.feature_layer},
-      {"framing", framing}, {"threshold", tau},          {"results", json::array()}};
+      {"command", command}, {"model", s.store_name()}, {"feature_layer", id.feature_layer},
+      {"framing", framing}, {"threshold", tau},        {"results", json::array()}};
   for (const Cell& cell : cells) {
     auto pm = [](const Stat& st) { return pct(st.mean()) + " +- " + pct(st.ci95()); };
     std::cout << std::left << std::setw(24) << groups[cell.group].name << std::setw(8)
