@@ -10,6 +10,7 @@
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_executor.hpp"
 #include "overfeat/graph_reference.hpp"
+#include "overfeat/image.hpp"
 #include "vulkan_fixture.hpp"
 
 namespace overfeat {
@@ -276,6 +277,7 @@ TEST_F(GraphExecutorTest, SamePaddedNetworksGiveStrideSizedCellBoxes) {
   m.input_h = m.input_w = 32;
   m.classes = {"a", "b", "c", "d"};
   GraphDenseEvaluator e(*ctx_, m);
+  EXPECT_EQ(e.offsets(), 1);  // its last pooling is global: coarse stride only
   std::mt19937 rng(1);
   const DenseResult r =
       e.evaluate(testing::random_tensor(3, 32, 32, rng, 0, 255), {{32, 32}}, false);
@@ -284,6 +286,56 @@ TEST_F(GraphExecutorTest, SamePaddedNetworksGiveStrideSizedCellBoxes) {
   const Box box = r.maps[0].window_box(2, 3);
   EXPECT_NEAR(box.x2 - box.x1, 4, 0.6);
   EXPECT_NEAR(box.x1, 3 * 4, 0.6);
+}
+
+// OverFeat's fine stride on a classic network whose last pooling has kernel = stride (VGG's pool5
+// before its fully connected layers): offset (dy, dx)'s cells are the coarse cells of the input
+// shifted by (dy, dx) cells of the pooling's input, interleaved; features too.
+TEST_F(GraphExecutorTest, OffsetPoolingOfAVggLikeNetworkEqualsShiftedInputs) {
+  Builder b(21);
+  int x = b.relu(b.conv(0, 6, 3));  // no padding: shifting the input shifts every map
+  x = b.relu(b.conv(x, 8, 3, 2));   // the pooling's input: cells 2 pixels apart
+  const int pool = b.pool(x, graph::PoolParams::Kind::Max, 2, 2);
+  // torchvision's VGG exports its adaptive pooling at 224 as an identity pooling: not the last.
+  const int identity = b.pool(pool, graph::PoolParams::Kind::Average, 1, 1);
+  x = b.relu(b.conv(identity, 10, 3));  // "fc6" over 3 x 3 pooled cells
+  b.conv(x, 5, 1);                      // the classifier
+  GraphModel m;
+  m.name = "vggish";
+  m.graph = b.g;
+  m.input_h = m.input_w = 40;
+  m.classes = {"a", "b", "c", "d", "e"};
+  EXPECT_EQ(offset_pooling_node(dense_graph(m.graph)), pool);
+  GraphDenseEvaluator e(*ctx_, m);
+  ASSERT_EQ(e.offsets(), 2);
+  std::mt19937 rng(8);
+  const Tensor rgb = testing::random_tensor(3, 47, 55, rng, 0, 255);
+  const ScaleMap fine = e.evaluate(rgb, {{47, 55}}, false, identity, true).maps.at(0);
+  EXPECT_EQ(fine.geometry.offsets, 2);
+  EXPECT_EQ(fine.geometry.stride, 2);
+  int checked = 0;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      const Tensor shifted = image::crop(rgb, 2 * dy, 2 * dx, 47 - 2 * dy, 55 - 2 * dx);
+      const ScaleMap coarse =
+          e.evaluate(shifted, {{shifted.h, shifted.w}}, false, identity).maps.at(0);
+      EXPECT_EQ(coarse.geometry.offsets, 1);
+      for (int c = 0; c < 5; ++c)
+        for (int i = 0; i < coarse.probs.h; ++i)
+          for (int j = 0; j < coarse.probs.w; ++j, ++checked)
+            ASSERT_NEAR(fine.probs.at(c, i * 2 + dy, j * 2 + dx), coarse.probs.at(c, i, j), 1e-5)
+                << dy << "," << dx << " cell " << i << "," << j;
+      for (int c = 0; c < coarse.features.c; ++c)
+        for (int i = 0; i < coarse.features.h; ++i)
+          for (int j = 0; j < coarse.features.w; ++j)
+            ASSERT_NEAR(fine.features.at(c, i * 2 + dy, j * 2 + dx), coarse.features.at(c, i, j),
+                        1e-4);
+    }
+  EXPECT_EQ(checked, 5 * fine.probs.h * fine.probs.w);  // every fine cell is some offset's
+  // The coarse map is the offset (0, 0) one, its window boxes twice as far apart.
+  const ScaleMap coarse = e.evaluate(rgb, {{47, 55}}, false).maps.at(0);
+  EXPECT_EQ(coarse.geometry.stride, 4);
+  EXPECT_NEAR(fine.window_box(0, 3).x1, coarse.window_box(0, 1).x1 + 2, 1e-3);
 }
 
 TEST(GraphDense, CellGeometryFollowsStridesPadsAndKernels) {

@@ -249,8 +249,8 @@ void HeatmapInspector::setFineStride(bool fine) {
 void HeatmapInspector::setFineStrideAvailable(bool available) {
   fine_check_->setEnabled(available);
   fine_check_->setToolTip(available ? QString()
-                                    : tr("Classic networks run at their own stride: no offset "
-                                         "pooling"));
+                                    : tr("This network runs at its own stride: no last "
+                                         "pooling to offset"));
 }
 
 bool HeatmapInspector::fineStride() const {

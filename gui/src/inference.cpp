@@ -236,7 +236,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->classes = m.classes;
     info->background = m.background;
     info->regressor = m.regressor.has_value();
-    info->offset_pooling = !engine->graph;
+    info->offset_pooling = !engine->graph || engine->graph_eval->offsets() > 1;
     if (!engine->graph) {
       info->net = m.net;
       for (int i = 1; i <= m.net.num_layers(); ++i) {
@@ -631,7 +631,7 @@ void InferenceWorker::analyse(Job job) {
           engine_->graph_eval
               ? detect_in_maps(engine_->graph_eval->evaluate(
                                    rgb, parse_scales(o.scales, engine_->model.net, rgb.h, rgb.w),
-                                   o.dense.flip),
+                                   o.dense.flip, -1, o.dense.fine),
                                {}, o)
               : detect(*engine_->evaluator, rgb, o);
     }

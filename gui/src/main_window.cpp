@@ -896,11 +896,13 @@ void MainWindow::displayModelReady(ModelInfoPtr info) {
   progress_->hide();
   model_label_->setText(statusText(*info));
   model_label_->setToolTip(info->summary + "\n" + info->device);
-  // Fine stride is offset pooling, which classic networks do not have: say so, not ignore it.
+  // Fine stride is offset pooling, which most classic networks do not have (VGG does): say so,
+  // not ignore it.
   fine_->setEnabled(info->offset_pooling);
   fine_->setToolTip(info->offset_pooling
                         ? tr("Evaluate the last pooling at every offset: a finer grid of cells")
-                        : tr("Classic networks run at their own stride: no offset pooling"));
+                        : tr("This network runs at its own stride: no last pooling to offset "
+                             "(its last pooling is global, or overlapping)"));
   inspector_->setFineStrideAvailable(info->offset_pooling);
   layer_view_->setModel(info);
   if (error_scope_ == ErrorScope::Model) clearError();

@@ -134,7 +134,6 @@ Session::Session(Common& c, bool device) : device_(c.device), verbose_(c.verbose
     graph = std::make_unique<GraphModel>(load_graph_model(file));
     model.net = graph_net_spec(*graph);
     model.classes = graph->classes;
-    opt.dense.fine = false;  // no offset pooling for the classic networks (graph_dense.hpp)
   } else {
     model = load_model_choice(c.model, dir);
   }
@@ -157,27 +156,34 @@ std::string Session::fingerprint() const {
 
 DenseResult Session::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
                               const DenseOptions& options) {
-  if (graph_eval) return graph_eval->evaluate(rgb, sizes, options.flip);
+  if (graph_eval) return graph_eval->evaluate(rgb, sizes, options.flip, -1, options.fine);
   return eval->evaluate(rgb, sizes, options);
 }
 
 DetectResult Session::detect(const Tensor& rgb) {
   if (!graph_eval) return overfeat::detect(*eval, rgb, opt);
   const auto sizes = parse_scales(opt.scales, model.net, rgb.h, rgb.w);
-  return detect_in_maps(graph_eval->evaluate(rgb, sizes, opt.dense.flip), {}, opt);
+  return detect_in_maps(graph_eval->evaluate(rgb, sizes, opt.dense.flip, -1, opt.dense.fine), {},
+                        opt);
 }
 
-void Session::open_device(bool dense) {
+void Session::open_device() {
   if (eval || graph_eval) return;
-  if (!ctx) ctx = open_context(device_, verbose_);
-  if (graph && !dense) return;
+  ctx = open_context(device_, verbose_);
   if (graph) {
     graph_eval = std::make_unique<GraphDenseEvaluator>(*ctx, *graph);
+    // Fine stride where the last pooling allows it (VGG), else coarse, and said so (-v, JSON).
+    if (graph_eval->offsets() == 1) opt.dense.fine = false;
     if (verbose_)
       std::cerr << "Model: " << graph->name << " (classic network, " << graph->classes.size()
                 << " classes, input " << graph->input_w << "x" << graph->input_h
                 << "; boxes are windows; " << graph_eval->removed_poolings()
-                << " global pooling(s) removed: class maps per cell)\n";
+                << " global pooling(s) removed: class maps per cell; "
+                << (graph_eval->offsets() > 1
+                        ? std::to_string(graph_eval->offsets()) + "x" +
+                              std::to_string(graph_eval->offsets()) + " offset pooling"
+                        : std::string("coarse stride only: no last pooling to offset"))
+                << ")\n";
     return;
   }
   eval = std::make_unique<DenseEvaluator>(*ctx, model);

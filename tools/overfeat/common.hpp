@@ -76,9 +76,7 @@ struct Session {
   /// Loads the model and, with `open_device`, opens the device and uploads it (else call
   /// open_device() later: checks that need only the model then fail fast).
   explicit Session(Common& c, bool open_device = true);
-  /// With `dense` false, a classic network gets the device only (for a GraphEmbedder), not
-  /// graph_eval's copy of its weights.
-  void open_device(bool dense = true);
+  void open_device();
   /// Dense evaluation with whichever evaluator the model has.
   DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
                        const DenseOptions& options);

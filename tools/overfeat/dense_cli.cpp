@@ -237,7 +237,7 @@ int heatmap_main(int argc, char** argv) {
         json index = {{"image", path},
                       {"image_size", {rgb.h, rgb.w}},
                       {"model", s.model.net.name},
-                      {"stride", c.coarse ? "coarse" : "fine"},
+                      {"stride", s.opt.dense.fine ? "fine" : "coarse"},
                       {"classes", json::array()},
                       {"maps", json::array()}};
         for (int cls : classes) index["classes"].push_back({{"index", cls}, {"name", s.name(cls)}});

@@ -37,10 +37,18 @@ CellGeometry cell_geometry(const graph::Graph& g, int node);
 /// parse_scales raises sizes to, no modules).
 NetSpec graph_net_spec(const GraphModel& model);
 
+/// The node of the last pooling that offset pooling can shift (OverFeat's fine stride): a max or
+/// average pooling with kernel = stride, no pads, no ceil mode, that everything after it reads
+/// through (no branch around it, no global pooling still in use after it), as VGG's pool5 before
+/// its fully connected layers (a 1x1 identity pooling after it does not count). -1 when there
+/// is none (ResNet, GoogLeNet, ...: their last pooling
+/// is global; AlexNet: its pool5 overlaps, kernel 3, stride 2).
+int offset_pooling_node(const graph::Graph& g);
+
 /// Runs a graph model densely at several input sizes on a Vulkan device; maps as DenseEvaluator
-/// gives them (ScaleMap::probs: softmax over classes per cell), coarse stride only (offset
-/// pooling needs a last pooling with kernel = stride that the classifier follows, which the
-/// classic networks lack or end in global pooling).
+/// gives them (ScaleMap::probs: softmax over classes per cell). Fine stride (offset pooling)
+/// where offset_pooling_node() finds a pooling to shift: the network then runs as a trunk up to
+/// that pooling and a head from it on, fed the trunk's map at every offset; elsewhere coarse.
 class GraphDenseEvaluator {
  public:
   /// `model` must outlive the evaluator.
@@ -54,15 +62,20 @@ class GraphDenseEvaluator {
   /// here gives the map it pooled (one feature vector per cell; their mean is the pooling's
   /// output), VGG's pool5 its cells (larger than the class map: cell (y, x) is the top-left of
   /// the 7 x 7 that fc6 reads there, as DenseOptions::feature_layer's are).
+  /// With `fine` and offsets() > 1: the k x k offsets of the last pooling interleaved into one
+  /// map per scale (ScaleMap::geometry.offsets = k, stride = the pooling's input's); features
+  /// then only from the pooling on (Error otherwise).
   DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip,
-                       int feature_node = -1);
+                       int feature_node = -1, bool fine = false);
+  /// k of the pooling offset pooling shifts (VGG: 2), 1 when only coarse stride is possible.
+  int offsets() const;
   /// `node`'s map for a network input (preprocessed), a removed global pooling's being the map
   /// it pooled. Throws Error for a node that is not in the graph, ImageError for too small an
   /// input.
   Tensor feature_map(const Tensor& input, int node);
   /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
   int removed_poolings() const { return removed_; }
-  /// Input pixels between neighbouring cells of the class maps.
+  /// Input pixels between neighbouring cells of the coarse class maps.
   int cell_stride() const;
   uint64_t activation_bytes() const;
 

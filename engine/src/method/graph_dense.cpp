@@ -3,8 +3,10 @@
 #include "overfeat/graph_dense.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "overfeat/error.hpp"
 #include "overfeat/graph_executor.hpp"
@@ -75,28 +77,35 @@ NetSpec graph_net_spec(const GraphModel& model) {
   return spec;
 }
 
-struct GraphDenseEvaluator::Impl {
-  Impl(const vk::Context& ctx, graph::Graph g) : exec(ctx, std::move(g)) {}
-  GraphExecutor exec;
-  CellGeometry cells;
-};
-
-GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphModel& model)
-    : model_(&model) {
-  graph::Graph dense = dense_graph(model.graph, &removed_);
-  const CellGeometry cells = cell_geometry(dense, dense.output);
-  impl_ = std::make_unique<Impl>(ctx, std::move(dense));
-  impl_->cells = cells;
-}
-
-GraphDenseEvaluator::~GraphDenseEvaluator() = default;
-
-int GraphDenseEvaluator::cell_stride() const {
-  return impl_->cells.stride;
-}
-
-uint64_t GraphDenseEvaluator::activation_bytes() const {
-  return impl_->exec.activation_bytes();
+int offset_pooling_node(const graph::Graph& g) {
+  int pool = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const graph::Node& n = g.nodes[i];
+    const graph::PoolParams& q = n.pool;
+    // An identity pooling (torchvision's VGG exports its AdaptiveAvgPool2d(7) at 224 as a 1x1
+    // AveragePool) does not count: the one before it is the last.
+    const bool identity = q.kh == 1 && q.kw == 1 && q.stride_h == 1 && q.stride_w == 1 &&
+                          !q.pads.top && !q.pads.left && !q.pads.bottom && !q.pads.right;
+    if (n.op == OpKind::Pool && !identity) pool = static_cast<int>(i);
+  }
+  if (pool < 0 || pool >= g.output) return -1;
+  const graph::Node& p = g.nodes[pool];
+  const graph::PoolParams& q = p.pool;
+  if (p.inputs.size() != 1 || q.kh < 2 || q.kh != q.kw || q.stride_h != q.kh ||
+      q.stride_w != q.kw || q.ceil_mode || q.pads.top || q.pads.left || q.pads.bottom ||
+      q.pads.right)
+    return -1;
+  for (size_t i = pool + 1; i < g.nodes.size(); ++i) {
+    const graph::Node& n = g.nodes[i];
+    for (int in : n.inputs)
+      if (in < pool) return -1;  // a branch around the pooling
+    if (n.op != OpKind::GlobalPool) continue;
+    bool read = static_cast<int>(i) == g.output;  // a global pooling still in use
+    for (const graph::Node& r : g.nodes)
+      read |= std::find(r.inputs.begin(), r.inputs.end(), static_cast<int>(i)) != r.inputs.end();
+    if (read) return -1;
+  }
+  return pool;
 }
 
 namespace {
@@ -111,22 +120,142 @@ int dense_feature_node(const graph::Graph& g, int node) {
   return g.nodes[node].inputs.at(0);
 }
 
+// Channels x rows x columns of `t` from (y, x) on.
+Tensor crop_map(const Tensor& t, int y, int x) {
+  Tensor out(t.c, t.h - y, t.w - x);
+  for (int c = 0; c < t.c; ++c)
+    for (int i = 0; i < out.h; ++i)
+      std::copy_n(&t.data[(static_cast<size_t>(c) * t.h + i + y) * t.w + x], out.w,
+                  &out.data[(static_cast<size_t>(c) * out.h + i) * out.w]);
+  return out;
+}
+
+void softmax_cells(Tensor& out) {
+  const size_t plane = static_cast<size_t>(out.h) * out.w;
+  for (size_t q = 0; q < plane; ++q) {
+    float top = -INFINITY;
+    for (int c = 0; c < out.c; ++c) top = std::max(top, out.data[c * plane + q]);
+    double sum = 0;
+    for (int c = 0; c < out.c; ++c) sum += std::exp(out.data[c * plane + q] - top);
+    for (int c = 0; c < out.c; ++c)
+      out.data[c * plane + q] = static_cast<float>(std::exp(out.data[c * plane + q] - top) / sum);
+  }
+}
+
 }  // namespace
 
+// The dense graph runs whole, or, where offset pooling is possible, in two parts: the trunk up
+// to the last pooling's input, and the head from that pooling on, fed the trunk's map cropped
+// at each offset. The two parts hold disjoint nodes, so the weights are on the device once.
+struct GraphDenseEvaluator::Impl {
+  graph::Graph dense;  // the structure (node kinds and links; the weights are on the device)
+  std::unique_ptr<GraphExecutor> whole, trunk, head;
+  int pool = -1, pre = 0, k = 1;  // the split: pooling node, its input node, its kernel
+  CellGeometry cells;             // of the output, coarse
+  int pre_stride = 1;             // input pixels between cells of the pooling's input map
+
+  // Runs `nodes` (of the dense graph) for a network input, the pooling at offset (dy, dx).
+  std::map<int, Tensor> run(const Tensor& input, const std::vector<int>& nodes, int dy = 0,
+                            int dx = 0) {
+    if (whole) return whole->run(input, nodes);
+    std::vector<int> before{pre}, after;
+    for (int n : nodes) (n < pool ? before : after).push_back(n - (n < pool ? 0 : pool - 1));
+    std::map<int, Tensor> out = trunk->run(input, before);
+    if (after.empty()) return out;
+    const Tensor& map = out.at(pre);
+    if (map.h - dy < k || map.w - dx < k)
+      throw ImageError("The input is too small for this network's classifier at offset " +
+                       std::to_string(dy) + "," + std::to_string(dx));
+    for (auto& [n, t] : head->run(crop_map(map, dy, dx), after)) out[n + pool - 1] = std::move(t);
+    return out;
+  }
+};
+
+GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphModel& model)
+    : model_(&model), impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  graph::Graph dense = dense_graph(model.graph, &removed_);
+  m.cells = cell_geometry(dense, dense.output);
+  m.pool = offset_pooling_node(dense);
+  if (m.pool < 0) {
+    m.whole = std::make_unique<GraphExecutor>(ctx, dense);
+  } else {
+    const int pool = m.pool;
+    m.pre = dense.nodes[pool].inputs[0];
+    m.k = dense.nodes[pool].pool.kh;
+    m.pre_stride = cell_geometry(dense, m.pre).stride;
+    // Node i with its weights moved out of `dense`, which keeps the structure.
+    auto take = [&](size_t i) {
+      graph::Node& src = dense.nodes[i];
+      std::vector<float> w = std::move(src.conv.weights), b = std::move(src.conv.bias);
+      graph::Node n = src;
+      n.conv.weights = std::move(w);
+      n.conv.bias = std::move(b);
+      return n;
+    };
+    graph::Graph head;
+    head.input_channels = dense.shapes(model.input_h, model.input_w).at(m.pre).c;
+    head.nodes.push_back({});
+    head.nodes[0].name = "input";
+    for (size_t i = pool; i < dense.nodes.size(); ++i) {
+      graph::Node n = take(i);
+      for (int& in : n.inputs) in = in == m.pre ? 0 : in - pool + 1;
+      head.nodes.push_back(std::move(n));
+    }
+    head.output = dense.output - pool + 1;
+    graph::Graph trunk;
+    trunk.input_channels = dense.input_channels;
+    for (int i = 0; i < pool; ++i) trunk.nodes.push_back(take(i));
+    trunk.output = m.pre;
+    m.trunk = std::make_unique<GraphExecutor>(ctx, std::move(trunk));
+    m.head = std::make_unique<GraphExecutor>(ctx, std::move(head));
+  }
+  for (graph::Node& n : dense.nodes) {  // the structure only: the weights are on the device
+    std::vector<float>().swap(n.conv.weights);
+    std::vector<float>().swap(n.conv.bias);
+  }
+  m.dense = std::move(dense);
+}
+
+GraphDenseEvaluator::~GraphDenseEvaluator() = default;
+
+int GraphDenseEvaluator::cell_stride() const {
+  return impl_->cells.stride;
+}
+
+int GraphDenseEvaluator::offsets() const {
+  return impl_->k;
+}
+
+uint64_t GraphDenseEvaluator::activation_bytes() const {
+  const Impl& m = *impl_;
+  return m.whole ? m.whole->activation_bytes()
+                 : m.trunk->activation_bytes() + m.head->activation_bytes();
+}
+
 Tensor GraphDenseEvaluator::feature_map(const Tensor& input, int node) {
-  const int n = dense_feature_node(impl_->exec.graph(), node);
-  return impl_->exec.run(input, {n}).at(n);
+  const int n = dense_feature_node(impl_->dense, node);
+  return impl_->run(input, {n}).at(n);
 }
 
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
-                                          bool flip, int feature_node) {
+                                          bool flip, int feature_node, bool fine) {
   using clock = std::chrono::steady_clock;
   auto ms = [](clock::time_point a, clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
   };
+  Impl& im = *impl_;
   DenseResult result;
-  const int output = impl_->exec.graph().output;
-  const CellGeometry& cells = impl_->cells;
+  const int output = im.dense.output;
+  const CellGeometry& cells = im.cells;
+  const int k = fine ? im.k : 1;
+  const int features = feature_node < 0 ? -1 : dense_feature_node(im.dense, feature_node);
+  if (features >= 0 && k > 1 && features < im.pool)
+    throw Error(
+        "Features of a node before the last pooling have no fine-stride map: take them "
+        "at coarse stride, or from the pooling on");
+  std::vector<int> wanted{output};
+  if (features >= 0) wanted.push_back(features);
   for (int mirror = 0; mirror <= (flip ? 1 : 0); ++mirror) {
     for (size_t s = 0; s < sizes.size(); ++s) {
       const auto t0 = clock::now();
@@ -136,24 +265,38 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       if (mirror) in = image::flip_horizontal(in);
       const Tensor input = preprocess(model_->pre, in);
       const auto t1 = clock::now();
-      const int features =
-          feature_node < 0 ? -1 : dense_feature_node(impl_->exec.graph(), feature_node);
-      auto maps =
-          features < 0 ? impl_->exec.run(input) : impl_->exec.run(input, {output, features});
-      Tensor out = std::move(maps.at(output));
-      const auto t2 = clock::now();
-      if (!model_->ends_in_softmax()) {
-        const size_t plane = static_cast<size_t>(out.h) * out.w;
-        for (size_t q = 0; q < plane; ++q) {
-          float top = -INFINITY;
-          for (int c = 0; c < out.c; ++c) top = std::max(top, out.data[c * plane + q]);
-          double sum = 0;
-          for (int c = 0; c < out.c; ++c) sum += std::exp(out.data[c * plane + q] - top);
-          for (int c = 0; c < out.c; ++c)
-            out.data[c * plane + q] =
-                static_cast<float>(std::exp(out.data[c * plane + q] - top) / sum);
+      // Offset (dy, dx)'s cell (i, j) is fine cell (i * k + dy, j * k + dx), as DenseEvaluator
+      // interleaves them; an offset whose map is too small for the classifier adds nothing.
+      std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> parts;
+      for (int dy = 0; dy < k; ++dy)
+        for (int dx = 0; dx < k; ++dx) {
+          try {
+            parts.push_back({{dy, dx}, im.run(input, wanted, dy, dx)});
+          } catch (const ImageError&) {
+            if (dy == 0 && dx == 0) throw;
+          }
         }
-      }
+      const auto t2 = clock::now();
+      auto interleave = [&](int node) {
+        int c = 0, h = 0, w = 0;
+        for (const auto& [d, maps] : parts) {
+          const Tensor& t = maps.at(node);
+          c = t.c;
+          h = std::max(h, (t.h - 1) * k + d[0] + 1);
+          w = std::max(w, (t.w - 1) * k + d[1] + 1);
+        }
+        Tensor whole(c, h, w, 0.0f);
+        for (const auto& [d, maps] : parts) {
+          const Tensor& t = maps.at(node);
+          for (int ch = 0; ch < t.c; ++ch)
+            for (int i = 0; i < t.h; ++i)
+              for (int j = 0; j < t.w; ++j)
+                whole.at(ch, i * k + d[0], j * k + d[1]) = t.at(ch, i, j);
+        }
+        return whole;
+      };
+      Tensor out = k == 1 ? std::move(parts.front().second.at(output)) : interleave(output);
+      if (!model_->ends_in_softmax()) softmax_cells(out);
       ScaleMap m;
       m.scale = static_cast<int>(s);
       m.flipped = mirror != 0;
@@ -162,7 +305,7 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       m.image_w = rgb.w;
       m.geometry.h = out.h;
       m.geometry.w = out.w;
-      m.geometry.stride = cells.stride;
+      m.geometry.stride = k == 1 ? cells.stride : im.pre_stride;
       // ScaleMap puts cell x's window at [x * stride, + window), centred at x * stride +
       // window / 2. Networks that slide a fully connected layer (VGG, AlexNet) have their
       // window's centre well inside: window = 2 * centre, about their input size. Networks whose
@@ -170,9 +313,10 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       // which would make a 1-pixel window: there each cell is the stride-sized tile it stands
       // for, as class activation maps are conventionally drawn (upsampled 7x7 over 224x224).
       m.geometry.window = std::max(cells.stride, static_cast<int>(std::lround(2 * cells.center0)));
-      m.geometry.offsets = 1;
+      m.geometry.offsets = k;
       m.probs = std::move(out);
-      if (features >= 0) m.features = std::move(maps.at(features));
+      if (features >= 0)
+        m.features = k == 1 ? std::move(parts.front().second.at(features)) : interleave(features);
       result.maps.push_back(std::move(m));
       const auto t3 = clock::now();
       result.timings.prepare_ms += ms(t0, t1);

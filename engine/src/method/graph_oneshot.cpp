@@ -189,8 +189,8 @@ DetectResult detect_taught(GraphDenseEvaluator& dense, const OneShotStore& store
                            std::optional<float> threshold) {
   if (store.empty()) throw Error("Nothing taught yet: teach a class first");
   options.dense.boxes = false;
-  const DenseResult maps =
-      dense.evaluate(rgb, sizes, options.dense.flip, store.identity().feature_layer);
+  const DenseResult maps = dense.evaluate(rgb, sizes, options.dense.flip,
+                                          store.identity().feature_layer, options.dense.fine);
   return detect_in_maps(taught_class_maps(store, maps, threshold), {}, options);
 }
 
