@@ -154,20 +154,37 @@ struct GraphDenseEvaluator::Impl {
   CellGeometry cells;             // of the output, coarse
   int pre_stride = 1;             // input pixels between cells of the pooling's input map
 
-  // Runs `nodes` (of the dense graph) for a network input, the pooling at offset (dy, dx).
-  std::map<int, Tensor> run(const Tensor& input, const std::vector<int>& nodes, int dy = 0,
-                            int dx = 0) {
-    if (whole) return whole->run(input, nodes);
+  // Runs `nodes` (of the dense graph) for a network input with the pooling at each of the k x k
+  // offsets (k = 1: offset 0 alone), the trunk once. An offset whose map is too small for the
+  // head gives nothing (offset 0 then throws ImageError).
+  std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> run_offsets(
+      const Tensor& input, const std::vector<int>& nodes, int offsets) {
+    std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> parts;
+    if (whole) {
+      parts.push_back({{0, 0}, whole->run(input, nodes)});
+      return parts;
+    }
     std::vector<int> before{pre}, after;
     for (int n : nodes) (n < pool ? before : after).push_back(n - (n < pool ? 0 : pool - 1));
-    std::map<int, Tensor> out = trunk->run(input, before);
-    if (after.empty()) return out;
-    const Tensor& map = out.at(pre);
-    if (map.h - dy < k || map.w - dx < k)
-      throw ImageError("The input is too small for this network's classifier at offset " +
-                       std::to_string(dy) + "," + std::to_string(dx));
-    for (auto& [n, t] : head->run(crop_map(map, dy, dx), after)) out[n + pool - 1] = std::move(t);
-    return out;
+    const std::map<int, Tensor> trunk_maps = trunk->run(input, before);
+    const Tensor& map = trunk_maps.at(pre);
+    for (int dy = 0; dy < offsets; ++dy)
+      for (int dx = 0; dx < offsets; ++dx) {
+        std::map<int, Tensor> out = trunk_maps;
+        try {
+          if (!after.empty()) {
+            if (map.h - dy < k || map.w - dx < k)
+              throw ImageError("The input is too small for this network's classifier");
+            for (auto& [n, t] : head->run(crop_map(map, dy, dx), after))
+              out[n + pool - 1] = std::move(t);
+          }
+        } catch (const ImageError&) {
+          if (dy == 0 && dx == 0) throw;
+          continue;
+        }
+        parts.push_back({{dy, dx}, std::move(out)});
+      }
+    return parts;
   }
 };
 
@@ -235,7 +252,7 @@ uint64_t GraphDenseEvaluator::activation_bytes() const {
 
 Tensor GraphDenseEvaluator::feature_map(const Tensor& input, int node) {
   const int n = dense_feature_node(impl_->dense, node);
-  return impl_->run(input, {n}).at(n);
+  return std::move(impl_->run_offsets(input, {n}, 1).front().second.at(n));
 }
 
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
@@ -267,15 +284,7 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       const auto t1 = clock::now();
       // Offset (dy, dx)'s cell (i, j) is fine cell (i * k + dy, j * k + dx), as DenseEvaluator
       // interleaves them; an offset whose map is too small for the classifier adds nothing.
-      std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> parts;
-      for (int dy = 0; dy < k; ++dy)
-        for (int dx = 0; dx < k; ++dx) {
-          try {
-            parts.push_back({{dy, dx}, im.run(input, wanted, dy, dx)});
-          } catch (const ImageError&) {
-            if (dy == 0 && dx == 0) throw;
-          }
-        }
+      auto parts = im.run_offsets(input, wanted, k);
       const auto t2 = clock::now();
       auto interleave = [&](int node) {
         int c = 0, h = 0, w = 0;
