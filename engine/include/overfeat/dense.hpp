@@ -45,6 +45,10 @@ struct MapGeometry {
   int offsets = 1;                     ///< k: offsets per axis of the last pooling (1 when coarse)
   int pre_pool_h = 0, pre_pool_w = 0;  ///< the last pooling's input map
 };
+/// Offset pooling's interleave: cell (i, j) of offset (dy, dx)'s map `part` is cell
+/// (i * k + dy, j * k + dx) of the fine map `fine`.
+void interleave_offset(const Tensor& part, int k, int dy, int dx, Tensor& fine);
+
 /// Output map geometry of `model` for an input of h x w, fine (offset pooling) or coarse.
 /// h or w is 0 when the input is too small.
 MapGeometry map_geometry(const Model& model, int h, int w, bool fine);

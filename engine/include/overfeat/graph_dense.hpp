@@ -69,10 +69,6 @@ class GraphDenseEvaluator {
                        int feature_node = -1, bool fine = false);
   /// k of the pooling offset pooling shifts (VGG: 2), 1 when only coarse stride is possible.
   int offsets() const;
-  /// `node`'s map for a network input (preprocessed), a removed global pooling's being the map
-  /// it pooled. Throws Error for a node that is not in the graph, ImageError for too small an
-  /// input.
-  Tensor feature_map(const Tensor& input, int node);
   /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
   int removed_poolings() const { return removed_; }
   /// Input pixels between neighbouring cells of the coarse class maps.

@@ -85,6 +85,12 @@ struct EmbedOptions {
 /// clamped to the image, in whole pixels; the whole image when there is no box. Throws Error
 /// when the box does not overlap the image or covers less than 2 x 2 pixels of it.
 Box embedding_region(const Tensor& rgb, const std::optional<Box>& box, float context);
+/// The pixels of embedding_region() (the image itself when that is all of it).
+Tensor region_pixels(const Tensor& rgb, const std::optional<Box>& box, float context);
+/// The network input a region of region_h x region_w is framed to, for a network whose window
+/// (input size) is `side`: Square, side x side; Fit, the smaller side at `side` and the longer in
+/// proportion, at most 4 sides (a thin box never asks for a huge input).
+InputSize framed_size(int region_h, int region_w, int side, Framing framing);
 
 /// The embedding of an image (RGB, CHW, 0..255) or of a box on it: the region (see
 /// embedding_region) framed as `options` says, evaluated once (coarse stride, no mirror, no

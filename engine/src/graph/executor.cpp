@@ -22,8 +22,8 @@ struct GraphExecutor::Impl {
 
   ops::PipelineLibrary lib;
   // One op object per executed node (nullptr elsewhere). A conv or sum with an activation fused
-  // into it has it in its op; `plain_*` are the same without it, made when a plan asks for the
-  // map before the activation.
+  // into it has it in its op; for the map before the activation, when a plan asks for it, a conv
+  // records without it (the same weights) and a sum has a `plain_adds` twin.
   std::vector<std::unique_ptr<ops::GraphConv>> convs;
   std::vector<std::unique_ptr<ops::Add>> adds, plain_adds;
   std::vector<std::unique_ptr<ops::Pool>> pools;

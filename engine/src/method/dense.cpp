@@ -40,6 +40,12 @@ AxisSizes axis_sizes(const Model& m, int pre_pool, bool fine) {
 
 }  // namespace
 
+void interleave_offset(const Tensor& part, int k, int dy, int dx, Tensor& fine) {
+  for (int c = 0; c < part.c; ++c)
+    for (int i = 0; i < part.h; ++i)
+      for (int j = 0; j < part.w; ++j) fine.at(c, i * k + dy, j * k + dx) = part.at(c, i, j);
+}
+
 std::vector<InputSize> paper_sizes(const NetSpec& net) {
   const std::vector<InputSize> accurate = {{245, 245}, {281, 317}, {317, 389},
                                            {389, 461}, {425, 497}, {461, 569}};
@@ -563,12 +569,6 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
     }
     map.features = Tensor(fc, fh, fw);
   }
-  // Interleave: offset (dy, dx) cell (i, j) is fine cell (i * k + dy, j * k + dx).
-  auto scatter = [&](const Tensor& part, Tensor& whole, int dy, int dx) {
-    for (int c = 0; c < part.c; ++c)
-      for (int i = 0; i < part.h; ++i)
-        for (int j = 0; j < part.w; ++j) whole.at(c, i * k + dy, j * k + dx) = part.at(c, i, j);
-  };
   double scatter_ms = 0;
   for (const Impl::Output& o : plan.outputs) {
     const Tensor probs = o.probs >= 0 ? ops::download(impl_->blob(plan.stages[o.probs])) : Tensor();
@@ -576,8 +576,8 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
     Tensor features =
         o.features >= 0 ? ops::download(impl_->blob(plan.stages[o.features])) : Tensor();
     const auto t0 = Clock::now();
-    if (o.probs >= 0) scatter(probs, map.probs, o.dy, o.dx);
-    if (o.boxes >= 0) scatter(boxes, map.boxes, o.dy, o.dx);
+    if (o.probs >= 0) interleave_offset(probs, k, o.dy, o.dx, map.probs);
+    if (o.boxes >= 0) interleave_offset(boxes, k, o.dy, o.dx, map.boxes);
     if (o.features >= 0 && fpad > 0) {
       Tensor padded(features.c, features.h + 2 * fpad, features.w + 2 * fpad, 0.0f);
       for (int c = 0; c < features.c; ++c)
@@ -586,7 +586,7 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
             padded.at(c, i + fpad, j + fpad) = features.at(c, i, j);
       features = std::move(padded);
     }
-    if (o.features >= 0) scatter(features, map.features, o.dy, o.dx);
+    if (o.features >= 0) interleave_offset(features, k, o.dy, o.dx, map.features);
     scatter_ms += ms_since(t0);
   }
   if (collect_ms) *collect_ms = scatter_ms;

@@ -11,6 +11,7 @@
 #include "overfeat/error.hpp"
 #include "overfeat/graph_executor.hpp"
 #include "overfeat/image.hpp"
+#include "overfeat/reference.hpp"
 
 namespace overfeat {
 
@@ -130,16 +131,18 @@ Tensor crop_map(const Tensor& t, int y, int x) {
   return out;
 }
 
-void softmax_cells(Tensor& out) {
-  const size_t plane = static_cast<size_t>(out.h) * out.w;
-  for (size_t q = 0; q < plane; ++q) {
-    float top = -INFINITY;
-    for (int c = 0; c < out.c; ++c) top = std::max(top, out.data[c * plane + q]);
-    double sum = 0;
-    for (int c = 0; c < out.c; ++c) sum += std::exp(out.data[c * plane + q] - top);
-    for (int c = 0; c < out.c; ++c)
-      out.data[c * plane + q] = static_cast<float>(std::exp(out.data[c * plane + q] - top) / sum);
+// A copy of `g` without the weights (they are moved out and back, never copied).
+graph::Graph without_weights(graph::Graph& g) {
+  graph::Graph out;
+  out.input_channels = g.input_channels;
+  out.output = g.output;
+  for (graph::Node& n : g.nodes) {
+    std::vector<float> w = std::move(n.conv.weights), b = std::move(n.conv.bias);
+    out.nodes.push_back(n);
+    n.conv.weights = std::move(w);
+    n.conv.bias = std::move(b);
   }
+  return out;
 }
 
 }  // namespace
@@ -166,11 +169,15 @@ struct GraphDenseEvaluator::Impl {
     }
     std::vector<int> before{pre}, after;
     for (int n : nodes) (n < pool ? before : after).push_back(n - (n < pool ? 0 : pool - 1));
-    const std::map<int, Tensor> trunk_maps = trunk->run(input, before);
-    const Tensor& map = trunk_maps.at(pre);
+    std::map<int, Tensor> trunk_maps = trunk->run(input, before);
+    const Tensor map = std::move(trunk_maps.at(pre));
+    if (std::find(nodes.begin(), nodes.end(), pre) != nodes.end())
+      trunk_maps[pre] = map;
+    else
+      trunk_maps.erase(pre);
     for (int dy = 0; dy < offsets; ++dy)
       for (int dx = 0; dx < offsets; ++dx) {
-        std::map<int, Tensor> out = trunk_maps;
+        std::map<int, Tensor> out = trunk_maps;  // the requested maps before the pooling
         try {
           if (!after.empty()) {
             if (map.h - dy < k || map.w - dx < k)
@@ -194,44 +201,31 @@ GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphMode
   graph::Graph dense = dense_graph(model.graph, &removed_);
   m.cells = cell_geometry(dense, dense.output);
   m.pool = offset_pooling_node(dense);
+  m.dense = without_weights(dense);  // the structure; the weights go to the device
   if (m.pool < 0) {
-    m.whole = std::make_unique<GraphExecutor>(ctx, dense);
+    m.whole = std::make_unique<GraphExecutor>(ctx, std::move(dense));
   } else {
     const int pool = m.pool;
     m.pre = dense.nodes[pool].inputs[0];
     m.k = dense.nodes[pool].pool.kh;
     m.pre_stride = cell_geometry(dense, m.pre).stride;
-    // Node i with its weights moved out of `dense`, which keeps the structure.
-    auto take = [&](size_t i) {
-      graph::Node& src = dense.nodes[i];
-      std::vector<float> w = std::move(src.conv.weights), b = std::move(src.conv.bias);
-      graph::Node n = src;
-      n.conv.weights = std::move(w);
-      n.conv.bias = std::move(b);
-      return n;
-    };
     graph::Graph head;
     head.input_channels = dense.shapes(model.input_h, model.input_w).at(m.pre).c;
     head.nodes.push_back({});
     head.nodes[0].name = "input";
     for (size_t i = pool; i < dense.nodes.size(); ++i) {
-      graph::Node n = take(i);
+      graph::Node n = std::move(dense.nodes[i]);
       for (int& in : n.inputs) in = in == m.pre ? 0 : in - pool + 1;
       head.nodes.push_back(std::move(n));
     }
     head.output = dense.output - pool + 1;
     graph::Graph trunk;
     trunk.input_channels = dense.input_channels;
-    for (int i = 0; i < pool; ++i) trunk.nodes.push_back(take(i));
+    for (int i = 0; i < pool; ++i) trunk.nodes.push_back(std::move(dense.nodes[i]));
     trunk.output = m.pre;
     m.trunk = std::make_unique<GraphExecutor>(ctx, std::move(trunk));
     m.head = std::make_unique<GraphExecutor>(ctx, std::move(head));
   }
-  for (graph::Node& n : dense.nodes) {  // the structure only: the weights are on the device
-    std::vector<float>().swap(n.conv.weights);
-    std::vector<float>().swap(n.conv.bias);
-  }
-  m.dense = std::move(dense);
 }
 
 GraphDenseEvaluator::~GraphDenseEvaluator() = default;
@@ -248,11 +242,6 @@ uint64_t GraphDenseEvaluator::activation_bytes() const {
   const Impl& m = *impl_;
   return m.whole ? m.whole->activation_bytes()
                  : m.trunk->activation_bytes() + m.head->activation_bytes();
-}
-
-Tensor GraphDenseEvaluator::feature_map(const Tensor& input, int node) {
-  const int n = dense_feature_node(impl_->dense, node);
-  return std::move(impl_->run_offsets(input, {n}, 1).front().second.at(n));
 }
 
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
@@ -294,18 +283,17 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
           h = std::max(h, (t.h - 1) * k + d[0] + 1);
           w = std::max(w, (t.w - 1) * k + d[1] + 1);
         }
-        Tensor whole(c, h, w, 0.0f);
-        for (const auto& [d, maps] : parts) {
-          const Tensor& t = maps.at(node);
-          for (int ch = 0; ch < t.c; ++ch)
-            for (int i = 0; i < t.h; ++i)
-              for (int j = 0; j < t.w; ++j)
-                whole.at(ch, i * k + d[0], j * k + d[1]) = t.at(ch, i, j);
-        }
-        return whole;
+        Tensor fine_map(c, h, w, 0.0f);
+        for (const auto& [d, maps] : parts)
+          interleave_offset(maps.at(node), k, d[0], d[1], fine_map);
+        return fine_map;
       };
+      // Features first: they may be the output's own map.
+      Tensor feature_map = features < 0 ? Tensor()
+                           : k == 1     ? parts.front().second.at(features)
+                                        : interleave(features);
       Tensor out = k == 1 ? std::move(parts.front().second.at(output)) : interleave(output);
-      if (!model_->ends_in_softmax()) softmax_cells(out);
+      if (!model_->ends_in_softmax()) out = ref::softmax(out);
       ScaleMap m;
       m.scale = static_cast<int>(s);
       m.flipped = mirror != 0;
@@ -324,8 +312,7 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
       m.geometry.window = std::max(cells.stride, static_cast<int>(std::lround(2 * cells.center0)));
       m.geometry.offsets = k;
       m.probs = std::move(out);
-      if (features >= 0)
-        m.features = k == 1 ? std::move(parts.front().second.at(features)) : interleave(features);
+      m.features = std::move(feature_map);
       result.maps.push_back(std::move(m));
       const auto t3 = clock::now();
       result.timings.prepare_ms += ms(t0, t1);

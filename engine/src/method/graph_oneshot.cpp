@@ -118,36 +118,14 @@ GraphEmbedder::GraphEmbedder(GraphDenseEvaluator& dense, const GraphModel& model
 std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<Box>& box, int node,
                                         const EmbedOptions& options) {
   const GraphModel& m = *model_;
-  if (node <= 0 || node >= static_cast<int>(m.graph.nodes.size()))
-    throw Error("The network " + m.name + " has no node " + std::to_string(node) +
-                " to take features from");
   if (rgb.c != 3 || rgb.h <= 0 || rgb.w <= 0)
     throw ImageError("An embedding needs an RGB image (got " + std::to_string(rgb.c) + "x" +
                      std::to_string(rgb.h) + "x" + std::to_string(rgb.w) + ")");
-  const Box r = embedding_region(rgb, box, options.context);
-  Tensor region = rgb;
-  if (r.x1 != 0 || r.y1 != 0 || r.x2 != rgb.w || r.y2 != rgb.h)
-    region = image::crop(rgb, static_cast<int>(r.y1), static_cast<int>(r.x1),
-                         static_cast<int>(r.height()), static_cast<int>(r.width()));
-  int h = m.input_h, w = m.input_w;
-  if (options.framing == Framing::Fit) {
-    // The smaller side at the input size (the side the network was trained at), the longer side
-    // in proportion, at most 4 input sizes (a thin box never asks for a huge input).
-    image::fill_size(region.h, region.w, std::min(m.input_h, m.input_w), h, w);
-    h = std::min(h, 4 * m.input_h);
-    w = std::min(w, 4 * m.input_w);
-  }
-  if (h != region.h || w != region.w) region = image::resize(region, h, w);
-  const Tensor map = dense_->feature_map(preprocess(m.pre, region), node);
-  const size_t cells = static_cast<size_t>(map.h) * map.w;
-  std::vector<float> v(map.c, 0.0f);
-  for (int c = 0; c < map.c; ++c) {
-    double sum = 0;
-    for (size_t i = 0; i < cells; ++i) sum += map.data[c * cells + i];
-    v[c] = static_cast<float>(sum / static_cast<double>(cells));
-  }
-  l2_normalize(v);
-  return v;
+  // As the OverFeat models' embed(): the side is the one the network was trained at.
+  const Tensor region = region_pixels(rgb, box, options.context);
+  const InputSize size =
+      framed_size(region.h, region.w, std::min(m.input_h, m.input_w), options.framing);
+  return overfeat::embed(dense_->evaluate(region, {size}, false, node));
 }
 
 std::vector<float> GraphEmbedder::embed(const Tensor& rgb, const std::optional<Box>& box,
@@ -171,13 +149,9 @@ FrameAnswer recognize_frame(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
     return a;
   }
   const Recognition whole = recognize(store, embedder.embed(rgb, box, store), threshold);
-  Box offset{0, 0, 0, 0};
-  Tensor region = rgb;
-  if (box) {  // the windows of the box alone, then back to image pixels
-    offset = embedding_region(rgb, box, 0);
-    region = image::crop(rgb, static_cast<int>(offset.y1), static_cast<int>(offset.x1),
-                         static_cast<int>(offset.height()), static_cast<int>(offset.width()));
-  }
+  // The windows of the box alone, then back to image pixels.
+  const Box offset = embedding_region(rgb, box, 0);
+  const Tensor region = region_pixels(rgb, box, 0);
   const auto sizes = parse_scales(scales, graph_net_spec(embedder.model()), region.h, region.w);
   return recognize_frame(store, whole,
                          dense.evaluate(region, sizes, false, store.identity().feature_layer),

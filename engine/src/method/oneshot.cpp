@@ -278,13 +278,24 @@ Box embedding_region(const Tensor& rgb, const std::optional<Box>& box, float con
   return r;
 }
 
-namespace {
-
-Tensor crop_region(const Tensor& rgb, const Box& r) {
+Tensor region_pixels(const Tensor& rgb, const std::optional<Box>& box, float context) {
+  const Box r = embedding_region(rgb, box, context);
   if (r.x1 == 0 && r.y1 == 0 && r.x2 == rgb.w && r.y2 == rgb.h) return rgb;
   return image::crop(rgb, static_cast<int>(r.y1), static_cast<int>(r.x1),
                      static_cast<int>(r.height()), static_cast<int>(r.width()));
 }
+
+InputSize framed_size(int region_h, int region_w, int side, Framing framing) {
+  InputSize size{side, side};
+  if (framing == Framing::Fit) {
+    image::fill_size(region_h, region_w, side, size.h, size.w);
+    size.h = std::min(size.h, 4 * side);
+    size.w = std::min(size.w, 4 * side);
+  }
+  return size;
+}
+
+namespace {
 
 const Tensor& features_of(const ScaleMap& m) {
   if (m.features.size() == 0)
@@ -305,16 +316,8 @@ std::vector<float> embed(DenseEvaluator& evaluator, const Tensor& rgb,
   if (rgb.c != 3 || rgb.h <= 0 || rgb.w <= 0)
     throw ImageError("An embedding needs an RGB image (got " + std::to_string(rgb.c) + "x" +
                      std::to_string(rgb.h) + "x" + std::to_string(rgb.w) + ")");
-  const Tensor region = crop_region(rgb, embedding_region(rgb, box, options.context));
-  const int window = model.net.window;
-  InputSize size{window, window};
-  if (options.framing == Framing::Fit) {
-    image::fill_size(region.h, region.w, window, size.h, size.w);
-    // A very elongated region (a thin box) is squeezed to at most 4 windows along its length,
-    // so that it never asks for a huge input.
-    size.h = std::min(size.h, 4 * window);
-    size.w = std::min(size.w, 4 * window);
-  }
+  const Tensor region = region_pixels(rgb, box, options.context);
+  const InputSize size = framed_size(region.h, region.w, model.net.window, options.framing);
   DenseOptions dense;
   dense.fine = false;  // one window (Square) or a few: coarse cells are what training saw
   dense.flip = false;
@@ -375,7 +378,7 @@ Tensor cell_embeddings(const ScaleMap& map) {
 
 std::vector<uint8_t> make_thumbnail(const Tensor& rgb, const std::optional<Box>& box, int size) {
   if (size < 1) throw Error("Thumbnail size must be positive");
-  Tensor region = crop_region(rgb, embedding_region(rgb, box, 0));
+  Tensor region = region_pixels(rgb, box, 0);
   const int longer = std::max(region.h, region.w);
   if (longer > size) {
     const int h = std::max(1, static_cast<int>(std::lround(region.h * double(size) / longer)));
@@ -953,14 +956,9 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
     return a;
   }
   const Recognition whole = recognize(store, embed(evaluator, rgb, box, store), threshold);
-  Tensor cropped;
-  Box offset{0, 0, 0, 0};
-  if (box) {  // the windows of the box alone, then back to image pixels
-    offset = embedding_region(rgb, box, 0);
-    cropped = image::crop(rgb, static_cast<int>(offset.y1), static_cast<int>(offset.x1),
-                          static_cast<int>(offset.height()), static_cast<int>(offset.width()));
-  }
-  const Tensor& region = box ? cropped : rgb;
+  // The windows of the box alone, then back to image pixels.
+  const Box offset = embedding_region(rgb, box, 0);
+  const Tensor region = region_pixels(rgb, box, 0);
   dense.boxes = false;
   dense.feature_layer = store.identity().feature_layer;
   return recognize_frame(
