@@ -3,7 +3,7 @@
 // PoolParams): one invocation per output pixel (x) and texel of 4 channels (y). A window is cut
 // at the trailing pads (ceil mode's overhang past them never counts), then at the input. Max
 // ignores the pads; average divides by the positions in the input, or with INCLUDE_PAD by those
-// in the input and the pads.
+// in the input and the pads. OY, OX shift the windows (offset pooling, without pads).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -18,6 +18,8 @@ layout(constant_id = 9) const int PB = 0;
 layout(constant_id = 10) const int PR = 0;
 layout(constant_id = 11) const int MAX = 1;  // 1 max, 0 average
 layout(constant_id = 12) const int INCLUDE_PAD = 0;
+layout(constant_id = 13) const int OY = 0;  // offset pooling: windows start OY, OX pixels in
+layout(constant_id = 14) const int OX = 0;
 
 layout(binding = 0) uniform samplerBuffer src;
 layout(binding = 1) writeonly buffer Dst { vec4 dst[]; };
@@ -32,7 +34,7 @@ void main() {
   const int npix = p.OW * p.OH;
   if (q >= npix) return;
   const int oy = q / p.OW, ox = q - oy * p.OW;
-  const int ys = oy * SH - PT, xs = ox * SW - PL;
+  const int ys = oy * SH - PT + OY, xs = ox * SW - PL + OX;
   const int ye = min(ys + KH, p.IH + PB), xe = min(xs + KW, p.IW + PR);
   const int y0 = max(ys, 0), y1 = min(ye, p.IH), x0 = max(xs, 0), x1 = min(xe, p.IW);
   // An empty window (all pads, possible only when a pad is at least the kernel) gives -inf for

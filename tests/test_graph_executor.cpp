@@ -338,6 +338,99 @@ TEST_F(GraphExecutorTest, OffsetPoolingOfAVggLikeNetworkEqualsShiftedInputs) {
   EXPECT_NEAR(fine.window_box(0, 3).x1, coarse.window_box(0, 1).x1 + 2, 1e-3);
 }
 
+// A conv that shares another's weights (Node::shares) runs that conv's device weights on its own
+// input: the result is the reference's, and the weights are on the device once.
+TEST_F(GraphExecutorTest, SharedWeightsRunTheirOwnersConvolution) {
+  Builder b(31, 4);
+  const int a = b.conv(0, 4, 3, 1, 1);
+  const int a_relu = b.relu(a);
+  Graph alone = b.g;
+  Node copy = b.g.nodes[a];
+  copy.name = "copy";
+  copy.inputs = {a_relu};
+  copy.conv.weights.clear();
+  copy.conv.bias.clear();
+  copy.shares = a;
+  b.g.nodes.push_back(copy);
+  const int shared = static_cast<int>(b.g.nodes.size()) - 1;
+  b.g.nodes.push_back(b.g.nodes[a_relu]);  // its ReLU, fused as the owner's is
+  b.g.nodes.back().inputs = {shared};
+  b.g.output = static_cast<int>(b.g.nodes.size()) - 1;
+  std::mt19937 rng(3);
+  const Tensor in = testing::random_tensor(4, 9, 11, rng, -1, 1);
+  const std::vector<Tensor> want = graph::ref::run(b.g, in);
+  // Independently: the owner's conv and ReLU applied twice.
+  const Tensor once = graph::ref::run(alone, in).at(a_relu);
+  EXPECT_LT(max_error(graph::ref::run(alone, once).at(a_relu), want.back()), 1e-6);
+  GraphExecutor exec(*ctx_, b.g);
+  GraphExecutor owner_only(*ctx_, alone);
+  EXPECT_EQ(exec.weight_bytes(), owner_only.weight_bytes());
+  auto got = exec.run(in, {b.g.output, shared});
+  EXPECT_LT(max_error(got.at(b.g.output), want.back()), 1e-5);
+  EXPECT_LT(max_error(got.at(shared), want[shared]), 1e-5);  // before its fused ReLU
+
+  Graph bad = b.g;
+  bad.nodes[shared].conv.pads = {};
+  EXPECT_THROW(bad.validate(), Error);  // other parameters
+  bad = b.g;
+  bad.nodes[shared].conv.bias.assign(4, 0.0f);
+  EXPECT_THROW(bad.validate(), Error);  // weights of its own too
+  bad = b.g;
+  bad.nodes[shared].shares = a_relu;
+  EXPECT_THROW(bad.validate(), Error);  // not a conv
+  bad = b.g;
+  bad.nodes.back().act.kind = Activation::Kind::LeakyRelu;
+  EXPECT_THROW(GraphExecutor(*ctx_, bad), Error);  // another fused activation than its owner's
+}
+
+// offset_graph: the pooling at every offset, what follows it copied once per offset with shared
+// weights, the rest once; a branch around the pooling is refused.
+TEST(GraphDense, OffsetGraphCopiesWhatFollowsThePooling) {
+  Builder b(5);
+  const int trunk = b.relu(b.conv(0, 4, 3));
+  const int pool = b.pool(trunk, graph::PoolParams::Kind::Max, 3, 3);
+  const int head = b.relu(b.conv(pool, 6, 2));
+  const int scores = b.conv(head, 3, 1);
+  const int boxes = b.conv(pool, 4, 2);  // a second head on the pooling
+  const int n = static_cast<int>(b.g.nodes.size());
+  const OffsetGraph og = offset_graph(b.g, pool);
+  ASSERT_EQ(og.k, 3);
+  ASSERT_EQ(og.node.size(), 9u);
+  EXPECT_EQ(static_cast<int>(og.graph.nodes.size()), n + 8 * (n - pool));
+  EXPECT_NO_THROW(og.graph.validate());
+  for (int o = 0; o < 9; ++o) {
+    SCOPED_TRACE(o);
+    EXPECT_EQ(og.node[o][trunk], trunk);  // the trunk once
+    const Node& p = og.graph.nodes[og.node[o][pool]];
+    EXPECT_EQ(p.pool.offset_y, o / 3);
+    EXPECT_EQ(p.pool.offset_x, o % 3);
+    for (int c : {scores, boxes}) {
+      const Node& conv = og.graph.nodes[og.node[o][c]];
+      EXPECT_EQ(conv.shares, o == 0 ? -1 : c);
+      EXPECT_EQ(conv.conv.weights.empty(), o != 0);
+    }
+  }
+  // Offset (dy, dx)'s head sees the pooling of the trunk's map cropped at (dy, dx): with a
+  // trunk of valid convolutions, the graph's own output on the input cropped the same way.
+  std::mt19937 rng(2);
+  const Tensor in = testing::random_tensor(3, 17, 20, rng, -1, 1);
+  const std::vector<Tensor> all = graph::ref::run(og.graph, in);
+  for (int o = 0; o < 9; ++o) {
+    const Tensor crop = image::crop(in, o / 3, o % 3, in.h - o / 3, in.w - o % 3);
+    const std::vector<Tensor> want = graph::ref::run(b.g, crop);
+    EXPECT_LT(max_error(all[og.node[o][scores]], want[scores]), 1e-6) << o;
+    EXPECT_LT(max_error(all[og.node[o][boxes]], want[boxes]), 1e-6) << o;
+  }
+  Graph around = b.g;
+  Node mix;
+  mix.op = OpKind::Concat;
+  mix.name = "mix";
+  mix.inputs = {head, trunk};  // reads a map that does not shift with the pooling
+  around.nodes.push_back(mix);
+  EXPECT_THROW(offset_graph(around, pool), Error);
+  EXPECT_THROW(offset_graph(b.g, trunk), Error);  // not a pooling
+}
+
 TEST(GraphDense, CellGeometryFollowsStridesPadsAndKernels) {
   Builder b(1);
   int x = b.conv(0, 4, 3, 1, 1);                      // same size: centres stay on pixels

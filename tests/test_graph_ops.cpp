@@ -353,6 +353,39 @@ TEST_F(GraphOps, PoolMatchesReference) {
       }
 }
 
+// Offset pooling (PoolParams::offset_y/x, OverFeat's fine stride): the pooling of the input
+// cropped at the offset, on the device as in the reference, for every offset below the kernel.
+TEST_F(GraphOps, OffsetPoolingIsThePoolingOfTheCroppedInput) {
+  std::mt19937 rng(14);
+  struct Case {
+    int k, c, h, w;
+  };
+  for (const Case& cs : {Case{2, 5, 9, 8}, Case{3, 8, 13, 11}, Case{3, 3, 5, 7}, Case{4, 6, 12, 9}})
+    for (auto kind : {PoolParams::Kind::Max, PoolParams::Kind::Average})
+      for (int dy = 0; dy < cs.k; ++dy)
+        for (int dx = 0; dx < cs.k; ++dx) {
+          SCOPED_TRACE(std::to_string(cs.k) + " offset " + std::to_string(dy) + "," +
+                       std::to_string(dx) + " input " + std::to_string(cs.h) + "x" +
+                       std::to_string(cs.w));
+          const Tensor in = random_tensor(cs.c, cs.h, cs.w, rng, -4, 4);
+          PoolParams p;
+          p.kind = kind;
+          p.kh = p.kw = p.stride_h = p.stride_w = cs.k;
+          PoolParams shifted = p;
+          shifted.offset_y = dy;
+          shifted.offset_x = dx;
+          Tensor cropped(cs.c, cs.h - dy, cs.w - dx);
+          for (int c = 0; c < cs.c; ++c)
+            for (int y = 0; y < cropped.h; ++y)
+              for (int x = 0; x < cropped.w; ++x) cropped.at(c, y, x) = in.at(c, y + dy, x + dx);
+          const Tensor want = graph::ref::pool(cropped, p);
+          EXPECT_EQ(relative_error(graph::ref::pool(in, shifted), want), 0.0);
+          const Tensor got = attempt([&] { return ops::run_pool(*lib_, in, shifted); });
+          ASSERT_EQ(testing::shape(got), testing::shape(want));
+          EXPECT_LT(relative_error(got, want), 1e-6);
+        }
+}
+
 TEST_F(GraphOps, GlobalPoolMatchesReference) {
   std::mt19937 rng(12);
   for (auto [c, h, w] : {std::tuple{7, 3, 5}, std::tuple{16, 1, 1}, std::tuple{9, 7, 7},

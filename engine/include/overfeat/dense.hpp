@@ -113,9 +113,11 @@ struct DenseResult {
   DenseTimings timings;
 };
 
-/// Runs a model densely on a Vulkan device. Command buffers are recorded once per input size
-/// (and options) and reused; device memory is grow-only per stage, bounded by the largest
-/// input seen. Not thread-safe: use one evaluator per thread (they can share the context).
+/// Runs a model densely on a Vulkan device: the model as one graph with its last pooling at
+/// every offset (offset_graph, graph_dense.hpp) on the graph executor, so a scale is one pass
+/// (the trunk once, then each offset's classifier and regressor) recorded once per input size
+/// and options; device memory is grow-only, bounded by the largest work seen. Not thread-safe:
+/// use one evaluator per thread (they can share the context).
 class DenseEvaluator {
  public:
   /// Uploads the weights; `model` must outlive the evaluator.

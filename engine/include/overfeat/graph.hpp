@@ -71,6 +71,11 @@ struct PoolParams {
   /// Average: the divisor counts padded positions (ONNX count_include_pad). Positions past the
   /// input and the pads (ceil mode) never count.
   bool count_include_pad = false;
+  /// The windows start this many input pixels down and right (OverFeat's offset pooling, paper
+  /// section 3.3: the same pooling shifted by each offset below its kernel gives a finer
+  /// stride); only without pads and ceil mode. The output is the pooling of the input cropped
+  /// at (offset_y, offset_x).
+  int offset_y = 0, offset_x = 0;
 };
 
 struct LrnParams {
@@ -87,6 +92,9 @@ struct Node {
   PoolParams pool;          ///< Pool; GlobalPool uses pool.kind only
   LrnParams lrn;            ///< Lrn
   Activation act;           ///< Activation; fused activation of Conv and Add
+  /// Conv: runs node `shares`'s weights (an earlier Conv with the same parameters, its own
+  /// weights and bias left empty), as the offset copies of a head do (offset_graph); -1: its own.
+  int shares = -1;
 };
 
 /// A map's shape; h or w <= 0 when the input is too small for the node.
@@ -98,6 +106,10 @@ struct Shape {
 /// Output size of a pooling or convolution window along one axis (0 when it does not fit).
 int window_output(int in, int kernel, int stride, int dilation, int pad_begin, int pad_end,
                   bool ceil_mode);
+
+/// Output size of pooling `p` along one axis (`vertical`: rows) of an input side `in`: its
+/// offset, pads and ceil mode included (0 when it does not fit).
+int pool_output(const PoolParams& p, int in, bool vertical);
 
 struct Graph {
   std::vector<Node> nodes;  ///< topologically ordered; node 0 is the Input

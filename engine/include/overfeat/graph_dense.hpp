@@ -45,10 +45,27 @@ NetSpec graph_net_spec(const GraphModel& model);
 /// is global; AlexNet: its pool5 overlaps, kernel 3, stride 2).
 int offset_pooling_node(const graph::Graph& g);
 
+/// OverFeat's offset pooling (paper, section 3.3) as one graph: `g` with its pooling node `pool`
+/// (kernel = stride = k, no pads) repeated at each of the k x k offsets, and every node that
+/// depends on it copied once per offset, the copies' convolutions running the original's
+/// weights (Node::shares: the weights are on the device once). Offset (0, 0) is `g`'s own nodes,
+/// indices unchanged; nothing before the pooling is repeated, so one pass computes the trunk once
+/// and every offset's head. Throws Error when a node after the pooling also reads a node before
+/// it (a branch around the pooling, whose map would not shift with it).
+struct OffsetGraph {
+  graph::Graph graph;
+  int k = 1;
+  /// node[dy * k + dx][n]: offset (dy, dx)'s copy of `g`'s node n (n itself when n does not
+  /// depend on the pooling).
+  std::vector<std::vector<int>> node;
+};
+/// `pool` -1: `g` itself, k = 1.
+OffsetGraph offset_graph(graph::Graph g, int pool);
+
 /// Runs a graph model densely at several input sizes on a Vulkan device; maps as DenseEvaluator
 /// gives them (ScaleMap::probs: softmax over classes per cell). Fine stride (offset pooling)
-/// where offset_pooling_node() finds a pooling to shift: the network then runs as a trunk up to
-/// that pooling and a head from it on, fed the trunk's map at every offset; elsewhere coarse.
+/// where offset_pooling_node() finds a pooling to shift (the dense graph then runs as
+/// offset_graph(), in one pass per scale); elsewhere coarse.
 class GraphDenseEvaluator {
  public:
   /// `model` must outlive the evaluator.

@@ -22,6 +22,19 @@ struct ForwardResult {
   double gpu_ms = 0;  ///< first to last timestamp (0 when the device has no timestamps)
 };
 
+/// Appends modules [first, last) of a release module list to `g`, the first reading node
+/// `from` (whose map has `channels` channels; updated to the last module's): padding folded
+/// into the next convolution, each ReLU and max pooling a node, nodes named `prefix` + the
+/// module's name. The convolutions' weights are moved out of `weights`, from `*next` on.
+/// Returns the node of each module (index i - first; a padding: the node it pads). Throws
+/// WeightFileError when the weights run out or do not chain.
+std::vector<int> append_modules(graph::Graph& g, int from, const std::vector<Module>& modules,
+                                int first, int last, std::vector<ConvWeights>& weights,
+                                size_t& next, int& channels, const std::string& prefix = {});
+
+/// The network's input from raw RGB (0..255): (v - mean) * (1 / stddev), as the release does.
+Tensor normalize_input(const NetSpec& spec, const Tensor& rgb);
+
 class Network {
  public:
   /// Uploads the weights. Pass them with std::move where the caller no longer needs them: each

@@ -92,11 +92,17 @@ struct GraphExecutor::Impl {
     return out;
   }
 
+  const graph::Graph* graph = nullptr;
+  ops::GraphConv& conv_of(int node) {
+    const int shares = graph->nodes[node].shares;
+    return *convs[shares >= 0 ? shares : node];
+  }
+
   void record(const Stage& s, const graph::Node& node, vk::Recorder& rec,
               vk::DescriptorArena& arena, const std::vector<ops::Blob>& in, const ops::Blob& out) {
     switch (node.op) {
       case OpKind::Conv:
-        convs[s.node]->record(rec, arena, in[0], out, !s.split);
+        conv_of(s.node).record(rec, arena, in[0], out, !s.split);
         break;
       case OpKind::Add:
         (s.split ? *plain_adds[s.node] : *adds[s.node]).record(rec, arena, in[0], in[1], out);
@@ -136,6 +142,7 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
   const auto& nodes = graph_.nodes;
   const size_t n = nodes.size();
   Impl& m = *impl_;
+  m.graph = &graph_;
   m.convs.resize(n);
   for (auto* v : {&m.adds, &m.plain_adds}) v->resize(n);
   m.pools.resize(n);
@@ -170,6 +177,15 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
       case OpKind::Input:
         throw Error("Graph: node " + node.name + " is a second input; graphs have one input");
       case OpKind::Conv:
+        if (node.shares >= 0) {
+          // Another node's op: the same weights on the device, and so the same fused activation.
+          const int owner = node.shares, owner_act = m.fused[owner];
+          const graph::Activation a = owner_act >= 0 ? nodes[owner_act].act : nodes[owner].act;
+          if (a.kind != act.kind || a.lo != act.lo || a.hi != act.hi || a.alpha != act.alpha)
+            throw Error("Graph: node " + node.name + " shares the weights of " + nodes[owner].name +
+                        " but not its activation");
+          break;
+        }
         m.convs[i] = std::make_unique<ops::GraphConv>(m.lib, node.conv, act);
         // The device holds them now: a large model would otherwise keep a second host copy.
         std::vector<float>().swap(graph_.nodes[i].conv.weights);
@@ -273,7 +289,7 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
       // Ops for a map before its fused activation (a conv's shares its weights), made once.
       if (!s.split) continue;
       const graph::Node& node = g[s.node];
-      if (node.op == OpKind::Conv) m.convs[s.node]->prepare_without_activation();
+      if (node.op == OpKind::Conv) m.conv_of(s.node).prepare_without_activation();
       if (node.op == OpKind::Add && !m.plain_adds[s.node])
         m.plain_adds[s.node] = std::make_unique<ops::Add>(m.lib, node.act);
       if (node.op == OpKind::Activation && !m.activations[s.node])
@@ -293,15 +309,22 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     for (int si = 0; si < nstages; ++si) {
       const int value = p->stages[si].value;
       const uint64_t need = blob_bytes(p->shapes[value]);
-      // Best fit among the free buffers: the smallest that holds it, else the largest.
+      // Best fit among the free buffers: the smallest that holds it, else the largest. A buffer
+      // holds what this plan put in it or, if more, what earlier plans made it hold: so plans of
+      // smaller work (fewer maps, other sizes) fit in the buffers the largest one left.
+      auto capacity = [&](int slot) {
+        const uint64_t held =
+            slot < static_cast<int>(m.slots.size()) ? m.slots[slot].get().size() : 0;
+        return std::max(p->slot_bytes[slot], held);
+      };
       int pick = -1;
       for (size_t f = 0; f < free_slots.size(); ++f) {
-        const uint64_t have = p->slot_bytes[free_slots[f]];
+        const uint64_t have = capacity(free_slots[f]);
         if (pick < 0) {
           pick = static_cast<int>(f);
           continue;
         }
-        const uint64_t best = p->slot_bytes[free_slots[pick]];
+        const uint64_t best = capacity(free_slots[pick]);
         const bool fits = have >= need, best_fits = best >= need;
         if ((fits && (!best_fits || have < best)) || (!fits && !best_fits && have > best))
           pick = static_cast<int>(f);

@@ -101,6 +101,13 @@ int window_output(int in, int kernel, int stride, int dilation, int pad_begin, i
   return static_cast<int>(std::min<int64_t>(out, INT_MAX));
 }
 
+int pool_output(const PoolParams& p, int in, bool vertical) {
+  return vertical ? window_output(in - p.offset_y, p.kh, p.stride_h, 1, p.pads.top, p.pads.bottom,
+                                  p.ceil_mode)
+                  : window_output(in - p.offset_x, p.kw, p.stride_w, 1, p.pads.left, p.pads.right,
+                                  p.ceil_mode);
+}
+
 std::vector<Shape> Graph::shapes(int h, int w) const {
   validate(false);  // cheap, and shapes() indexes inputs
   const std::vector<int> channels = channels_of(*this);
@@ -125,9 +132,8 @@ std::vector<Shape> Graph::shapes(int h, int w) const {
         break;
       }
       case OpKind::Pool: {
-        const PoolParams& p = n.pool;
-        out.h = window_output(a.h, p.kh, p.stride_h, 1, p.pads.top, p.pads.bottom, p.ceil_mode);
-        out.w = window_output(a.w, p.kw, p.stride_w, 1, p.pads.left, p.pads.right, p.ceil_mode);
+        out.h = pool_output(n.pool, a.h, true);
+        out.w = pool_output(n.pool, a.w, false);
         break;
       }
       case OpKind::GlobalPool:
@@ -201,13 +207,28 @@ void Graph::validate(bool weights) const {
       const uint64_t count = static_cast<uint64_t>(p.out_channels) *
                              static_cast<uint64_t>(p.in_channels / p.groups) *
                              static_cast<uint64_t>(p.kh) * static_cast<uint64_t>(p.kw);
-      if (weights && p.weights.size() != count)
+      if (n.shares >= 0) {
+        if (n.shares >= static_cast<int>(i) || nodes[n.shares].op != OpKind::Conv ||
+            nodes[n.shares].shares >= 0)
+          node_fail(*this, i,
+                    "shares the weights of a node that is not an earlier Conv of its own");
+        const ConvParams& q = nodes[n.shares].conv;
+        if (q.out_channels != p.out_channels || q.in_channels != p.in_channels ||
+            q.groups != p.groups || q.kh != p.kh || q.kw != p.kw || q.stride_h != p.stride_h ||
+            q.stride_w != p.stride_w || q.dilation_h != p.dilation_h ||
+            q.dilation_w != p.dilation_w || q.pads.top != p.pads.top ||
+            q.pads.left != p.pads.left || q.pads.bottom != p.pads.bottom ||
+            q.pads.right != p.pads.right)
+          node_fail(*this, i, "shares the weights of a Conv with other parameters");
+        if (!p.weights.empty() || !p.bias.empty())
+          node_fail(*this, i, "shares another node's weights but has weights of its own");
+      } else if (weights && p.weights.size() != count)
         node_fail(*this, i,
                   "has " + std::to_string(p.weights.size()) + " weights; its shape [" +
                       std::to_string(p.out_channels) + ", " +
                       std::to_string(p.in_channels / p.groups) + ", " + std::to_string(p.kh) +
                       ", " + std::to_string(p.kw) + "] needs " + std::to_string(count));
-      if (weights && p.bias.size() != static_cast<size_t>(p.out_channels))
+      if (weights && n.shares < 0 && p.bias.size() != static_cast<size_t>(p.out_channels))
         node_fail(*this, i,
                   "has " + std::to_string(p.bias.size()) + " biases for " +
                       std::to_string(p.out_channels) + " output channels");
@@ -221,7 +242,13 @@ void Graph::validate(bool weights) const {
           p.pads.top >= p.kh || p.pads.bottom >= p.kh || p.pads.left >= p.kw ||
           p.pads.right >= p.kw)
         node_fail(*this, i, "has pads that are negative or not smaller than its kernel");
+      if (p.offset_y < 0 || p.offset_x < 0 ||
+          ((p.offset_y || p.offset_x) &&
+           (p.ceil_mode || p.pads.top || p.pads.left || p.pads.bottom || p.pads.right)))
+        node_fail(*this, i, "has a negative offset, or an offset with pads or ceil mode");
     }
+    if (n.op != OpKind::Conv && n.shares >= 0)
+      node_fail(*this, i, "shares weights, which only a Conv can");
     if (n.op == OpKind::Lrn && n.lrn.size <= 0)
       node_fail(*this, i, "has an LRN size that is not positive");
     if ((n.op == OpKind::Activation || n.op == OpKind::Conv || n.op == OpKind::Add) &&

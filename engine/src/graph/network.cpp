@@ -9,30 +9,26 @@
 
 namespace overfeat {
 
-Network::Network(const vk::Context& ctx, NetSpec spec, Weights weights)
-    : ctx_(&ctx), spec_(std::move(spec)) {
-  graph::Graph g;
-  g.input_channels = spec_.input_channels;
-  g.nodes.push_back({});
-  g.nodes[0].name = "input";
-  layer_node_.assign(spec_.num_layers() + 1, 0);
-  size_t conv_index = 0;
-  int channels = spec_.input_channels, pending_pad = 0;
-  for (int i = 0; i < spec_.num_layers(); ++i) {
-    const Module& m = spec_.modules[i];
-    const int prev = static_cast<int>(g.nodes.size()) - 1;
+std::vector<int> append_modules(graph::Graph& g, int from, const std::vector<Module>& modules,
+                                int first, int last, std::vector<ConvWeights>& weights,
+                                size_t& next, int& channels, const std::string& prefix) {
+  std::vector<int> node_of;
+  int prev = from, pending_pad = 0;
+  for (int i = first; i < last; ++i) {
+    const Module& m = modules[i];
     if (m.kind == ModuleKind::Pad) {  // folded into the next conv; padded on the host if asked
       pending_pad += m.pad;
-      layer_node_[i + 1] = prev;
+      node_of.push_back(prev);
       continue;
     }
     graph::Node n;
-    n.name = m.name;
+    n.name = prefix + m.name;
     n.inputs = {prev};
     if (m.kind == ModuleKind::Conv) {
-      if (conv_index >= weights.convs.size())
-        throw WeightFileError("The weights hold fewer convolutions than the network " + spec_.name);
-      ConvWeights& w = weights.convs[conv_index++];
+      if (next >= weights.size())
+        throw WeightFileError("The weights hold fewer convolutions than the modules (at " + m.name +
+                              ")");
+      ConvWeights& w = weights[next++];
       if (w.in != channels)
         throw WeightFileError("The weights of " + m.name + " take " + std::to_string(w.in) +
                               " channels, the layer before gives " + std::to_string(channels));
@@ -54,9 +50,33 @@ Network::Network(const vk::Context& ctx, NetSpec spec, Weights weights)
       n.pool.kh = n.pool.kw = n.pool.stride_h = n.pool.stride_w = m.kernel;
     }
     g.nodes.push_back(std::move(n));
-    layer_node_[i + 1] = static_cast<int>(g.nodes.size()) - 1;
+    prev = static_cast<int>(g.nodes.size()) - 1;
+    node_of.push_back(prev);
   }
-  if (conv_index != weights.convs.size())
+  return node_of;
+}
+
+Tensor normalize_input(const NetSpec& spec, const Tensor& rgb) {
+  // As normalize.comp computed it on the device.
+  Tensor input = rgb;
+  const float inv_std = 1.0f / spec.stddev;
+  for (float& v : input.data) v = (v - spec.mean) * inv_std;
+  return input;
+}
+
+Network::Network(const vk::Context& ctx, NetSpec spec, Weights weights)
+    : ctx_(&ctx), spec_(std::move(spec)) {
+  graph::Graph g;
+  g.input_channels = spec_.input_channels;
+  g.nodes.push_back({});
+  g.nodes[0].name = "input";
+  size_t next = 0;
+  int channels = spec_.input_channels;
+  layer_node_ = {0};
+  for (int n :
+       append_modules(g, 0, spec_.modules, 0, spec_.num_layers(), weights.convs, next, channels))
+    layer_node_.push_back(n);
+  if (next != weights.convs.size())
     throw WeightFileError("The weights hold more convolutions than the network " + spec_.name);
   g.output = static_cast<int>(g.nodes.size()) - 1;
   graph::Node softmax;
@@ -93,10 +113,7 @@ ForwardResult Network::forward(const Tensor& rgb, const std::set<int>& layers, b
                        std::to_string(spec_.window) + "x" + std::to_string(spec_.window) +
                        " pixels.");
   }
-  // Normalized on the host, as normalize.comp computes it: (v - mean) * (1 / stddev).
-  Tensor input = rgb;
-  const float inv_std = 1.0f / spec_.stddev;
-  for (float& v : input.data) v = (v - spec_.mean) * inv_std;
+  const Tensor input = normalize_input(spec_, rgb);
 
   std::vector<int> nodes;
   for (int l : layers)

@@ -9,8 +9,9 @@
 #include <sstream>
 
 #include "overfeat/error.hpp"
+#include "overfeat/graph_dense.hpp"
 #include "overfeat/image.hpp"
-#include "overfeat/ops.hpp"
+#include "overfeat/reference.hpp"
 
 namespace overfeat {
 namespace {
@@ -206,141 +207,60 @@ void ScaleMap::cell_centers(double& x0, double& y0, double& step_x, double& step
 // ---------------------------------------------------------------------------------------------
 // DenseEvaluator
 
+// The model as one graph (graph.hpp): the trunk, its last max pooling at every offset
+// (offset_graph), and each offset's classifier (with a softmax) and regressor, their
+// convolutions sharing one copy of the weights on the device. The graph executor runs the
+// maps a call asks for in one pass: the trunk once, then each offset's heads.
 struct DenseEvaluator::Impl {
-  struct Stage {
-    enum class Kind { Normalize, Conv, Pool, Relu, Softmax } kind;
-    const ops::Conv* conv = nullptr;
-    bool relu = false;
-    int pool_k = 0, dx = 0, dy = 0;
-    int in = -1;  // producing stage, -1: the input
-    int slot = 0;
-    std::string name;  // for timings: "conv5", "classifier conv6", "regressor conv2", ...
-    int c = 0, h = 0, w = 0;
-  };
-  struct Output {
-    int dy = 0, dx = 0;
-    // Stages; probs is -1 for an offset whose classifier map is empty while the feature layer's
-    // map is not (it still fills in the interleaved feature map).
-    int probs = -1, boxes = -1, features = -1;
-  };
-  struct Plan {
-    InputSize size;
-    bool fine = true, boxes = true;
-    int feature_layer = -1;
-    int feature_pad = 0;  // a padding layer's zeros, added on the host around its input's map
-    std::vector<Stage> stages;
-    std::vector<Output> outputs;
-    std::unique_ptr<vk::Recorder> recorder;
-    std::unique_ptr<vk::DescriptorArena> arena;
-    uint64_t generation = ~0ull;
-  };
-
-  const vk::Context* ctx;
   const Model* model;
-  ops::PipelineLibrary lib;
-  std::unique_ptr<ops::Normalize> normalize;
-  std::unique_ptr<ops::Softmax> softmax;
-  std::unique_ptr<ops::Relu> relu;  // only for plans that stop at a conv's pre-ReLU output
-  std::map<int, std::unique_ptr<ops::MaxPool>> pools;
-  std::vector<std::unique_ptr<ops::Conv>> net_convs;  // trunk and classifier, module order
-  std::vector<std::unique_ptr<ops::Conv>> reg_convs;
-  std::map<int, int> conv_of_module;  // net module index -> net_convs index
-  std::map<int, int> reg_conv_of_module;
-  vk::GrowingBuffer input;
-  std::vector<vk::GrowingBuffer> buffers;  // by slot
-  std::map<std::string, int> slot_of_role;
-  uint64_t generation = 0;
-  std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
-  static constexpr size_t kMaxPlans = 16;
+  std::unique_ptr<GraphExecutor> exec;
+  std::vector<std::vector<int>> node;   // offset_graph's: [dy * k + dx][node of offset (0, 0)]
+  int k = 1;                            // the last pooling's kernel
+  int pool = 0, probs = 0, boxes = -1;  // nodes of offset (0, 0)
+  std::vector<int> module_node;         // net module i >= trunk_end() -> its node (a pad: before)
 
-  Impl(const vk::Context& c, const Model& m) : ctx(&c), model(&m), lib(c) {
-    normalize = std::make_unique<ops::Normalize>(lib, m.net.mean, m.net.stddev);
-    softmax = std::make_unique<ops::Softmax>(lib);
-    make_convs(m.net.modules, m.weights.convs, net_convs, conv_of_module);
-    if (m.regressor)
-      make_convs(m.regressor->modules, m.regressor->convs, reg_convs, reg_conv_of_module);
-    for (const Module& mod : m.net.modules)
-      if (mod.kind == ModuleKind::MaxPool && !pools.count(mod.kernel))
-        pools[mod.kernel] = std::make_unique<ops::MaxPool>(lib, mod.kernel);
-  }
-
-  void make_convs(const std::vector<Module>& mods, const std::vector<ConvWeights>& weights,
-                  std::vector<std::unique_ptr<ops::Conv>>& out, std::map<int, int>& index) {
-    int pad = 0;
+  Impl(const vk::Context& ctx, const Model& m) : model(&m) {
+    const NetSpec& net = m.net;
+    const int t = m.trunk_end();
+    graph::Graph g;
+    g.input_channels = net.input_channels;
+    g.nodes.push_back({});
+    g.nodes[0].name = "input";
+    // Copies: the model keeps its weights (the executor frees these once they are uploaded).
+    std::vector<ConvWeights> convs = m.weights.convs;
     size_t next = 0;
-    for (size_t i = 0; i < mods.size(); ++i) {
-      if (mods[i].kind == ModuleKind::Pad) pad += mods[i].pad;
-      if (mods[i].kind != ModuleKind::Conv) continue;
-      if (next >= weights.size()) throw WeightFileError("The model has fewer weights than convs");
-      index[static_cast<int>(i)] = static_cast<int>(out.size());
-      out.push_back(std::make_unique<ops::Conv>(lib, weights[next++], mods[i].stride, pad));
-      pad = 0;
+    int channels = net.input_channels;
+    const std::vector<int> trunk =
+        append_modules(g, 0, net.modules, 0, t + 1, convs, next, channels);
+    pool = trunk.back();
+    g.nodes[pool].name = "offset " + net.modules[t].name;
+    const int pooled_channels = channels;
+    module_node.assign(t, -1);
+    module_node.push_back(pool);
+    for (int n : append_modules(g, pool, net.modules, t + 1, net.num_layers(), convs, next,
+                                channels, "classifier "))
+      module_node.push_back(n);
+    if (next != convs.size()) throw WeightFileError("The model has more weights than convs");
+    graph::Node softmax;
+    softmax.name = "softmax";
+    softmax.op = graph::OpKind::Softmax;
+    softmax.inputs = {module_node.back()};
+    g.nodes.push_back(softmax);
+    probs = static_cast<int>(g.nodes.size()) - 1;
+    g.output = probs;
+    if (m.regressor) {
+      std::vector<ConvWeights> reg = m.regressor->convs;
+      size_t reg_next = 0;
+      int reg_channels = pooled_channels;
+      const auto& mods = m.regressor->modules;
+      boxes = append_modules(g, pool, mods, 0, static_cast<int>(mods.size()), reg, reg_next,
+                             reg_channels, "regressor ")
+                  .back();
     }
-  }
-
-  // One buffer per role ("trunk:3", "pooled", "probs:1,2", ...) shared by every plan, so each
-  // buffer only grows to the largest map of its own role.
-  int slot(Plan&, const std::string& role) {
-    auto [it, added] = slot_of_role.emplace(role, static_cast<int>(slot_of_role.size()));
-    return it->second;
-  }
-
-  // Appends modules [first, last) as stages (pads folded into convs, ReLUs fused into them)
-  // reading stage `in`; intermediate outputs go to slots "<role>:<i>". Returns the last stage.
-  // Module `feature_module`'s output goes to slot `feature_role` instead and its stage to
-  // `*feature_stage`; a conv there is not fused with its ReLU (its own output is the layer), the
-  // ReLU then runs as a stage of its own.
-  int append_chain(Plan& p, const std::vector<Module>& mods, int first, int last,
-                   const std::map<int, int>& conv_index,
-                   const std::vector<std::unique_ptr<ops::Conv>>& convs, int in,
-                   const std::string& role, int feature_module = -1, int* feature_stage = nullptr,
-                   const std::string& feature_role = {}) {
-    for (int i = first; i < last; ++i) {
-      const Module& m = mods[i];
-      const Stage& prev = p.stages[in];
-      Stage s{};
-      s.in = in;
-      if (m.kind == ModuleKind::Relu && i == feature_module) {
-        // After a conv the ReLU is fused into it: that stage's output is this layer.
-        p.stages[in].slot = slot(p, feature_role);
-        *feature_stage = in;
-      }
-      if (m.kind == ModuleKind::Pad || m.kind == ModuleKind::Relu) continue;  // folded / fused
-      bool split_relu = false;
-      if (m.kind == ModuleKind::Conv) {
-        s.kind = Stage::Kind::Conv;
-        s.conv = convs[conv_index.at(i)].get();
-        s.relu = i + 1 < last && mods[i + 1].kind == ModuleKind::Relu;
-        split_relu = s.relu && i == feature_module;
-        if (split_relu) s.relu = false;
-        s.c = s.conv->out_channels();
-        s.h = s.conv->out_size(prev.h);
-        s.w = s.conv->out_size(prev.w);
-      } else {
-        s.kind = Stage::Kind::Pool;
-        s.pool_k = m.kernel;
-        s.c = prev.c;
-        s.h = prev.h / m.kernel;
-        s.w = prev.w / m.kernel;
-      }
-      if (s.h <= 0 || s.w <= 0) return -1;
-      s.slot = slot(p, i == feature_module ? feature_role : role + ":" + std::to_string(i));
-      s.name = role == "trunk" ? m.name : role + " " + m.name;
-      p.stages.push_back(s);
-      in = static_cast<int>(p.stages.size()) - 1;
-      if (i == feature_module) *feature_stage = in;
-      if (split_relu) {
-        Stage r = s;
-        r.kind = Stage::Kind::Relu;
-        r.conv = nullptr;
-        r.in = in;
-        r.slot = slot(p, role + ":" + std::to_string(i));
-        r.name = role + " " + mods[i + 1].name;
-        p.stages.push_back(r);
-        in = static_cast<int>(p.stages.size()) - 1;
-      }
-    }
-    return in;
+    OffsetGraph offsets = offset_graph(std::move(g), pool);
+    k = offsets.k;
+    node = std::move(offsets.node);
+    exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph));
   }
 
   // Throws unless `layer` is -1 or a layer that dense evaluation computes at every cell: the
@@ -355,191 +275,88 @@ struct DenseEvaluator::Impl {
                 model->net.modules[last - 1].name + "), or -1 for none");
   }
 
-  Plan& plan_for(InputSize size, bool fine, bool boxes, int feature_layer) {
-    check_feature_layer(feature_layer);
-    boxes = boxes && model->regressor.has_value();
-    for (size_t i = 0; i < plans.size(); ++i) {
-      Plan& p = *plans[i];
-      if (p.size == size && p.fine == fine && p.boxes == boxes &&
-          p.feature_layer == feature_layer) {
-        std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
-        return *plans.back();
-      }
-    }
-    if (plans.size() >= kMaxPlans) plans.erase(plans.begin());
-    auto plan = std::make_unique<Plan>();
-    build_stages(*plan, size, fine, boxes, feature_layer);
-    plans.push_back(std::move(plan));
-    return *plans.back();
-  }
-
-  void build_stages(Plan& p, InputSize size, bool fine, bool boxes, int feature_layer) {
-    p.size = size;
-    p.fine = fine;
-    p.boxes = boxes;
-    p.feature_layer = feature_layer;
-    const NetSpec& net = model->net;
-    const int t = model->trunk_end();
-    // Layer L is module L - 1's output. A padding layer is its input's map with zeros around
-    // (added on the host): the stage to keep is the last module before the paddings.
-    int feature_module = feature_layer - 1;
-    p.feature_pad = 0;
-    if (feature_layer >= 0)
-      while (net.modules[feature_module].kind == ModuleKind::Pad)
-        p.feature_pad += net.modules[feature_module--].pad;
-    Stage norm{Stage::Kind::Normalize};
-    norm.c = model->net.input_channels;  // written as one texel per pixel (a zero fourth)
-    norm.h = size.h;
-    norm.w = size.w;
-    norm.slot = slot(p, "input");
-    norm.name = "normalize";
-    p.stages.push_back(norm);
-    const int trunk = append_chain(p, net.modules, 0, t, conv_of_module, net_convs, 0, "trunk");
-    if (trunk < 0) throw too_small(size);
-    const int k = net.modules[t].kernel;
-    const int n = fine ? k : 1;
-    for (int dy = 0; dy < n; ++dy)
-      for (int dx = 0; dx < n; ++dx) {
-        const Stage& pre = p.stages[trunk];
-        Stage pool{Stage::Kind::Pool};
-        pool.in = trunk;
-        pool.pool_k = k;
-        pool.dx = dx;
-        pool.dy = dy;
-        pool.c = pre.c;
-        pool.h = pre.h - dy < k ? 0 : (pre.h - dy) / k;
-        pool.w = pre.w - dx < k ? 0 : (pre.w - dx) / k;
-        if (pool.h <= 0 || pool.w <= 0) continue;  // this offset has no complete window
-        const std::string offset = std::to_string(dy) + "," + std::to_string(dx);
-        const std::string feature_role = "features:" + offset;
-        pool.slot = slot(p, feature_module == t ? feature_role : "pooled");
-        pool.name = "offset " + net.modules[t].name;
-        p.stages.push_back(pool);
-        const int pooled = static_cast<int>(p.stages.size()) - 1;
-        Output out{dy, dx};
-        if (feature_module == t) out.features = pooled;
-        const int scores = append_chain(
-            p, net.modules, t + 1, net.num_layers(), conv_of_module, net_convs, pooled,
-            "classifier", feature_module > t ? feature_module : -1, &out.features, feature_role);
-        if (scores < 0) {
-          if (out.features >= 0) p.outputs.push_back(out);
-          continue;
-        }
-        Stage sm = p.stages[scores];
-        sm.kind = Stage::Kind::Softmax;
-        sm.name = "softmax";
-        sm.in = scores;
-        sm.slot = slot(p, "probs:" + offset);
-        p.stages.push_back(sm);
-        out.probs = static_cast<int>(p.stages.size()) - 1;
-        if (boxes) {
-          const auto& reg = model->regressor->modules;
-          out.boxes = append_chain(p, reg, 0, static_cast<int>(reg.size()), reg_conv_of_module,
-                                   reg_convs, pooled, "regressor");
-          // The last regressor stage writes into a per-offset slot, not a shared one.
-          p.stages[out.boxes].slot = slot(p, "boxes:" + offset);
-          const Stage& b = p.stages[out.boxes];
-          const Stage& s = p.stages[out.probs];
-          if (b.h != s.h || b.w != s.w)
-            throw Error("The model's regressor and classifier give different map sizes");
-        }
-        p.outputs.push_back(out);
-      }
-    if (p.outputs.empty() || p.outputs.front().dx != 0 || p.outputs.front().dy != 0 ||
-        p.outputs.front().probs < 0)
-      throw too_small(size);
-  }
-
   ImageError too_small(InputSize s) const {
     return ImageError("The input (" + std::to_string(s.w) + "x" + std::to_string(s.h) +
                       ") is too small for the " + model->net.name + " network: it needs at least " +
                       std::to_string(model->net.window) + "x" + std::to_string(model->net.window) +
                       " pixels.");
   }
-
-  ops::Blob blob(const Stage& s) { return {&buffers[s.slot].get(), s.c, s.h, s.w}; }
-
-  void record(Plan& p) {
-    bool grew = input.reserve(*ctx, static_cast<VkDeviceSize>(p.size.h) * p.size.w * 3 * 4);
-    if (buffers.size() < slot_of_role.size()) buffers.resize(slot_of_role.size());
-    for (const Stage& s : p.stages) ops::check_fits(*ctx, {nullptr, s.c, s.h, s.w}, s.name);
-    for (const Stage& s : p.stages)
-      grew |= buffers[s.slot].reserve(*ctx, ops::Blob{nullptr, s.c, s.h, s.w}.floats() * 4);
-    if (grew) ++generation;
-    if (p.generation == generation && p.recorder && p.recorder->recorded()) return;
-    p.recorder = std::make_unique<vk::Recorder>(*ctx, static_cast<uint32_t>(p.stages.size()) + 1);
-    p.arena = std::make_unique<vk::DescriptorArena>(*ctx);
-    vk::Recorder& rec = *p.recorder;
-    rec.begin();
-    rec.timestamp();
-    for (const Stage& s : p.stages) {
-      const ops::Blob out = blob(s);
-      const ops::Blob in = s.in >= 0 ? blob(p.stages[s.in]) : ops::Blob{};
-      switch (s.kind) {
-        case Stage::Kind::Normalize:
-          normalize->record(rec, *p.arena, input.get(), s.h, s.w, {out.buffer, 4, s.h, s.w});
-          break;
-        case Stage::Kind::Conv:
-          s.conv->record(rec, *p.arena, in, out, s.relu);
-          break;
-        case Stage::Kind::Pool:
-          pools.at(s.pool_k)->record(rec, *p.arena, in, out, s.dx, s.dy);
-          break;
-        case Stage::Kind::Relu:
-          if (!relu) relu = std::make_unique<ops::Relu>(lib);
-          relu->record(rec, *p.arena, in, out);
-          break;
-        case Stage::Kind::Softmax:
-          softmax->record(rec, *p.arena, in, out);
-          break;
-      }
-      rec.barrier();
-      rec.timestamp();
-    }
-    rec.end();
-    p.generation = generation;
-  }
 };
 
-DenseEvaluator::DenseEvaluator(const vk::Context& ctx, const Model& model)
-    : model_(&model), impl_(std::make_unique<Impl>(ctx, model)) {
+DenseEvaluator::DenseEvaluator(const vk::Context& ctx, const Model& model) : model_(&model) {
   model.validate();
   const auto& mods = model.net.modules;
   for (int i = model.trunk_end() + 1; i < model.net.num_layers(); ++i)
     if (mods[i].kind == ModuleKind::Conv && mods[i].stride != 1)
       throw Error("Dense evaluation needs stride-1 layers after the last pooling; " + mods[i].name +
                   " has stride " + std::to_string(mods[i].stride));
+  impl_ = std::make_unique<Impl>(ctx, model);
 }
 
 DenseEvaluator::~DenseEvaluator() = default;
 
 uint64_t DenseEvaluator::activation_bytes() const {
-  uint64_t n = impl_->input.get().size();
-  for (const auto& b : impl_->buffers) n += b.get().size();
-  return n;
+  return impl_->exec->activation_bytes();
 }
 
 uint64_t DenseEvaluator::weight_bytes() const {
-  uint64_t n = 0;
-  for (const auto& c : impl_->net_convs) n += c->weight_bytes();
-  for (const auto& c : impl_->reg_convs) n += c->weight_bytes();
-  return n;
+  return impl_->exec->weight_bytes();
 }
 
 ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions& options,
                                         int image_h, int image_w, bool flipped, double* gpu_ms,
                                         double* collect_ms) {
   if (input.c != 3) throw ImageError("The network expects an RGB image (3 channels)");
+  Impl& m = *impl_;
+  m.check_feature_layer(options.feature_layer);
   const InputSize size{input.h, input.w};
-  Impl::Plan& plan = impl_->plan_for(size, options.fine, options.boxes, options.feature_layer);
-  impl_->record(plan);
-  impl_->input.get().upload(input.data);
-  plan.recorder->submit();
-  const int stamps = static_cast<int>(plan.stages.size());
-  if (gpu_ms) *gpu_ms = plan.recorder->elapsed_ms(0, stamps);
-  last_stages_.clear();
-  for (int i = 0; i < stamps; ++i)
-    last_stages_.push_back({plan.stages[i].name, plan.recorder->elapsed_ms(i, i + 1)});
+  const bool boxes = options.boxes && m.boxes >= 0;
+  // Layer L is module L - 1's output. A padding layer is its input's map with zeros around
+  // (added on the host): the node to keep is the last module's before the paddings.
+  int feature = -1, fpad = 0;
+  if (options.feature_layer >= 0) {
+    int module = options.feature_layer - 1;
+    while (model_->net.modules[module].kind == ModuleKind::Pad)
+      fpad += model_->net.modules[module--].pad;
+    feature = m.module_node.at(module);
+  }
+
+  // The offsets with a complete pooling window; of those, the ones whose classifier map is not
+  // empty, or whose feature map is not (it still fills in the interleaved feature map).
+  struct Output {
+    int dy = 0, dx = 0, probs = -1, boxes = -1, features = -1;
+  };
+  const std::vector<graph::Shape> shapes = m.exec->graph().shapes(size.h, size.w);
+  std::vector<Output> outputs;
+  std::vector<int> want;
+  const int k = options.fine ? m.k : 1;
+  for (int dy = 0; dy < k; ++dy)
+    for (int dx = 0; dx < k; ++dx) {
+      const std::vector<int>& at = m.node[dy * m.k + dx];
+      if (!shapes[at[m.pool]].valid()) continue;
+      Output o{dy, dx};
+      if (shapes[at[m.probs]].valid()) {
+        o.probs = at[m.probs];
+        if (boxes) {
+          o.boxes = at[m.boxes];
+          const graph::Shape &b = shapes[o.boxes], &p = shapes[o.probs];
+          if (b.h != p.h || b.w != p.w)
+            throw Error("The model's regressor and classifier give different map sizes");
+        }
+      }
+      if (feature >= 0 && shapes[at[feature]].valid()) o.features = at[feature];
+      if (o.probs < 0 && o.features < 0) continue;
+      for (int n : {o.probs, o.boxes, o.features})
+        if (n >= 0) want.push_back(n);
+      outputs.push_back(o);
+    }
+  if (outputs.empty() || outputs.front().dx != 0 || outputs.front().dy != 0 ||
+      outputs.front().probs < 0)
+    throw m.too_small(size);
+
+  std::map<int, Tensor> maps = m.exec->run(normalize_input(model_->net, input), want);
+  if (gpu_ms) *gpu_ms = m.exec->last_gpu_ms();
+  last_stages_ = m.exec->last_stage_times();
 
   ScaleMap map;
   map.flipped = flipped;
@@ -548,48 +365,29 @@ ScaleMap DenseEvaluator::evaluate_input(const Tensor& input, const DenseOptions&
   map.image_w = image_w;
   map.geometry = map_geometry(*model_, size.h, size.w, options.fine);
   const MapGeometry& g = map.geometry;
-  const int k = g.offsets;
   map.background = model_->background;
-  const int classes = plan.stages[plan.outputs.front().probs].c;
-  map.probs = Tensor(classes, g.h, g.w);
-  if (plan.boxes) {
-    const int box_channels = plan.stages[plan.outputs.front().boxes].c;
-    map.boxes = Tensor(box_channels, g.h, g.w);
-  }
+  map.probs = Tensor(shapes[m.probs].c, g.h, g.w);
+  if (boxes) map.boxes = Tensor(shapes[m.boxes].c, g.h, g.w);
   // The feature layer's maps interleave like the outputs' (each offset's map starts at the same
   // cell); before the classifier's last spatial conv they are larger than the output maps.
-  const int fpad = plan.feature_pad;
-  if (plan.feature_layer >= 0) {
-    int fc = 0, fh = 0, fw = 0;
-    for (const Impl::Output& o : plan.outputs) {
-      const Impl::Stage& s = plan.stages[o.features];
-      fc = s.c;
+  if (feature >= 0) {
+    int fh = 0, fw = 0;
+    for (const Output& o : outputs) {
+      const graph::Shape& s = shapes[o.features];
       fh = std::max(fh, (s.h + 2 * fpad - 1) * k + o.dy + 1);
       fw = std::max(fw, (s.w + 2 * fpad - 1) * k + o.dx + 1);
     }
-    map.features = Tensor(fc, fh, fw);
+    map.features = Tensor(shapes[feature].c, fh, fw);
   }
-  double scatter_ms = 0;
-  for (const Impl::Output& o : plan.outputs) {
-    const Tensor probs = o.probs >= 0 ? ops::download(impl_->blob(plan.stages[o.probs])) : Tensor();
-    const Tensor boxes = o.boxes >= 0 ? ops::download(impl_->blob(plan.stages[o.boxes])) : Tensor();
-    Tensor features =
-        o.features >= 0 ? ops::download(impl_->blob(plan.stages[o.features])) : Tensor();
-    const auto t0 = Clock::now();
-    if (o.probs >= 0) interleave_offset(probs, k, o.dy, o.dx, map.probs);
-    if (o.boxes >= 0) interleave_offset(boxes, k, o.dy, o.dx, map.boxes);
-    if (o.features >= 0 && fpad > 0) {
-      Tensor padded(features.c, features.h + 2 * fpad, features.w + 2 * fpad, 0.0f);
-      for (int c = 0; c < features.c; ++c)
-        for (int i = 0; i < features.h; ++i)
-          for (int j = 0; j < features.w; ++j)
-            padded.at(c, i + fpad, j + fpad) = features.at(c, i, j);
-      features = std::move(padded);
-    }
-    if (o.features >= 0) interleave_offset(features, k, o.dy, o.dx, map.features);
-    scatter_ms += ms_since(t0);
+  const auto t0 = Clock::now();
+  for (const Output& o : outputs) {
+    if (o.probs >= 0) interleave_offset(maps.at(o.probs), k, o.dy, o.dx, map.probs);
+    if (o.boxes >= 0) interleave_offset(maps.at(o.boxes), k, o.dy, o.dx, map.boxes);
+    if (o.features < 0) continue;
+    const Tensor& f = maps.at(o.features);
+    interleave_offset(fpad > 0 ? ref::pad(f, fpad) : f, k, o.dy, o.dx, map.features);
   }
-  if (collect_ms) *collect_ms = scatter_ms;
+  if (collect_ms) *collect_ms = ms_since(t0);
   return map;
 }
 

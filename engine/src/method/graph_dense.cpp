@@ -109,6 +109,72 @@ int offset_pooling_node(const graph::Graph& g) {
   return pool;
 }
 
+OffsetGraph offset_graph(graph::Graph g, int pool) {
+  OffsetGraph out;
+  const int n = static_cast<int>(g.nodes.size());
+  if (pool < 0) {
+    out.node.emplace_back(n);
+    for (int i = 0; i < n; ++i) out.node[0][i] = i;
+    out.graph = std::move(g);
+    return out;
+  }
+  const graph::Node& p = g.nodes.at(pool);
+  const graph::PoolParams& q = p.pool;
+  if (p.op != OpKind::Pool || q.kh != q.kw || q.stride_h != q.kh || q.stride_w != q.kw ||
+      q.ceil_mode || q.pads.top || q.pads.left || q.pads.bottom || q.pads.right || q.offset_y ||
+      q.offset_x)
+    throw Error("Offset pooling needs a pooling whose kernel equals its stride, without pads; " +
+                p.name + " is not one");
+  out.k = q.kh;
+  std::vector<bool> depends(n, false);
+  depends[pool] = true;
+  for (int i = pool + 1; i < n; ++i) {
+    const auto& ins = g.nodes[i].inputs;
+    const bool any = std::any_of(ins.begin(), ins.end(), [&](int in) { return depends[in]; });
+    if (!any) continue;
+    for (int in : ins)
+      if (!depends[in])
+        throw Error("Offset pooling: " + g.nodes[i].name + " reads both the pooling " + p.name +
+                    " and a map that does not shift with it (" + g.nodes[in].name + ")");
+    depends[i] = true;
+  }
+  out.node.assign(static_cast<size_t>(out.k) * out.k, std::vector<int>(n));
+  for (int i = 0; i < n; ++i) out.node[0][i] = i;
+  for (int o = 1; o < out.k * out.k; ++o) {
+    std::vector<int>& map = out.node[o];
+    for (int i = 0; i < n; ++i) {
+      if (!depends[i]) {
+        map[i] = i;
+        continue;
+      }
+      graph::Node copy;
+      graph::Node& orig = g.nodes[i];
+      copy.name = orig.name;  // a stage's name: timings sum over offsets
+      copy.op = orig.op;
+      copy.pool = orig.pool;
+      copy.lrn = orig.lrn;
+      copy.act = orig.act;
+      for (int in : orig.inputs) copy.inputs.push_back(map[in]);
+      if (orig.op == OpKind::Conv) {
+        // The parameters without the weights (moved aside, never copied).
+        std::vector<float> w = std::move(orig.conv.weights), b = std::move(orig.conv.bias);
+        copy.conv = orig.conv;
+        orig.conv.weights = std::move(w);
+        orig.conv.bias = std::move(b);
+        copy.shares = orig.shares >= 0 ? orig.shares : i;
+      }
+      if (i == pool) {
+        copy.pool.offset_y = o / out.k;
+        copy.pool.offset_x = o % out.k;
+      }
+      map[i] = static_cast<int>(g.nodes.size());
+      g.nodes.push_back(std::move(copy));
+    }
+  }
+  out.graph = std::move(g);
+  return out;
+}
+
 namespace {
 
 // A global pooling dense_graph() removed (nobody reads it) stands for the map it pooled.
@@ -121,76 +187,38 @@ int dense_feature_node(const graph::Graph& g, int node) {
   return g.nodes[node].inputs.at(0);
 }
 
-// Channels x rows x columns of `t` from (y, x) on.
-Tensor crop_map(const Tensor& t, int y, int x) {
-  Tensor out(t.c, t.h - y, t.w - x);
-  for (int c = 0; c < t.c; ++c)
-    for (int i = 0; i < out.h; ++i)
-      std::copy_n(&t.data[(static_cast<size_t>(c) * t.h + i + y) * t.w + x], out.w,
-                  &out.data[(static_cast<size_t>(c) * out.h + i) * out.w]);
-  return out;
-}
-
-// A copy of `g` without the weights (they are moved out and back, never copied).
-graph::Graph without_weights(graph::Graph& g) {
-  graph::Graph out;
-  out.input_channels = g.input_channels;
-  out.output = g.output;
-  for (graph::Node& n : g.nodes) {
-    std::vector<float> w = std::move(n.conv.weights), b = std::move(n.conv.bias);
-    out.nodes.push_back(n);
-    n.conv.weights = std::move(w);
-    n.conv.bias = std::move(b);
-  }
-  return out;
-}
-
 }  // namespace
 
-// The dense graph runs whole, or, where offset pooling is possible, in two parts: the trunk up
-// to the last pooling's input, and the head from that pooling on, fed the trunk's map cropped
-// at each offset. The two parts hold disjoint nodes, so the weights are on the device once.
+// The dense graph with the last pooling at every offset (offset_graph) where offset pooling is
+// possible: one executor, one pass per scale computes the trunk once and every offset's head.
 struct GraphDenseEvaluator::Impl {
-  graph::Graph dense;  // the structure (node kinds and links; the weights are on the device)
-  std::unique_ptr<GraphExecutor> whole, trunk, head;
-  int pool = -1, pre = 0, k = 1;  // the split: pooling node, its input node, its kernel
-  CellGeometry cells;             // of the output, coarse
-  int pre_stride = 1;             // input pixels between cells of the pooling's input map
+  std::unique_ptr<GraphExecutor> exec;  // its graph() is the structure (weights on the device)
+  std::vector<std::vector<int>> node;   // offset_graph's: [offset][dense graph node]
+  int pool = -1, k = 1;                 // the pooling offset pooling shifts, its kernel
+  CellGeometry cells;                   // of the output, coarse
+  int pre_stride = 1;                   // input pixels between cells of the pooling's input map
 
   // Runs `nodes` (of the dense graph) for a network input with the pooling at each of the k x k
-  // offsets (k = 1: offset 0 alone), the trunk once. An offset whose map is too small for the
-  // head gives nothing (offset 0 then throws ImageError).
+  // offsets (k = 1: offset 0 alone). An offset whose map is too small for the output gives
+  // nothing (offset 0 then throws ImageError).
   std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> run_offsets(
       const Tensor& input, const std::vector<int>& nodes, int offsets) {
-    std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> parts;
-    if (whole) {
-      parts.push_back({{0, 0}, whole->run(input, nodes)});
-      return parts;
+    const graph::Graph& g = exec->graph();
+    const std::vector<graph::Shape> shapes = g.shapes(input.h, input.w);
+    std::vector<int> used, want;
+    for (int o = 0; o < offsets * offsets; ++o) {
+      const int at = (o / offsets) * k + o % offsets;  // offsets < k: coarse is offset 0 alone
+      if (o > 0 && !shapes[node[at][g.output]].valid()) continue;
+      used.push_back(at);
+      for (int n : nodes) want.push_back(node[at][n]);
     }
-    std::vector<int> before{pre}, after;
-    for (int n : nodes) (n < pool ? before : after).push_back(n - (n < pool ? 0 : pool - 1));
-    std::map<int, Tensor> trunk_maps = trunk->run(input, before);
-    const Tensor map = std::move(trunk_maps.at(pre));
-    if (std::find(nodes.begin(), nodes.end(), pre) != nodes.end())
-      trunk_maps[pre] = map;
-    else
-      trunk_maps.erase(pre);
-    for (int dy = 0; dy < offsets; ++dy)
-      for (int dx = 0; dx < offsets; ++dx) {
-        std::map<int, Tensor> out = trunk_maps;  // the requested maps before the pooling
-        try {
-          if (!after.empty()) {
-            if (map.h - dy < k || map.w - dx < k)
-              throw ImageError("The input is too small for this network's classifier");
-            for (auto& [n, t] : head->run(crop_map(map, dy, dx), after))
-              out[n + pool - 1] = std::move(t);
-          }
-        } catch (const ImageError&) {
-          if (dy == 0 && dx == 0) throw;
-          continue;
-        }
-        parts.push_back({{dy, dx}, std::move(out)});
-      }
+    std::map<int, Tensor> maps = exec->run(input, want);
+    std::vector<std::pair<std::array<int, 2>, std::map<int, Tensor>>> parts;
+    for (int at : used) {
+      std::map<int, Tensor> part;
+      for (int n : nodes) part[n] = maps.at(node[at][n]);
+      parts.push_back({{at / k, at % k}, std::move(part)});
+    }
     return parts;
   }
 };
@@ -201,31 +229,11 @@ GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphMode
   graph::Graph dense = dense_graph(model.graph, &removed_);
   m.cells = cell_geometry(dense, dense.output);
   m.pool = offset_pooling_node(dense);
-  m.dense = without_weights(dense);  // the structure; the weights go to the device
-  if (m.pool < 0) {
-    m.whole = std::make_unique<GraphExecutor>(ctx, std::move(dense));
-  } else {
-    const int pool = m.pool;
-    m.pre = dense.nodes[pool].inputs[0];
-    m.k = dense.nodes[pool].pool.kh;
-    m.pre_stride = cell_geometry(dense, m.pre).stride;
-    graph::Graph head;
-    head.input_channels = dense.shapes(model.input_h, model.input_w).at(m.pre).c;
-    head.nodes.push_back({});
-    head.nodes[0].name = "input";
-    for (size_t i = pool; i < dense.nodes.size(); ++i) {
-      graph::Node n = std::move(dense.nodes[i]);
-      for (int& in : n.inputs) in = in == m.pre ? 0 : in - pool + 1;
-      head.nodes.push_back(std::move(n));
-    }
-    head.output = dense.output - pool + 1;
-    graph::Graph trunk;
-    trunk.input_channels = dense.input_channels;
-    for (int i = 0; i < pool; ++i) trunk.nodes.push_back(std::move(dense.nodes[i]));
-    trunk.output = m.pre;
-    m.trunk = std::make_unique<GraphExecutor>(ctx, std::move(trunk));
-    m.head = std::make_unique<GraphExecutor>(ctx, std::move(head));
-  }
+  if (m.pool >= 0) m.pre_stride = cell_geometry(dense, dense.nodes[m.pool].inputs[0]).stride;
+  OffsetGraph offsets = offset_graph(std::move(dense), m.pool);
+  m.k = offsets.k;
+  m.node = std::move(offsets.node);
+  m.exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph));
 }
 
 GraphDenseEvaluator::~GraphDenseEvaluator() = default;
@@ -239,9 +247,7 @@ int GraphDenseEvaluator::offsets() const {
 }
 
 uint64_t GraphDenseEvaluator::activation_bytes() const {
-  const Impl& m = *impl_;
-  return m.whole ? m.whole->activation_bytes()
-                 : m.trunk->activation_bytes() + m.head->activation_bytes();
+  return impl_->exec->activation_bytes();
 }
 
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
@@ -252,10 +258,10 @@ DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<I
   };
   Impl& im = *impl_;
   DenseResult result;
-  const int output = im.dense.output;
+  const int output = im.exec->graph().output;
   const CellGeometry& cells = im.cells;
   const int k = fine ? im.k : 1;
-  const int features = feature_node < 0 ? -1 : dense_feature_node(im.dense, feature_node);
+  const int features = feature_node < 0 ? -1 : dense_feature_node(im.exec->graph(), feature_node);
   if (features >= 0 && k > 1 && features < im.pool)
     throw Error(
         "Features of a node before the last pooling have no fine-stride map: take them "

@@ -274,8 +274,8 @@ struct CopyPush {
 
 std::vector<int32_t> pool_constants(const graph::PoolParams& p) {
   if (p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0 || p.pads.top < 0 ||
-      p.pads.left < 0 || p.pads.bottom < 0 || p.pads.right < 0)
-    throw Error("Pool: invalid kernel, stride or pads");
+      p.pads.left < 0 || p.pads.bottom < 0 || p.pads.right < 0 || p.offset_y < 0 || p.offset_x < 0)
+    throw Error("Pool: invalid kernel, stride, pads or offset");
   return {p.kh,
           p.kw,
           p.stride_h,
@@ -285,7 +285,9 @@ std::vector<int32_t> pool_constants(const graph::PoolParams& p) {
           p.pads.bottom,
           p.pads.right,
           p.kind == graph::PoolParams::Kind::Max ? 1 : 0,
-          p.count_include_pad ? 1 : 0};
+          p.count_include_pad ? 1 : 0,
+          p.offset_y,
+          p.offset_x};
 }
 
 }  // namespace
@@ -298,10 +300,7 @@ Pool::Pool(PipelineLibrary& lib, const graph::PoolParams& p)
 
 void Pool::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
                   const Blob& out) const {
-  const int oh =
-      graph::window_output(in.h, p_.kh, p_.stride_h, 1, p_.pads.top, p_.pads.bottom, p_.ceil_mode);
-  const int ow =
-      graph::window_output(in.w, p_.kw, p_.stride_w, 1, p_.pads.left, p_.pads.right, p_.ceil_mode);
+  const int oh = graph::pool_output(p_, in.h, true), ow = graph::pool_output(p_, in.w, false);
   if (out.c != in.c || out.h != oh || out.w != ow)
     throw Error("Pool: output blob is " + dims(out) + ", expected " + std::to_string(in.c) + "x" +
                 std::to_string(oh) + "x" + std::to_string(ow));
@@ -414,9 +413,8 @@ Tensor run_pool(PipelineLibrary& lib, const Tensor& in, const graph::PoolParams&
   OneShot run(lib);
   Pool op(lib, p);
   Blob src = run.upload(in);
-  Blob dst = run.output(
-      in.c, graph::window_output(in.h, p.kh, p.stride_h, 1, p.pads.top, p.pads.bottom, p.ceil_mode),
-      graph::window_output(in.w, p.kw, p.stride_w, 1, p.pads.left, p.pads.right, p.ceil_mode));
+  Blob dst =
+      run.output(in.c, graph::pool_output(p, in.h, true), graph::pool_output(p, in.w, false));
   op.record(run.rec, run.arena, src, dst);
   return run.finish(dst);
 }

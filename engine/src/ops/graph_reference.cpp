@@ -78,15 +78,15 @@ Tensor activation(const Tensor& in, const Activation& act) {
 }
 
 Tensor pool(const Tensor& in, const PoolParams& p) {
-  const int oh = window_output(in.h, p.kh, p.stride_h, 1, p.pads.top, p.pads.bottom, p.ceil_mode);
-  const int ow = window_output(in.w, p.kw, p.stride_w, 1, p.pads.left, p.pads.right, p.ceil_mode);
+  const int oh = pool_output(p, in.h, true), ow = pool_output(p, in.w, false);
   Tensor out(in.c, oh, ow);
   for (int c = 0; c < in.c; ++c)
     for (int y = 0; y < oh; ++y)
       for (int x = 0; x < ow; ++x) {
         // The window in padded coordinates, cut at the trailing pad (ceil mode's overhang past
         // it never counts), then at the input.
-        const int ys = y * p.stride_h - p.pads.top, xs = x * p.stride_w - p.pads.left;
+        const int ys = y * p.stride_h - p.pads.top + p.offset_y;
+        const int xs = x * p.stride_w - p.pads.left + p.offset_x;
         const int ye = std::min(ys + p.kh, in.h + p.pads.bottom);
         const int xe = std::min(xs + p.kw, in.w + p.pads.right);
         const int padded_count = (ye - ys) * (xe - xs);
@@ -209,7 +209,8 @@ std::vector<Tensor> run(const Graph& g, const Tensor& input) {
       case OpKind::Input:
         break;  // validate() allows only node 0
       case OpKind::Conv:
-        outs[i] = conv(x, n.conv, n.act);
+        outs[i] =
+            conv(x, n.shares >= 0 ? g.nodes[static_cast<size_t>(n.shares)].conv : n.conv, n.act);
         break;
       case OpKind::Activation:
         outs[i] = activation(x, n.act);
