@@ -41,18 +41,6 @@ class PipelineLibrary {
   std::map<Key, std::unique_ptr<vk::ComputePipeline>> pipelines_;
 };
 
-/// Input normalization: planar RGB 0..255 to NC4HW4 (v - mean) / stddev.
-class Normalize {
- public:
-  Normalize(PipelineLibrary& lib, float mean, float stddev);
-  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const vk::Buffer& rgb, int h, int w,
-              const Blob& out) const;
-
- private:
-  const vk::ComputePipeline* pipeline_;
-  float mean_, inv_std_;
-};
-
 /// A fused activation as the shaders take it (specialization constants): graph.hpp's Activation
 /// without the graph types.
 struct FusedActivation {
@@ -143,30 +131,6 @@ class Conv {
   vk::Buffer bias_;     ///< OC rounded up to 8
 };
 
-/// Max pooling, kernel = stride = k, from pixel offset (dx, dy).
-class MaxPool {
- public:
-  MaxPool(PipelineLibrary& lib, int k);
-  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
-              int dx, int dy) const;
-  int out_size(int in, int offset) const { return (in - offset) / k_; }
-
- private:
-  const vk::ComputePipeline* pipeline_;
-  int k_;
-};
-
-/// ReLU as a separate pass (the engine fuses it into Conv except where a caller asked for a
-/// convolution's output before its activation).
-class Relu {
- public:
-  explicit Relu(PipelineLibrary& lib);
-  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out) const;
-
- private:
-  const vk::ComputePipeline* pipeline_;
-};
-
 /// Softmax over channels at every pixel.
 class Softmax {
  public:
@@ -191,10 +155,6 @@ Tensor download(const Blob& blob);
 Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, int stride, int pad,
                 bool relu, Conv::Variant variant = Conv::Variant::Auto,
                 std::optional<Conv::TileShape> tile = std::nullopt);
-Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy);
-Tensor run_relu(PipelineLibrary& lib, const Tensor& in);
 Tensor run_softmax(PipelineLibrary& lib, const Tensor& in);
-/// `rgb` is planar RGB 0..255.
-Tensor run_normalize(PipelineLibrary& lib, const Tensor& rgb, float mean, float stddev);
 
 }  // namespace overfeat::ops

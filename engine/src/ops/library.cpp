@@ -67,15 +67,6 @@ Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, in
   return run.finish(dst);
 }
 
-Tensor run_maxpool(PipelineLibrary& lib, const Tensor& in, int k, int dx, int dy) {
-  OneShot run(lib);
-  MaxPool op(lib, k);
-  Blob src = run.upload(in);
-  Blob dst = run.output(in.c, op.out_size(in.h, dy), op.out_size(in.w, dx));
-  op.record(run.rec, run.arena, src, dst, dx, dy);
-  return run.finish(dst);
-}
-
 // Ops whose output has the input's shape.
 template <typename Op>
 Tensor run_same_shape(PipelineLibrary& lib, const Tensor& in) {
@@ -87,27 +78,8 @@ Tensor run_same_shape(PipelineLibrary& lib, const Tensor& in) {
   return run.finish(dst);
 }
 
-Tensor run_relu(PipelineLibrary& lib, const Tensor& in) {
-  return run_same_shape<Relu>(lib, in);
-}
-
 Tensor run_softmax(PipelineLibrary& lib, const Tensor& in) {
   return run_same_shape<Softmax>(lib, in);
-}
-
-Tensor run_normalize(PipelineLibrary& lib, const Tensor& rgb, float mean, float stddev) {
-  if (rgb.c != 3) throw Error("run_normalize: expected 3 channels");
-  OneShot run(lib);
-  Normalize op(lib, mean, stddev);
-  run.buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), rgb.size() * 4));
-  run.buffers.back()->upload(rgb.data);
-  const vk::Buffer& src = *run.buffers.back();
-  Blob dst = run.output(4, rgb.h, rgb.w);
-  op.record(run.rec, run.arena, src, rgb.h, rgb.w, dst);
-  Tensor t = run.finish(dst);
-  t.c = 3;
-  t.data.resize(static_cast<size_t>(3) * rgb.h * rgb.w);
-  return t;
 }
 
 }  // namespace overfeat::ops
