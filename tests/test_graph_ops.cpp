@@ -10,7 +10,7 @@
 #include <random>
 #include <sstream>
 
-#include "overfeat/graph_ops.hpp"
+#include "ops/graph_ops.hpp"
 #include "overfeat/graph_reference.hpp"
 #include "vulkan_fixture.hpp"
 

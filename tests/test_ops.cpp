@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "overfeat/graph_ops.hpp"
+#include "ops/graph_ops.hpp"
 #include "overfeat/half.hpp"
 #include "overfeat/network.hpp"
 #include "overfeat/reference.hpp"

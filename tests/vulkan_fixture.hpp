@@ -9,10 +9,10 @@
 #include <random>
 #include <string>
 
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
-#include "overfeat/ops.hpp"
 #include "overfeat/tensor.hpp"
-#include "overfeat/vk/context.hpp"
+#include "vk/context.hpp"
 
 namespace overfeat::testing {
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "overfeat/device.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_executor.hpp"
@@ -17,7 +18,6 @@
 #include "overfeat/network.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/report.hpp"
-#include "overfeat/vk/context.hpp"
 #include "overfeat/weights.hpp"
 
 namespace overfeat::studio {
@@ -37,7 +37,7 @@ QString mode_name(Mode mode) {
 }
 
 struct InferenceWorker::Engine {
-  std::unique_ptr<vk::Context> ctx;
+  vk::ContextPtr ctx;
   Model model;  ///< for a classic network: its name, classes and window only
   std::unique_ptr<DenseEvaluator> evaluator;
   /// A classic network (an ONNX classifier without OverFeat metadata), run by graph_eval.
@@ -205,7 +205,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     vk::ContextOptions options;
     options.device = request.device.toStdString();
     options.half_weights = request.half_weights;
-    engine->ctx = std::make_unique<vk::Context>(options);
+    engine->ctx = vk::open_context(options);
     // The file and the device are good: only now give up the current model (a bad choice keeps
     // it working), releasing its device memory before the next one is uploaded.
     loaded_ = false;
@@ -260,8 +260,8 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->layer_view = !info->layers.empty();
     info->window = m.net.window;
     info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
-    info->device = QString::fromStdString(engine->ctx->capability_line());
-    info->half_weights = engine->ctx->half_weights();
+    info->device = QString::fromStdString(vk::capability_line(*engine->ctx));
+    info->half_weights = vk::half_weights(*engine->ctx);
     info->weight_bytes =
         engine->graph_eval ? 0 : static_cast<quint64>(engine->evaluator->weight_bytes());
     const int foreground = static_cast<int>(m.classes.size()) - (m.background >= 0 ? 1 : 0);
@@ -292,7 +292,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     engine_ = std::move(engine);
     loadStore();
     activation_bytes_ = engine_->activation_bytes();
-    validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
+    validation_messages_ = validation_base_ + vk::validation_messages(*engine_->ctx);
     loaded_ = true;
     emit modelLoading(100, tr("Ready"));
     emit modelReady(info);
@@ -651,7 +651,7 @@ void InferenceWorker::analyse(Job job) {
       }
     }
     activation_bytes_ = engine_->activation_bytes();
-    validation_messages_ = validation_base_ + engine_->ctx->validation_messages();
+    validation_messages_ = validation_base_ + vk::validation_messages(*engine_->ctx);
     {
       std::lock_guard lock(fps_mutex_);
       finished_at_.push_back(t1);

@@ -108,9 +108,10 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
   nlohmann::json torch = no_torch || torch_arch.empty()
                              ? nlohmann::json(nullptr)
                              : run_torch("--torchvision '" + torch_arch + "'", sizes, threads);
-  nlohmann::json report = {{"device", ctx->capability_line()}, {"runs", nlohmann::json::array()}};
+  nlohmann::json report = {{"device", vk::capability_line(*ctx)},
+                           {"runs", nlohmann::json::array()}};
   if (!json_out) {
-    std::cout << "Device: " << ctx->capability_line() << "\n";
+    std::cout << "Device: " << vk::capability_line(*ctx) << "\n";
     if (torch_arch.empty() && !no_torch)
       std::cout << "(no PyTorch comparison: name the architecture with --torch-arch, e.g. "
                    "resnet50)\n";
@@ -233,8 +234,9 @@ int run_bench(int argc, char** argv) {
     return bench_graph_model(model_file, torch_arch, size_args, repeat, warmup, threads, no_torch,
                              json_out, device);
   auto ctx = open_context(device, false);
-  nlohmann::json report = {{"device", ctx->capability_line()}, {"runs", nlohmann::json::array()}};
-  if (!json_out) std::cout << "Device: " << ctx->capability_line() << "\n";
+  nlohmann::json report = {{"device", vk::capability_line(*ctx)},
+                           {"runs", nlohmann::json::array()}};
+  if (!json_out) std::cout << "Device: " << vk::capability_line(*ctx) << "\n";
 
   for (int net_index : {0, 1}) {
     if ((which == "fast" && net_index != 0) || (which == "accurate" && net_index != 1)) continue;

@@ -102,13 +102,13 @@ int run_bench_dense(int argc, char** argv) {
   }
   auto ctx = open_context(device, false);
   DenseEvaluator eval(*ctx, model);
-  nlohmann::json report = {{"device", ctx->capability_line()},
+  nlohmann::json report = {{"device", vk::capability_line(*ctx)},
                            {"net", net},
                            {"image", {rgb.h, rgb.w}},
                            {"regressor", regressor},
                            {"runs", nlohmann::json::array()}};
   if (!json_out)
-    std::cout << "Device: " << ctx->capability_line() << "\n"
+    std::cout << "Device: " << vk::capability_line(*ctx) << "\n"
               << net << " net, " << rgb.h << "x" << rgb.w << " image, scales " << scales << " ("
               << parse_scales(scales, model.net, rgb.h, rgb.w).size()
               << (coarse ? "), coarse" : "), fine") << " stride, regressor " << regressor

@@ -74,7 +74,7 @@ int run_bench_live(int argc, char** argv) {
     size_t boxes = 0;
   };
   std::vector<Visit> visits;
-  const std::string device = s.ctx->capability_line();
+  const std::string device = vk::capability_line(*s.ctx);
   if (!json_out)
     std::cout << "Device: " << device << "\nModel: " << s.model.net.name << " (window "
               << s.model.net.window << "), " << (s.opt.dense.fine ? "fine" : "coarse")

@@ -536,7 +536,7 @@ int run_bench_oneshot(int argc, char** argv) {
             << " framing, context " << context << "\n";
   if (auto it = s.model.metadata.find("figures"); it != s.model.metadata.end())
     std::cout << "model figures: " << it->second << "\n";
-  std::cout << "device: " << s.ctx->capability_line() << "\n"
+  std::cout << "device: " << vk::capability_line(*s.ctx) << "\n"
             << "episodes: " << ways << "-way, " << shots_text << "-shot, " << episodes
             << " per group and K, up to " << queries << " queries per class (as many from "
             << "untaught classes), " << per_class << " images per category, seed " << seed

@@ -24,11 +24,11 @@
 
 #include "common.hpp"
 #include "frames.hpp"
+#include "overfeat/device.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/oneshot.hpp"
 #include "overfeat/pipeline.hpp"
-#include "overfeat/vk/buffer.hpp"
 
 namespace overfeat::cli {
 namespace {
@@ -178,7 +178,7 @@ int run_bench_soak(int argc, char** argv) {
     s.opt.dense.feature_layer = store->identity().feature_layer;
   }
 
-  const std::string device = s.ctx->capability_line();
+  const std::string device = vk::capability_line(*s.ctx);
   auto size_list = [&] {
     std::string out;
     for (const FrameSize& z : sizes) out += (out.empty() ? "" : ",") + z.str();

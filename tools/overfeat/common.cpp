@@ -23,11 +23,11 @@ constexpr const char* kWriteHint =
     " (is its folder writable, the disk full?); the results so far are lost for this file";
 }  // namespace
 
-std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose) {
+vk::ContextPtr open_context(const std::string& device, bool verbose) {
   vk::ContextOptions opt;
   opt.device = device;
-  auto ctx = std::make_unique<vk::Context>(opt);
-  if (verbose) std::cerr << "Vulkan device: " << ctx->capability_line() << "\n";
+  auto ctx = vk::open_context(opt);
+  if (verbose) std::cerr << "Vulkan device: " << vk::capability_line(*ctx) << "\n";
   return ctx;
 }
 

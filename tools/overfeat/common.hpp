@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "overfeat/device.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_model.hpp"
@@ -19,7 +20,6 @@
 #include "overfeat/network.hpp"
 #include "overfeat/pipeline.hpp"
 #include "overfeat/report.hpp"
-#include "overfeat/vk/context.hpp"
 
 namespace CLI {
 class App;
@@ -31,7 +31,7 @@ namespace overfeat::cli {
 using overfeat::default_weights_dir;
 
 /// Opens the Vulkan device the user chose (--device or OVERFEAT_DEVICE).
-std::unique_ptr<vk::Context> open_context(const std::string& device, bool verbose);
+vk::ContextPtr open_context(const std::string& device, bool verbose);
 
 /// Loads the official net `net_index` from `dir` onto the device.
 std::unique_ptr<Network> load_official(const vk::Context& ctx, const std::filesystem::path& dir,
@@ -63,7 +63,7 @@ void add_common(CLI::App& app, Common& c, bool boxes, bool dense = true);
 
 /// A loaded model on a device, with the options resolved.
 struct Session {
-  std::unique_ptr<vk::Context> ctx;
+  vk::ContextPtr ctx;
   /// The model; for a classic network (`graph`) only its name, classes and window.
   Model model;
   std::unique_ptr<DenseEvaluator> eval;

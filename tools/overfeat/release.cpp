@@ -214,7 +214,7 @@ class Runner {
   }
 
   Options opt_;
-  std::unique_ptr<vk::Context> ctx_;
+  vk::ContextPtr ctx_;
   std::unique_ptr<GraphModel> graph_model_;
   std::unique_ptr<GraphExecutor> graph_;
   std::unique_ptr<Network> net_;

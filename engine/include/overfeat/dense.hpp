@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "overfeat/detection.hpp"
+#include "overfeat/device.hpp"
 #include "overfeat/model.hpp"
 #include "overfeat/network.hpp"
 #include "overfeat/tensor.hpp"
-#include "overfeat/vk/context.hpp"
 
 namespace overfeat {
 

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "overfeat/dense.hpp"
+#include "overfeat/device.hpp"
 #include "overfeat/graph.hpp"
 #include "overfeat/graph_model.hpp"
-#include "overfeat/vk/context.hpp"
 
 namespace overfeat {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/device.hpp"
 #include "overfeat/graph.hpp"
 #include "overfeat/tensor.hpp"
-#include "overfeat/vk/context.hpp"
 
 namespace overfeat {
 

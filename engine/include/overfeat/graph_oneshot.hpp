@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/device.hpp"
 #include "overfeat/graph_dense.hpp"
 #include "overfeat/graph_model.hpp"
 #include "overfeat/oneshot.hpp"
-#include "overfeat/vk/context.hpp"
 
 namespace overfeat {
 

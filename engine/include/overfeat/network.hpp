@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "overfeat/device.hpp"
 #include "overfeat/graph_executor.hpp"
 #include "overfeat/netspec.hpp"
 #include "overfeat/tensor.hpp"
-#include "overfeat/vk/context.hpp"
 #include "overfeat/weights.hpp"
 
 namespace overfeat {

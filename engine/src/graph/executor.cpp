@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
+#include "ops/graph_ops.hpp"
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
-#include "overfeat/graph_ops.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat {
 

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/half.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
 namespace {

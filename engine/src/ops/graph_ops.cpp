@@ -2,7 +2,7 @@
 // The graph ops on the device: convolution (the tuned conv.comp / fc.comp where they fit, else
 // conv_general.comp), pooling, global pooling, LRN, residual add, activation and concatenation,
 // with their one-op runners for tests.
-#include "overfeat/graph_ops.hpp"
+#include "ops/graph_ops.hpp"
 
 #include <algorithm>
 #include <limits>

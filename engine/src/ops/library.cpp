@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "one_shot.hpp"
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Softmax over channels (the graph ops, graph_ops.cpp, hold the others).
+#include "ops/ops.hpp"
 #include "overfeat/error.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
 namespace {

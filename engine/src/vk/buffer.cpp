@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "overfeat/vk/buffer.hpp"
+#include "vk/buffer.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "overfeat/vk/context.hpp"
+#include "vk/context.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -359,6 +359,27 @@ std::string Context::capability_line() const {
          std::to_string(VK_API_VERSION_MAJOR(info_.api_version)) + "." +
          std::to_string(VK_API_VERSION_MINOR(info_.api_version)) + ", fp16 " +
          (info_.fp16 ? "yes" : "no") + ")";
+}
+
+void ContextDeleter::operator()(Context* ctx) const noexcept {
+  delete ctx;
+}
+
+ContextPtr open_context(const ContextOptions& options) {
+  return ContextPtr(new Context(options));
+}
+
+std::string capability_line(const Context& ctx) {
+  return ctx.capability_line();
+}
+const DeviceInfo& device_info(const Context& ctx) {
+  return ctx.info();
+}
+bool half_weights(const Context& ctx) {
+  return ctx.half_weights();
+}
+uint64_t validation_messages(const Context& ctx) {
+  return ctx.validation_messages();
 }
 
 void Context::submit_and_wait(VkCommandBuffer cmd) const {

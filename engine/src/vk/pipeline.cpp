@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "overfeat/vk/pipeline.hpp"
+#include "vk/pipeline.hpp"
 
 #include <utility>
 

@@ -9,13 +9,9 @@
 #include <span>
 #include <utility>
 
-#include "overfeat/vk/context.hpp"
+#include "vk/context.hpp"
 
 namespace overfeat::vk {
-
-/// Bytes of device memory held by all live buffers of the process (to check that memory stays
-/// bounded across frames and input sizes).
-uint64_t live_buffer_bytes();
 
 /// A storage buffer that shaders also read through R32F and RGBA32F texel views. On devices
 /// whose device-local memory is host-visible (lavapipe, integrated GPUs) it stays mapped and

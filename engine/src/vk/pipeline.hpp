@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "overfeat/shader_registry.hpp"
-#include "overfeat/vk/buffer.hpp"
-#include "overfeat/vk/context.hpp"
+#include "vk/buffer.hpp"
+#include "vk/context.hpp"
 
 namespace overfeat::vk {
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "ops/ops.hpp"
 #include "overfeat/graph.hpp"
-#include "overfeat/ops.hpp"
 
 namespace overfeat::ops {
 

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The Vulkan instance, the chosen device and its compute queue.
+// The Vulkan instance, the chosen device and its compute queue: the engine's side of
+// overfeat/device.hpp (its users see only that header).
 #pragma once
 #include <vulkan/vulkan.h>
+
+#include "overfeat/device.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -11,40 +14,6 @@
 #include <vector>
 
 namespace overfeat::vk {
-
-/// One physical device as the user sees it in `overfeat --list-devices`.
-struct DeviceInfo {
-  uint32_t index = 0;
-  std::string name;
-  std::string type;  ///< "discrete", "integrated", "virtual", "cpu" or "other"
-  std::string driver;
-  uint32_t api_version = 0;
-  bool fp16 = false;
-  uint32_t subgroup_size = 0;  ///< invocations the device runs in lockstep (0: unknown)
-  uint64_t device_local_bytes = 0;
-};
-
-struct ContextOptions {
-  /// Device index or a case-insensitive substring of its name; empty: the environment variable
-  /// OVERFEAT_DEVICE, else discrete GPU, then integrated, then CPU (lavapipe).
-  std::string device;
-  /// Enable VK_LAYER_KHRONOS_validation; also switched on by OVERFEAT_VALIDATION=1.
-  bool validation = false;
-  /// Where the pipeline cache lives; empty: $XDG_CACHE_HOME/overfeat-studio (or ~/.cache/...).
-  /// "-" disables the on-disk cache.
-  std::filesystem::path pipeline_cache;
-  /// Store large convolution weights (the "full" layers: Conv::kHalfMinWeights or more) as
-  /// 16-bit floats: half the bytes they read, the arithmetic still in 32 bits. Also switched on
-  /// by OVERFEAT_FP16_WEIGHTS=1.
-  bool half_weights = false;
-};
-
-/// Lists the Vulkan devices; throws VulkanUnavailable when there is no loader or no device.
-std::vector<DeviceInfo> list_devices();
-
-/// Picks the device for `spec` (see ContextOptions::device) among `devices`; throws when the
-/// user asked for one that does not exist.
-uint32_t choose_device(const std::vector<DeviceInfo>& devices, const std::string& spec);
 
 /// Owns the instance, the logical device, one compute queue and the pipeline cache.
 class Context {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "overfeat/tensor.hpp"
-#include "overfeat/vk/buffer.hpp"
-#include "overfeat/vk/pipeline.hpp"
 #include "overfeat/weights.hpp"
+#include "vk/buffer.hpp"
+#include "vk/pipeline.hpp"
 
 namespace overfeat::ops {
 
