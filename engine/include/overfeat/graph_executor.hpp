@@ -3,8 +3,10 @@
 // activations fused into the convolution or sum before them, buffers assigned by lifetime and
 // reused, one recorded command buffer per input size (a small plan cache), one submit per run.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,17 @@ struct StageTime {
 
 class GraphExecutor {
  public:
-  GraphExecutor(const vk::Context& ctx, graph::Graph graph);
+  /// A convolution's weights and biases, lent while the executor uploads it.
+  struct LentWeights {
+    std::span<const float> weights, bias;
+  };
+  /// Lends the weights of conv `node` for a graph built without them: a caller that keeps its
+  /// weights elsewhere (a Model) uploads them without a host copy.
+  using WeightSource = std::function<LentWeights(int node)>;
+
+  /// Uploads the weights (the graph's own, or with `weights` those it lends: the graph is then
+  /// checked without weights, and each conv when it takes them).
+  GraphExecutor(const vk::Context& ctx, graph::Graph graph, const WeightSource& weights = {});
   ~GraphExecutor();
   GraphExecutor(const GraphExecutor&) = delete;
   GraphExecutor& operator=(const GraphExecutor&) = delete;

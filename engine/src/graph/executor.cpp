@@ -136,9 +136,9 @@ struct GraphExecutor::Impl {
   }
 };
 
-GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
+GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g, const WeightSource& weights)
     : ctx_(&ctx), graph_(std::move(g)), impl_(std::make_unique<Impl>(ctx)) {
-  graph_.validate();
+  graph_.validate(!weights);  // lent weights are checked as each conv takes them
   const auto& nodes = graph_.nodes;
   const size_t n = nodes.size();
   Impl& m = *impl_;
@@ -186,7 +186,13 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g)
                         " but not its activation");
           break;
         }
-        m.convs[i] = std::make_unique<ops::GraphConv>(m.lib, node.conv, act);
+        if (weights) {
+          const LentWeights lent = weights(static_cast<int>(i));
+          m.convs[i] =
+              std::make_unique<ops::GraphConv>(m.lib, node.conv, act, lent.weights, lent.bias);
+        } else {
+          m.convs[i] = std::make_unique<ops::GraphConv>(m.lib, node.conv, act);
+        }
         // The device holds them now: a large model would otherwise keep a second host copy.
         std::vector<float>().swap(graph_.nodes[i].conv.weights);
         std::vector<float>().swap(graph_.nodes[i].conv.bias);

@@ -226,8 +226,22 @@ struct DenseEvaluator::Impl {
     g.input_channels = net.input_channels;
     g.nodes.push_back({});
     g.nodes[0].name = "input";
-    // Copies: the model keeps its weights (the executor frees these once they are uploaded).
-    std::vector<ConvWeights> convs = m.weights.convs;
+    // The graph without weights (their shapes only): the model keeps its weights and lends
+    // them to the executor as it uploads each conv, so they are never copied on the host.
+    std::map<int, const ConvWeights*> lent;  // conv node -> its weights in the model
+    auto shapes_of = [](const std::vector<ConvWeights>& convs) {
+      std::vector<ConvWeights> shapes;
+      for (const ConvWeights& c : convs) shapes.push_back({c.out, c.in, c.k, {}, {}});
+      return shapes;
+    };
+    auto lend = [&](const graph::Graph& graph, size_t first_node,
+                    const std::vector<ConvWeights>& from) {
+      size_t next_conv = 0;
+      for (size_t i = first_node; i < graph.nodes.size(); ++i)
+        if (graph.nodes[i].op == graph::OpKind::Conv)
+          lent[static_cast<int>(i)] = &from.at(next_conv++);
+    };
+    std::vector<ConvWeights> convs = shapes_of(m.weights.convs);
     size_t next = 0;
     int channels = net.input_channels;
     const std::vector<int> trunk =
@@ -241,6 +255,7 @@ struct DenseEvaluator::Impl {
                                 channels, "classifier "))
       module_node.push_back(n);
     if (next != convs.size()) throw WeightFileError("The model has more weights than convs");
+    lend(g, 1, m.weights.convs);
     graph::Node softmax;
     softmax.name = "softmax";
     softmax.op = graph::OpKind::Softmax;
@@ -249,18 +264,24 @@ struct DenseEvaluator::Impl {
     probs = static_cast<int>(g.nodes.size()) - 1;
     g.output = probs;
     if (m.regressor) {
-      std::vector<ConvWeights> reg = m.regressor->convs;
+      const size_t first = g.nodes.size();
+      std::vector<ConvWeights> reg = shapes_of(m.regressor->convs);
       size_t reg_next = 0;
       int reg_channels = pooled_channels;
       const auto& mods = m.regressor->modules;
       boxes = append_modules(g, pool, mods, 0, static_cast<int>(mods.size()), reg, reg_next,
                              reg_channels, "regressor ")
                   .back();
+      lend(g, first, m.regressor->convs);
     }
     OffsetGraph offsets = offset_graph(std::move(g), pool);
     k = offsets.k;
     node = std::move(offsets.node);
-    exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph));
+    auto lend_weights = [&](int node) -> GraphExecutor::LentWeights {
+      const ConvWeights& w = *lent.at(node);
+      return {w.w, w.b};
+    };
+    exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph), lend_weights);
   }
 
   // Throws unless `layer` is -1 or a layer that dense evaluation computes at every cell: the

@@ -21,7 +21,7 @@ struct ConvPush {
 
 // [OC8][IC4][KH][KW][8 output channels][4 input channels]: a subgroup reads 8 consecutive texels
 // per kernel tap, whichever shader runs.
-std::vector<float> pack_weights(int out, int in, int kh, int kw, const std::vector<float>& w) {
+std::vector<float> pack_weights(int out, int in, int kh, int kw, std::span<const float> w) {
   const int oc8 = (out + 7) / 8, ic4 = (in + 3) / 4;
   std::vector<float> packed(static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
   for (int o = 0; o < out; ++o)
@@ -47,8 +47,8 @@ Conv::Conv(PipelineLibrary& lib, const ConvWeights& w, int stride, int pad)
     : Conv(lib, w.out, w.in, ConvGeometry{w.k, w.k, stride, stride, pad, pad, pad, pad}, w.w, w.b) {
 }
 
-Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
-           const std::vector<float>& w, const std::vector<float>& b)
+Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g, std::span<const float> w,
+           std::span<const float> b)
     : lib_(&lib), out_(out), in_(in), g_(g) {
   const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in) +
                            " k=" + std::to_string(g.kh) + "x" + std::to_string(g.kw);

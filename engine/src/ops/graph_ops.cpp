@@ -132,6 +132,10 @@ struct GraphConv::Impl {
 };
 
 GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const graph::Activation& act)
+    : GraphConv(lib, p, act, p.weights, p.bias) {}
+
+GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const graph::Activation& act,
+                     std::span<const float> weights, std::span<const float> bias_values)
     : impl_(std::make_unique<Impl>()) {
   const int g = p.groups;
   if (p.out_channels <= 0 || p.in_channels <= 0 || g <= 0 || p.in_channels % g ||
@@ -141,14 +145,22 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
     throw Error("GraphConv: invalid parameters (out " + std::to_string(p.out_channels) + ", in " +
                 std::to_string(p.in_channels) + ", groups " + std::to_string(g) + ")");
   const int icg = p.in_channels / g, ocg = p.out_channels / g;
-  if (p.weights.size() != static_cast<size_t>(p.out_channels) * icg * p.kh * p.kw ||
-      p.bias.size() != static_cast<size_t>(p.out_channels))
+  if (weights.size() != static_cast<size_t>(p.out_channels) * icg * p.kh * p.kw ||
+      bias_values.size() != static_cast<size_t>(p.out_channels))
     throw Error("GraphConv: the weights or biases do not match the parameters");
   Impl& m = *impl_;
   m.ctx = &lib.context();
-  m.geometry = p;
-  m.geometry.weights.clear();
-  m.geometry.bias.clear();
+  // The parameters without the weights (a copy of a 453 MB layer would double its peak).
+  m.geometry.out_channels = p.out_channels;
+  m.geometry.in_channels = p.in_channels;
+  m.geometry.groups = p.groups;
+  m.geometry.kh = p.kh;
+  m.geometry.kw = p.kw;
+  m.geometry.stride_h = p.stride_h;
+  m.geometry.stride_w = p.stride_w;
+  m.geometry.dilation_h = p.dilation_h;
+  m.geometry.dilation_w = p.dilation_w;
+  m.geometry.pads = p.pads;
   m.act = act;
 
   // Dilation along an axis with a 1-tap kernel changes nothing.
@@ -156,7 +168,7 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
   if (g == 1 && undilated) {
     ConvGeometry geo{p.kh,       p.kw,        p.stride_h,    p.stride_w,
                      p.pads.top, p.pads.left, p.pads.bottom, p.pads.right};
-    m.fast = std::make_unique<Conv>(lib, p.out_channels, p.in_channels, geo, p.weights, p.bias);
+    m.fast = std::make_unique<Conv>(lib, p.out_channels, p.in_channels, geo, weights, bias_values);
     return;
   }
 
@@ -168,7 +180,7 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
     for (int c = 0; c < p.out_channels; ++c)
       for (int t = 0; t < taps; ++t)
         packed[((static_cast<size_t>(c / 4) * taps + t) * 4) + c % 4] =
-            p.weights[static_cast<size_t>(c) * taps + t];
+            weights[static_cast<size_t>(c) * taps + t];
   } else if (g == 1 || (icg % 4 == 0 && ocg % 4 == 0)) {
     // Every output texel lies in one group whose input starts at a texel (one group: the
     // input's padding channels meet zero weights).
@@ -179,11 +191,11 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
       for (int i = 0; i < icg; ++i)
         for (int t = 0; t < taps; ++t) {
           const size_t texel = ((static_cast<size_t>(o / 4) * icg4 + i / 4) * taps + t) * 4 + o % 4;
-          packed[texel * 4 + i % 4] = p.weights[(static_cast<size_t>(o) * icg + i) * taps + t];
+          packed[texel * 4 + i % 4] = weights[(static_cast<size_t>(o) * icg + i) * taps + t];
         }
   } else {
     m.mode = kScalar;
-    packed = p.weights;
+    packed.assign(weights.begin(), weights.end());
   }
   const auto& ctx = lib.context();
   const size_t texels = m.mode == kScalar ? packed.size() : packed.size() / 4;
@@ -193,7 +205,7 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
   m.weights = vk::Buffer(ctx, packed.size() * 4);
   m.weights.upload(packed);
   std::vector<float> bias(static_cast<size_t>(oc4) * 4, 0.0f);
-  std::copy(p.bias.begin(), p.bias.end(), bias.begin());
+  std::copy(bias_values.begin(), bias_values.end(), bias.begin());
   m.bias = vk::Buffer(ctx, bias.size() * 4);
   m.bias.upload(bias);
 

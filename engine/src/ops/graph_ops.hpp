@@ -3,6 +3,7 @@
 // owns its uploaded parameters and has a const record(). Shapes come from Graph::shapes.
 #pragma once
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "ops/ops.hpp"
@@ -16,6 +17,10 @@ namespace overfeat::ops {
 class GraphConv {
  public:
   GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const graph::Activation& act);
+  /// With the weights and biases given apart (p's own are not read): a caller that keeps them
+  /// elsewhere lends them without a copy.
+  GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const graph::Activation& act,
+            std::span<const float> weights, std::span<const float> bias);
   ~GraphConv();
   /// With `activation` false, the map before the fused activation (for a layer that asks for
   /// it), from the same device weights; prepare_without_activation() must have run first.

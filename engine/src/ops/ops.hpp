@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -72,7 +73,7 @@ class Conv {
   Conv(PipelineLibrary& lib, const ConvWeights& weights, int stride, int pad);
   /// Any ConvGeometry; `w` is [out][in][kh][kw], `b` is [out].
   Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& geometry,
-       const std::vector<float>& w, const std::vector<float>& b);
+       std::span<const float> w, std::span<const float> b);
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               bool relu, Variant variant = Variant::Auto) const;
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
