@@ -538,7 +538,8 @@ void InferenceWorker::computeLayer(Result& result, const Tensor& rgb, int layer)
       return;
     }
     if (!engine_->layer_exec)
-      engine_->layer_exec = std::make_unique<GraphExecutor>(*engine_->ctx, g);
+      engine_->layer_exec =
+          std::make_unique<GraphExecutor>(*engine_->ctx, g.structure(), GraphExecutor::lending(g));
     const std::map<int, Tensor> out = engine_->layer_exec->run(
         preprocess(gm.pre, image::resize(rgb, gm.input_h, gm.input_w)), {layer});
     auto a = std::make_shared<LayerActivations>();

@@ -101,7 +101,7 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
                       int threads, bool no_torch, bool json_out, const std::string& device) {
   const GraphModel model = load_graph_model(file);
   auto ctx = open_context(device, false);
-  GraphExecutor exec(*ctx, model.graph);
+  GraphExecutor exec(*ctx, model.graph.structure(), GraphExecutor::lending(model.graph));
   std::vector<Size> sizes;
   for (const auto& s : size_args) sizes.push_back(parse_size(s));
   if (sizes.empty()) sizes.push_back({model.input_h, model.input_w});

@@ -206,7 +206,8 @@ class Runner {
       throw Error("Layer " + std::to_string(opt_.layer) + " does not exist: " + m.name +
                   " has nodes 0 to " + std::to_string(m.graph.nodes.size() - 1) + " (-L)");
     ctx_ = open_context(opt_.device, opt_.verbose);
-    graph_ = std::make_unique<GraphExecutor>(*ctx_, m.graph);
+    graph_ = std::make_unique<GraphExecutor>(*ctx_, m.graph.structure(),
+                                             GraphExecutor::lending(m.graph));
     if (opt_.verbose)
       std::cerr << "Model: " << m.name << " (" << m.graph.nodes.size() << " nodes, input "
                 << m.input_w << "x" << m.input_h << ", opset " << m.opset << ")\n"

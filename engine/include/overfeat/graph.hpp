@@ -58,6 +58,8 @@ struct ConvParams {
   Pads pads;
   std::vector<float> weights;  ///< [out][in / groups][kh][kw]
   std::vector<float> bias;     ///< [out] (zeros when the file has none)
+  /// These parameters without the weights and biases (no copy of them is made).
+  ConvParams geometry() const;
 };
 
 struct PoolParams {
@@ -120,6 +122,9 @@ struct Graph {
   /// Throws Error when shapes disagree (Add of different shapes, Concat of different sizes,
   /// conv input channels).
   std::vector<Shape> shapes(int h, int w) const;
+  /// The graph without its convolutions' weights and biases (no copy of them is made): for a
+  /// graph that an executor uploads from this one (GraphExecutor::lending).
+  Graph structure() const;
   /// Index of the node named `name`, or -1.
   int find(const std::string& name) const;
   /// Throws Error naming the node when the graph is malformed (inputs not earlier, wrong input

@@ -31,6 +31,10 @@ class GraphExecutor {
   /// Lends the weights of conv `node` for a graph built without them: a caller that keeps its
   /// weights elsewhere (a Model) uploads them without a host copy.
   using WeightSource = std::function<LentWeights(int node)>;
+  /// Lends the weights of `g`'s convs, for an executor of a graph whose node i is g's node i
+  /// (g.structure(), or a transformation that keeps indices: dense_graph, offset_graph). `g`
+  /// must outlive the executor's construction.
+  static WeightSource lending(const graph::Graph& g);
 
   /// Uploads the weights (the graph's own, or with `weights` those it lends: the graph is then
   /// checked without weights, and each conv when it takes them).

@@ -225,6 +225,13 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g, const Weigh
 
 GraphExecutor::~GraphExecutor() = default;
 
+GraphExecutor::WeightSource GraphExecutor::lending(const graph::Graph& g) {
+  return [&g](int node) -> LentWeights {
+    const graph::ConvParams& p = g.nodes.at(node).conv;
+    return {p.weights, p.bias};
+  };
+}
+
 uint64_t GraphExecutor::activation_bytes() const {
   uint64_t bytes = impl_->input.get().size();
   for (const auto& s : impl_->slots) bytes += s.get().size();

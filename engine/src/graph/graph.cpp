@@ -164,6 +164,41 @@ std::vector<Shape> Graph::shapes(int h, int w) const {
   return s;
 }
 
+ConvParams ConvParams::geometry() const {
+  ConvParams p;
+  p.out_channels = out_channels;
+  p.in_channels = in_channels;
+  p.groups = groups;
+  p.kh = kh;
+  p.kw = kw;
+  p.stride_h = stride_h;
+  p.stride_w = stride_w;
+  p.dilation_h = dilation_h;
+  p.dilation_w = dilation_w;
+  p.pads = pads;
+  return p;
+}
+
+Graph Graph::structure() const {
+  Graph out;
+  out.input_channels = input_channels;
+  out.output = output;
+  out.nodes.reserve(nodes.size());
+  for (const Node& n : nodes) {
+    Node copy;
+    copy.name = n.name;
+    copy.op = n.op;
+    copy.inputs = n.inputs;
+    copy.conv = n.conv.geometry();
+    copy.pool = n.pool;
+    copy.lrn = n.lrn;
+    copy.act = n.act;
+    copy.shares = n.shares;
+    out.nodes.push_back(std::move(copy));
+  }
+  return out;
+}
+
 int Graph::find(const std::string& name) const {
   for (size_t i = 0; i < nodes.size(); ++i)
     if (nodes[i].name == name) return static_cast<int>(i);

@@ -148,7 +148,7 @@ OffsetGraph offset_graph(graph::Graph g, int pool) {
         continue;
       }
       graph::Node copy;
-      graph::Node& orig = g.nodes[i];
+      const graph::Node& orig = g.nodes[i];
       copy.name = orig.name;  // a stage's name: timings sum over offsets
       copy.op = orig.op;
       copy.pool = orig.pool;
@@ -156,11 +156,7 @@ OffsetGraph offset_graph(graph::Graph g, int pool) {
       copy.act = orig.act;
       for (int in : orig.inputs) copy.inputs.push_back(map[in]);
       if (orig.op == OpKind::Conv) {
-        // The parameters without the weights (moved aside, never copied).
-        std::vector<float> w = std::move(orig.conv.weights), b = std::move(orig.conv.bias);
-        copy.conv = orig.conv;
-        orig.conv.weights = std::move(w);
-        orig.conv.bias = std::move(b);
+        copy.conv = orig.conv.geometry();
         copy.shares = orig.shares >= 0 ? orig.shares : i;
       }
       if (i == pool) {
@@ -226,14 +222,16 @@ struct GraphDenseEvaluator::Impl {
 GraphDenseEvaluator::GraphDenseEvaluator(const vk::Context& ctx, const GraphModel& model)
     : model_(&model), impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
-  graph::Graph dense = dense_graph(model.graph, &removed_);
+  // The structure only: the model lends its weights to the executor as it uploads them.
+  graph::Graph dense = dense_graph(model.graph.structure(), &removed_);
   m.cells = cell_geometry(dense, dense.output);
   m.pool = offset_pooling_node(dense);
   if (m.pool >= 0) m.pre_stride = cell_geometry(dense, dense.nodes[m.pool].inputs[0]).stride;
   OffsetGraph offsets = offset_graph(std::move(dense), m.pool);
   m.k = offsets.k;
   m.node = std::move(offsets.node);
-  m.exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph));
+  m.exec = std::make_unique<GraphExecutor>(ctx, std::move(offsets.graph),
+                                           GraphExecutor::lending(model.graph));
 }
 
 GraphDenseEvaluator::~GraphDenseEvaluator() = default;

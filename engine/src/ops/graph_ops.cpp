@@ -150,17 +150,7 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
     throw Error("GraphConv: the weights or biases do not match the parameters");
   Impl& m = *impl_;
   m.ctx = &lib.context();
-  // The parameters without the weights (a copy of a 453 MB layer would double its peak).
-  m.geometry.out_channels = p.out_channels;
-  m.geometry.in_channels = p.in_channels;
-  m.geometry.groups = p.groups;
-  m.geometry.kh = p.kh;
-  m.geometry.kw = p.kw;
-  m.geometry.stride_h = p.stride_h;
-  m.geometry.stride_w = p.stride_w;
-  m.geometry.dilation_h = p.dilation_h;
-  m.geometry.dilation_w = p.dilation_w;
-  m.geometry.pads = p.pads;
+  m.geometry = p.geometry();  // not the weights: a copy of a 453 MB layer would double its peak
   m.act = act;
 
   // Dilation along an axis with a 1-tap kernel changes nothing.
