@@ -60,9 +60,11 @@ struct InferenceWorker::Engine {
   }
   /// The model's name as stores know it.
   const std::string& name() const { return graph ? graph->name : model.net.name; }
-  uint64_t activation_bytes() const {
-    return graph_eval ? graph_eval->activation_bytes() : evaluator->activation_bytes();
+  /// The dense evaluator of whichever kind of model this is.
+  DenseMethod& dense() const {
+    return graph_eval ? static_cast<DenseMethod&>(*graph_eval) : *evaluator;
   }
+  uint64_t activation_bytes() const { return dense().activation_bytes(); }
   ModelInfoPtr info;
   std::string fingerprint;              // of the model, ties learned classes to it
   std::unique_ptr<OneShotStore> store;  // the learned classes, saved at every change
@@ -225,10 +227,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     const int window = engine->model.net.window;
     Tensor grey({3, window, window});
     std::fill(grey.data.begin(), grey.data.end(), 128.0f);
-    if (engine->graph_eval)
-      engine->graph_eval->evaluate(grey, {{window, window}}, false);
-    else
-      engine->evaluator->evaluate(grey, {{window, window}}, {});
+    engine->dense().evaluate(grey, {{window, window}});
 
     auto info = std::make_shared<ModelInfo>();
     const Model& m = engine->model;
@@ -236,7 +235,7 @@ void InferenceWorker::load(const ModelRequest& request) {
     info->classes = m.classes;
     info->background = m.background;
     info->regressor = m.regressor.has_value();
-    info->offset_pooling = !engine->graph || engine->graph_eval->offsets() > 1;
+    info->offset_pooling = engine->dense().offsets() > 1;
     if (!engine->graph) {
       info->net = m.net;
       for (int i = 1; i <= m.net.num_layers(); ++i) {
@@ -259,11 +258,10 @@ void InferenceWorker::load(const ModelRequest& request) {
     }
     info->layer_view = !info->layers.empty();
     info->window = m.net.window;
-    info->stride = engine->graph_eval ? engine->graph_eval->cell_stride() : m.net.total_stride();
+    info->stride = engine->dense().cell_stride();
     info->device = QString::fromStdString(vk::capability_line(*engine->ctx));
     info->half_weights = vk::half_weights(*engine->ctx);
-    info->weight_bytes =
-        engine->graph_eval ? 0 : static_cast<quint64>(engine->evaluator->weight_bytes());
+    info->weight_bytes = static_cast<quint64>(engine->dense().weight_bytes());
     const int foreground = static_cast<int>(m.classes.size()) - (m.background >= 0 ? 1 : 0);
     info->summary = tr("%1: %2 classes, %3-px window every %4 px, %5")
                         .arg(info->name)

@@ -113,12 +113,32 @@ struct DenseResult {
   DenseTimings timings;
 };
 
+/// What the app and the command line need of a dense evaluator, whichever kind of model it runs:
+/// DenseEvaluator (the project's models and the official nets) or GraphDenseEvaluator (the
+/// classic networks, graph_dense.hpp).
+class DenseMethod {
+ public:
+  virtual ~DenseMethod() = default;
+  /// Evaluates `rgb` resized to each of `sizes`. DenseOptions::feature_layer: a release layer
+  /// number for DenseEvaluator, a graph node for GraphDenseEvaluator; `fine` where offsets() >
+  /// 1 (else coarse); `boxes` where the model has a regressor.
+  virtual DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
+                               const DenseOptions& options = {}) = 0;
+  /// k of offset pooling: k x k offsets of the last pooling (1: coarse stride only).
+  virtual int offsets() const = 0;
+  /// Input pixels between neighbouring cells of the coarse maps.
+  virtual int cell_stride() const = 0;
+  /// Device memory held for activations (weights excluded), and for the weights.
+  virtual uint64_t activation_bytes() const = 0;
+  virtual uint64_t weight_bytes() const = 0;
+};
+
 /// Runs a model densely on a Vulkan device: the model as one graph with its last pooling at
 /// every offset (offset_graph, graph_dense.hpp) on the graph executor, so a scale is one pass
 /// (the trunk once, then each offset's classifier and regressor) recorded once per input size
 /// and options; device memory is grow-only, bounded by the largest work seen. Not thread-safe:
 /// use one evaluator per thread (they can share the context).
-class DenseEvaluator {
+class DenseEvaluator : public DenseMethod {
  public:
   /// Uploads the weights; `model` must outlive the evaluator.
   DenseEvaluator(const vk::Context& ctx, const Model& model);
@@ -129,15 +149,17 @@ class DenseEvaluator {
   const Model& model() const { return *model_; }
   /// Evaluates `rgb` (CHW, 0..255) resized to each of `sizes`.
   DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
-                       const DenseOptions& options = {});
+                       const DenseOptions& options = {}) override;
+  int offsets() const override;
+  int cell_stride() const override { return model_->net.total_stride(); }
   /// Evaluates an input exactly as given (no resizing); `image_h/w` and `flipped` only set the
   /// geometry that maps cells back to the original image.
   ScaleMap evaluate_input(const Tensor& input, const DenseOptions& options, int image_h,
                           int image_w, bool flipped, double* gpu_ms = nullptr,
                           double* collect_ms = nullptr);
   /// Device memory held for activations and outputs (weights excluded).
-  uint64_t activation_bytes() const;
-  uint64_t weight_bytes() const;
+  uint64_t activation_bytes() const override;
+  uint64_t weight_bytes() const override;
 
  private:
   struct Impl;

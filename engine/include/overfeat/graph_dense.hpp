@@ -66,7 +66,7 @@ OffsetGraph offset_graph(graph::Graph g, int pool);
 /// gives them (ScaleMap::probs: softmax over classes per cell). Fine stride (offset pooling)
 /// where offset_pooling_node() finds a pooling to shift (the dense graph then runs as
 /// offset_graph(), in one pass per scale); elsewhere coarse.
-class GraphDenseEvaluator {
+class GraphDenseEvaluator : public DenseMethod {
  public:
   /// `model` must outlive the evaluator.
   GraphDenseEvaluator(const vk::Context& ctx, const GraphModel& model);
@@ -84,13 +84,20 @@ class GraphDenseEvaluator {
   /// then only from the pooling on (Error otherwise).
   DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes, bool flip,
                        int feature_node = -1, bool fine = false);
+  /// DenseMethod's: evaluate(rgb, sizes, options.flip, options.feature_layer (a node),
+  /// options.fine); no regressor, so no boxes.
+  DenseResult evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
+                       const DenseOptions& options = {}) override {
+    return evaluate(rgb, sizes, options.flip, options.feature_layer, options.fine);
+  }
   /// k of the pooling offset pooling shifts (VGG: 2), 1 when only coarse stride is possible.
-  int offsets() const;
+  int offsets() const override;
   /// Global poolings removed by dense_graph (0 for VGG and AlexNet).
   int removed_poolings() const { return removed_; }
   /// Input pixels between neighbouring cells of the coarse class maps.
-  int cell_stride() const;
-  uint64_t activation_bytes() const;
+  int cell_stride() const override;
+  uint64_t activation_bytes() const override;
+  uint64_t weight_bytes() const override;
 
  private:
   struct Impl;

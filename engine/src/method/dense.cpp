@@ -320,6 +320,10 @@ uint64_t DenseEvaluator::activation_bytes() const {
   return impl_->exec->activation_bytes();
 }
 
+int DenseEvaluator::offsets() const {
+  return impl_->k;
+}
+
 uint64_t DenseEvaluator::weight_bytes() const {
   return impl_->exec->weight_bytes();
 }

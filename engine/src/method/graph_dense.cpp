@@ -248,6 +248,10 @@ uint64_t GraphDenseEvaluator::activation_bytes() const {
   return impl_->exec->activation_bytes();
 }
 
+uint64_t GraphDenseEvaluator::weight_bytes() const {
+  return impl_->exec->weight_bytes();
+}
+
 DenseResult GraphDenseEvaluator::evaluate(const Tensor& rgb, const std::vector<InputSize>& sizes,
                                           bool flip, int feature_node, bool fine) {
   using clock = std::chrono::steady_clock;
