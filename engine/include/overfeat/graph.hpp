@@ -30,6 +30,7 @@ struct Activation {
   Kind kind = Kind::None;
   float lo = 0, hi = 0;  ///< Clip: min(max(x, lo), hi)
   float alpha = 0.01f;   ///< LeakyRelu: x < 0 ? alpha * x : x
+  bool operator==(const Activation&) const = default;
   float apply(float x) const {
     switch (kind) {
       case Kind::None:

@@ -169,19 +169,20 @@ GraphExecutor::GraphExecutor(const vk::Context& ctx, graph::Graph g, const Weigh
     m.fused[src] = static_cast<int>(i);
     absorbed[i] = true;
   }
+  // The activation a node's op applies: its own, or the one fused into it.
+  auto applied = [&](size_t i) { return m.fused[i] >= 0 ? nodes[m.fused[i]].act : nodes[i].act; };
   for (size_t i = 1; i < n; ++i) {
     if (absorbed[i]) continue;
     const graph::Node& node = nodes[i];
-    const graph::Activation act = m.fused[i] >= 0 ? nodes[m.fused[i]].act : node.act;
+    const graph::Activation act = applied(i);
     switch (node.op) {
       case OpKind::Input:
         throw Error("Graph: node " + node.name + " is a second input; graphs have one input");
       case OpKind::Conv:
         if (node.shares >= 0) {
           // Another node's op: the same weights on the device, and so the same fused activation.
-          const int owner = node.shares, owner_act = m.fused[owner];
-          const graph::Activation a = owner_act >= 0 ? nodes[owner_act].act : nodes[owner].act;
-          if (a.kind != act.kind || a.lo != act.lo || a.hi != act.hi || a.alpha != act.alpha)
+          const int owner = node.shares;
+          if (applied(owner) != act)
             throw Error("Graph: node " + node.name + " shares the weights of " + nodes[owner].name +
                         " but not its activation");
           break;

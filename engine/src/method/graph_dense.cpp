@@ -78,6 +78,17 @@ NetSpec graph_net_spec(const GraphModel& model) {
   return spec;
 }
 
+namespace {
+
+// A pooling offset pooling can shift: a square kernel equal to its stride, no pads, no ceil
+// mode, not shifted already.
+bool shiftable(const graph::PoolParams& q) {
+  return q.kh == q.kw && q.stride_h == q.kh && q.stride_w == q.kw && !q.ceil_mode && !q.pads.top &&
+         !q.pads.left && !q.pads.bottom && !q.pads.right && !q.offset_y && !q.offset_x;
+}
+
+}  // namespace
+
 int offset_pooling_node(const graph::Graph& g) {
   int pool = -1;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -92,10 +103,7 @@ int offset_pooling_node(const graph::Graph& g) {
   if (pool < 0 || pool >= g.output) return -1;
   const graph::Node& p = g.nodes[pool];
   const graph::PoolParams& q = p.pool;
-  if (p.inputs.size() != 1 || q.kh < 2 || q.kh != q.kw || q.stride_h != q.kh ||
-      q.stride_w != q.kw || q.ceil_mode || q.pads.top || q.pads.left || q.pads.bottom ||
-      q.pads.right)
-    return -1;
+  if (p.inputs.size() != 1 || q.kh < 2 || !shiftable(q)) return -1;
   for (size_t i = pool + 1; i < g.nodes.size(); ++i) {
     const graph::Node& n = g.nodes[i];
     for (int in : n.inputs)
@@ -120,9 +128,7 @@ OffsetGraph offset_graph(graph::Graph g, int pool) {
   }
   const graph::Node& p = g.nodes.at(pool);
   const graph::PoolParams& q = p.pool;
-  if (p.op != OpKind::Pool || q.kh != q.kw || q.stride_h != q.kh || q.stride_w != q.kw ||
-      q.ceil_mode || q.pads.top || q.pads.left || q.pads.bottom || q.pads.right || q.offset_y ||
-      q.offset_x)
+  if (p.op != OpKind::Pool || !shiftable(q))
     throw Error("Offset pooling needs a pooling whose kernel equals its stride, without pads; " +
                 p.name + " is not one");
   out.k = q.kh;
