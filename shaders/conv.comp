@@ -6,7 +6,11 @@
 // channels. At each kernel tap an invocation reads OCB weight texels and does PIX*OCB*4 FMAs on
 // registers. The weight texels are the same for
 // every lane; lavapipe serves such fetches far more cheaply than a subgroupBroadcast (measured:
-// 5x), so every lane fetches them itself.
+// 5x), so every lane fetches them itself. A work group's z index picks one of a batch of
+// independent convolutions laid out one after the other in the input, weights and output (the
+// 16 element-wise products of a Winograd convolution, winograd_in.comp); 0 elsewhere. (Numbering
+// the batch's row segments one after the other instead, so that a small map's last group is not
+// idle in each, measured slower: a group's lanes then read two batches' weights.)
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -50,18 +54,20 @@ void main() {
   const int segs = (p.OW + PIX - 1) / PIX;  // row segments of PIX pixels
   // Segments past the end compute a clamped duplicate and skip the store.
   const int seg = min(int(gl_GlobalInvocationID.x), p.OH * segs - 1);
+  const int batch = int(gl_WorkGroupID.z);
   const int oy = seg / segs;
   const int ox0 = (seg - oy * segs) * PIX;
   const int iy0 = oy * STRIDE - PAD;
   const int ix0 = ox0 * STRIDE_X - PAD_X;
   // Weight texels of this block: 8 per tap in the [OC8] layout, of which we use OCB.
-  int wbase = (oc4 / 2) * p.IC4 * KH * KW * 8 + (oc4 & 1) * 4;
+  const int taps8 = p.IC4 * KH * KW * 8;  // texels of one block of 8 output channels
+  int wbase = (batch * ((p.OC4 + 1) / 2) + oc4 / 2) * taps8 + (oc4 & 1) * 4;
 
   vec4 acc[PIX][OCB / 4];
   for (int i = 0; i < PIX; ++i)
     for (int b = 0; b < OCB / 4; ++b) acc[i][b] = FETCH4(bias, oc4 + b);
   for (int c4 = 0; c4 < p.IC4; ++c4) {
-    const int plane = c4 * p.IH;
+    const int plane = (batch * p.IC4 + c4) * p.IH;  // this batch's input channel block
     for (int ky = 0; ky < KH; ++ky) {
       const int iy = iy0 + ky;
       vec4 row[ROW];
@@ -95,12 +101,13 @@ void main() {
   }
   if (int(gl_GlobalInvocationID.x) >= p.OH * segs) return;
   const int npix = p.OW * p.OH;
+  const int dst_base = batch * p.OC4 * npix;
   for (int i = 0; i < PIX; ++i) {
     if (ox0 + i >= p.OW) break;
     const int q = oy * p.OW + ox0 + i;
     for (int b = 0; b < OCB / 4; ++b) {
       if (oc4 + b >= p.OC4) break;
-      dst[(oc4 + b) * npix + q] = mask_padding(activate(acc[i][b]), oc4 + b, p.OC);
+      dst[dst_base + (oc4 + b) * npix + q] = mask_padding(activate(acc[i][b]), oc4 + b, p.OC);
     }
   }
 }

@@ -281,6 +281,88 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
     }
 }
 
+// 3x3 stride-1 convolutions with 16 or more channels in and out run by Winograd F(2x2, 3x3)
+// (ops::WinogradConv): odd and even map sizes (a last tile half outside), 1x1 outputs, every
+// pad from 0 to 2 on each side, channel counts that are not multiples of 4 or 8, every
+// activation.
+TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(909);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int n = 0; n < 24; ++n) {
+    ConvCase c{};
+    c.groups = 1;
+    c.in_c = pick(16, 41);
+    c.out_c = pick(16, 45);
+    c.kh = c.kw = 3;
+    c.sh = c.sw = c.dh = c.dw = 1;
+    c.pads = Pads{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    c.h = pick(1, 14);
+    c.w = pick(1, 14);
+    while (c.h + c.pads.top + c.pads.bottom < 3) ++c.h;
+    while (c.w + c.pads.left + c.pads.right < 3) ++c.w;
+    c.act = kActivations[pick(0, 4)];
+    SCOPED_TRACE(describe(c));
+    ConvParams p = conv_params(c, rng);
+    ASSERT_TRUE(ops::GraphConv(*lib_, p, c.act).winograd());
+    check_conv(c, rng);
+  }
+  // Too few channels on either side, or another stride: the direct shaders.
+  auto winograd = [&](ConvCase c) {
+    return ops::GraphConv(*lib_, conv_params(c, rng), {}).winograd();
+  };
+  const Pads p1{1, 1, 1, 1};
+  EXPECT_TRUE(winograd({16, 16, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({15, 64, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({64, 15, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 2, 2, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 1, 1, 2, 2, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({64, 64, 1, 5, 5, 1, 1, 1, 1, p1, 0, 0, {}}));
+}
+
+// The tuned shader's batch (what Winograd's 16 products run as): each of the batch's
+// convolutions equals the same convolution run alone, with its own weights and map.
+TEST_F(GraphOps, BatchedConvIsEachConvolutionRunAlone) {
+  std::mt19937 rng(17);
+  const int batch = 3, in_c = 10, out_c = 13, h = 5, w = 7;
+  const ConvCase c{in_c, out_c, 1, 3, 3, 1, 1, 1, 1, Pads{1, 0, 1, 2}, h, w, Activation{}};
+  std::vector<ConvParams> params;
+  std::vector<float> all_weights;
+  for (int b = 0; b < batch; ++b) {
+    params.push_back(conv_params(c, rng));
+    params.back().bias = params.front().bias;  // the batch shares one bias
+    all_weights.insert(all_weights.end(), params.back().weights.begin(),
+                       params.back().weights.end());
+  }
+  const ops::ConvGeometry geo{3, 3, 1, 1, 1, 0, 1, 2};
+  ops::Conv op(*lib_, out_c, in_c, geo, all_weights, params.front().bias, batch);
+  std::vector<Tensor> ins, wants;
+  std::vector<float> data;
+  for (int b = 0; b < batch; ++b) {
+    ins.push_back(random_tensor(in_c, h, w, rng));
+    wants.push_back(graph::ref::conv(ins.back(), params[b], {}));
+    const auto one = ops::to_nc4hw4(ins.back());
+    data.insert(data.end(), one.begin(), one.end());
+  }
+  const int oh = wants[0].h, ow = wants[0].w;
+  vk::Buffer src(*ctx_, data.size() * 4),
+      dst(*ctx_, batch * ops::Blob{nullptr, out_c, oh, ow}.floats() * 4);
+  src.upload(data);
+  vk::Recorder rec(*ctx_, 0);
+  vk::DescriptorArena arena(*ctx_);
+  rec.begin();
+  op.record(rec, arena, {&src, in_c, h, w}, {&dst, out_c, oh, ow}, false);
+  rec.end();
+  rec.submit();
+  std::vector<float> raw(dst.size() / 4);
+  dst.download(raw);
+  const size_t per = ops::Blob{nullptr, out_c, oh, ow}.floats();
+  for (int b = 0; b < batch; ++b) {
+    SCOPED_TRACE("batch " + std::to_string(b));
+    const std::vector<float> one(raw.begin() + b * per, raw.begin() + (b + 1) * per);
+    EXPECT_LT(relative_error(ops::from_nc4hw4(one, out_c, oh, ow), wants[b]), 1e-5);
+  }
+}
+
 TEST_F(GraphOps, ConvRejectsMismatchedParameters) {
   std::mt19937 rng(3);
   ConvParams p = conv_params({8, 6, 2, 3, 3, 1, 1, 1, 1, Pads{}, 0, 0, {}}, rng);

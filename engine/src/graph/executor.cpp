@@ -40,6 +40,8 @@ struct GraphExecutor::Impl {
 
   vk::GrowingBuffer input;
   std::vector<vk::GrowingBuffer> slots;
+  // The Winograd convolutions' scratch, one pair for all: stages run one after the other.
+  vk::GrowingBuffer scratch_input, scratch_products;
   uint64_t generation = 0;  // bumped whenever a buffer is reallocated
 
   /// One dispatch group of a plan: `node`'s op; `split`: a fused conv or sum run without its
@@ -56,6 +58,7 @@ struct GraphExecutor::Impl {
     std::vector<graph::Shape> shapes;
     std::vector<int> slot;  // by node: the slot holding its map (-1: none / the input buffer)
     std::vector<uint64_t> slot_bytes;
+    ops::WinogradConv::Scratch scratch;  // the largest any of its stages needs
     std::unique_ptr<vk::Recorder> recorder;
     std::unique_ptr<vk::DescriptorArena> arena;
     std::vector<int> stamps;
@@ -102,7 +105,8 @@ struct GraphExecutor::Impl {
               vk::DescriptorArena& arena, const std::vector<ops::Blob>& in, const ops::Blob& out) {
     switch (node.op) {
       case OpKind::Conv:
-        conv_of(s.node).record(rec, arena, in[0], out, !s.split);
+        conv_of(s.node).record(rec, arena, in[0], out, !s.split,
+                               {&scratch_input.get(), &scratch_products.get()});
         break;
       case OpKind::Add:
         (s.split ? *plain_adds[s.node] : *adds[s.node]).record(rec, arena, in[0], in[1], out);
@@ -234,7 +238,8 @@ GraphExecutor::WeightSource GraphExecutor::lending(const graph::Graph& g) {
 }
 
 uint64_t GraphExecutor::activation_bytes() const {
-  uint64_t bytes = impl_->input.get().size();
+  uint64_t bytes = impl_->input.get().size() + impl_->scratch_input.get().size() +
+                   impl_->scratch_products.get().size();
   for (const auto& s : impl_->slots) bytes += s.get().size();
   return bytes;
 }
@@ -300,6 +305,15 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
         throw ImageError("The input (" + std::to_string(input.w) + "x" + std::to_string(input.h) +
                          ") is too small for this network at node " + g[s.node].name + ".");
       ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s.node].name);
+      if (g[s.node].op == OpKind::Conv) {
+        const graph::Shape& in = p->shapes[g[s.node].inputs[0]];
+        const auto need = m.conv_of(s.node).scratch_bytes(in.h, in.w);
+        if (const uint64_t larger = std::max(need.input, need.products); larger > 0)
+          ops::check_fits(*ctx_, {nullptr, 4, 1, static_cast<int>(larger / 16)},  // as texels
+                          g[s.node].name + " (Winograd scratch)");
+        p->scratch.input = std::max(p->scratch.input, need.input);
+        p->scratch.products = std::max(p->scratch.products, need.products);
+      }
       // Ops for a map before its fused activation (a conv's shares its weights), made once.
       if (!s.split) continue;
       const graph::Node& node = g[s.node];
@@ -367,6 +381,10 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
   if (m.slots.size() < plan->slot_bytes.size()) m.slots.resize(plan->slot_bytes.size());
   for (size_t s = 0; s < plan->slot_bytes.size(); ++s)
     grew |= m.slots[s].reserve(*ctx_, plan->slot_bytes[s]);
+  if (plan->scratch.input > 0) {
+    grew |= m.scratch_input.reserve(*ctx_, plan->scratch.input);
+    grew |= m.scratch_products.reserve(*ctx_, plan->scratch.products);
+  }
   if (grew) ++m.generation;
   m.last_buffers = static_cast<int>(plan->slot_bytes.size());
 

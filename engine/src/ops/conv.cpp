@@ -48,18 +48,26 @@ Conv::Conv(PipelineLibrary& lib, const ConvWeights& w, int stride, int pad)
 }
 
 Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g, std::span<const float> w,
-           std::span<const float> b)
-    : lib_(&lib), out_(out), in_(in), g_(g) {
+           std::span<const float> b, int batch)
+    : lib_(&lib), out_(out), in_(in), g_(g), batch_(batch) {
   const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in) +
                            " k=" + std::to_string(g.kh) + "x" + std::to_string(g.kw);
   if (out <= 0 || in <= 0 || g.kh <= 0 || g.kw <= 0 || g.stride_h <= 0 || g.stride_w <= 0 ||
-      g.pad_top < 0 || g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+      g.pad_top < 0 || g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0 || batch <= 0)
     throw Error("Conv: invalid geometry " + what);
-  if (w.size() != static_cast<size_t>(out) * in * g.kh * g.kw ||
-      b.size() != static_cast<size_t>(out))
+  const size_t per_batch = static_cast<size_t>(out) * in * g.kh * g.kw;
+  if (w.size() != per_batch * batch || b.size() != static_cast<size_t>(out))
     throw Error("Conv: weight tensor sizes do not match " + what);
   const auto& ctx = lib.context();
-  auto packed = pack_weights(out, in, g.kh, g.kw, w);
+  std::vector<float> packed;
+  for (int i = 0; i < batch; ++i) {  // each batch's [OC8] blocks after the previous one's
+    auto one = pack_weights(out, in, g.kh, g.kw, w.subspan(per_batch * i, per_batch));
+    if (batch == 1) {
+      packed = std::move(one);
+    } else {
+      packed.insert(packed.end(), one.begin(), one.end());
+    }
+  }
   if (packed.size() / 4 > ctx.limits().maxTexelBufferElements)
     throw OutOfDeviceMemory("Conv: " + std::to_string(packed.size() / 4) +
                             " weight texels exceed this device's texel-buffer limit");
@@ -150,6 +158,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
     throw Error("Conv: output blob has the wrong shape");
   const int npix = out.h * out.w;
   if (variant == Variant::Auto) variant = choose(npix);
+  if (batch_ > 1) variant = Variant::Tiled;  // fc.comp has no batch
   const uint32_t tex = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
   vk::PipelineDesc d;
   d.bindings = {VkDescriptorType(tex), VkDescriptorType(tex), VkDescriptorType(tex),
@@ -179,7 +188,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
         p, {{in.buffer, true}, {&weights_, true, half_}, {&bias_, true}, {out.buffer}});
     const int segments = out.h * ((out.w + t.pix - 1) / t.pix);  // conv.comp: one each
     rec.dispatch(p, set, &push, sizeof(push), (segments + static_cast<int>(local) - 1) / local,
-                 (out_ + t.ocb - 1) / t.ocb, 1);
+                 (out_ + t.ocb - 1) / t.ocb, batch_);
   } else {
     const int pix = npix >= 4 ? 4 : npix >= 2 ? 2 : 1;
     d.shader = ShaderId::fc;

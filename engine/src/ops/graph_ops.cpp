@@ -121,7 +121,8 @@ struct GraphConv::Impl {
   const vk::Context* ctx = nullptr;
   graph::ConvParams geometry;  // the parameters without weights (shapes for record)
   graph::Activation act;
-  std::unique_ptr<Conv> fast;  // conv.comp / fc.comp
+  std::unique_ptr<Conv> fast;              // conv.comp / fc.comp
+  std::unique_ptr<WinogradConv> winograd;  // 3x3 stride 1 with channels enough
   // conv_general.comp: with the fused activation, and (made on demand) without it
   PipelineLibrary* lib = nullptr;
   std::vector<int32_t> constants;  // the pipeline's, before the activation's
@@ -158,7 +159,13 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
   if (g == 1 && undilated) {
     ConvGeometry geo{p.kh,       p.kw,        p.stride_h,    p.stride_w,
                      p.pads.top, p.pads.left, p.pads.bottom, p.pads.right};
-    m.fast = std::make_unique<Conv>(lib, p.out_channels, p.in_channels, geo, weights, bias_values);
+    if (WinogradConv::suits(geo, p.out_channels, p.in_channels)) {
+      m.winograd = std::make_unique<WinogradConv>(lib, p.out_channels, p.in_channels, geo, weights,
+                                                  bias_values);
+    } else {
+      m.fast =
+          std::make_unique<Conv>(lib, p.out_channels, p.in_channels, geo, weights, bias_values);
+    }
     return;
   }
 
@@ -207,24 +214,41 @@ GraphConv::GraphConv(PipelineLibrary& lib, const graph::ConvParams& p, const gra
 
 void GraphConv::prepare_without_activation() {
   Impl& m = *impl_;
-  if (!m.fast && !m.plain_pipeline) m.plain_pipeline = &general_pipeline(*m.lib, m.constants, {});
+  if (general() && !m.plain_pipeline) m.plain_pipeline = &general_pipeline(*m.lib, m.constants, {});
 }
 
 GraphConv::~GraphConv() = default;
 
 bool GraphConv::general() const {
-  return !impl_->fast;
+  return !impl_->fast && !impl_->winograd;
+}
+
+bool GraphConv::winograd() const {
+  return impl_->winograd != nullptr;
+}
+
+WinogradConv::Scratch GraphConv::scratch_bytes(int in_h, int in_w) const {
+  return impl_->winograd ? impl_->winograd->scratch_bytes(in_h, in_w) : WinogradConv::Scratch{};
 }
 
 uint64_t GraphConv::weight_bytes() const {
-  return impl_->fast ? impl_->fast->weight_bytes() : impl_->weights.size();
+  const Impl& m = *impl_;
+  return m.fast       ? m.fast->weight_bytes()
+         : m.winograd ? m.winograd->weight_bytes()
+                      : m.weights.size();
 }
 
 void GraphConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
-                       const Blob& out, bool activation) const {
+                       const Blob& out, bool activation,
+                       const WinogradConv::ScratchBuffers& scratch) const {
   const Impl& m = *impl_;
+  const FusedActivation act = fused_activation(activation ? m.act : graph::Activation{});
   if (m.fast) {
-    m.fast->record(rec, arena, in, out, fused_activation(activation ? m.act : graph::Activation{}));
+    m.fast->record(rec, arena, in, out, act);
+    return;
+  }
+  if (m.winograd) {
+    m.winograd->record(rec, arena, in, out, act, scratch);
     return;
   }
   if (!activation && !m.plain_pipeline)
@@ -407,7 +431,10 @@ Tensor run_graph_conv(PipelineLibrary& lib, const Tensor& in, const graph::ConvP
       p.out_channels,
       graph::window_output(in.h, p.kh, p.stride_h, p.dilation_h, p.pads.top, p.pads.bottom, false),
       graph::window_output(in.w, p.kw, p.stride_w, p.dilation_w, p.pads.left, p.pads.right, false));
-  op.record(run.rec, run.arena, src, dst);
+  const WinogradConv::Scratch need = op.scratch_bytes(in.h, in.w);
+  WinogradConv::ScratchBuffers scratch;
+  if (need.input > 0) scratch = {run.scratch(need.input), run.scratch(need.products)};
+  op.record(run.rec, run.arena, src, dst, true, scratch);
   return run.finish(dst);
 }
 

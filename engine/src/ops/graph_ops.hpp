@@ -24,11 +24,15 @@ class GraphConv {
   ~GraphConv();
   /// With `activation` false, the map before the fused activation (for a layer that asks for
   /// it), from the same device weights; prepare_without_activation() must have run first.
+  /// A Winograd convolution (winograd()) needs `scratch` of scratch_bytes() for this input.
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
-              bool activation = true) const;
+              bool activation = true, const WinogradConv::ScratchBuffers& scratch = {}) const;
   void prepare_without_activation();
   uint64_t weight_bytes() const;
-  bool general() const;  ///< true when conv_general.comp runs it
+  bool general() const;   ///< true when conv_general.comp runs it
+  bool winograd() const;  ///< true when WinogradConv runs it
+  /// The scratch a Winograd convolution needs for an input of in_h x in_w (0 for the others).
+  WinogradConv::Scratch scratch_bytes(int in_h, int in_w) const;
 
  private:
   struct Impl;

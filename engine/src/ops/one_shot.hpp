@@ -35,6 +35,11 @@ struct OneShot {
     b.buffer = buffers.back().get();
     return b;
   }
+  /// A device buffer of `bytes` (an op's scratch).
+  const vk::Buffer* scratch(uint64_t bytes) {
+    buffers.push_back(std::make_unique<vk::Buffer>(lib.context(), bytes));
+    return buffers.back().get();
+  }
   /// Downloads `out`; throws when a padding channel is not 0.
   Tensor finish(const Blob& out) {
     rec.end();

@@ -71,9 +71,12 @@ class Conv {
 
   /// Square kernel of weights.k, the same stride and pad on every side.
   Conv(PipelineLibrary& lib, const ConvWeights& weights, int stride, int pad);
-  /// Any ConvGeometry; `w` is [out][in][kh][kw], `b` is [out].
+  /// Any ConvGeometry; `w` is [out][in][kh][kw], `b` is [out]. With `batch` > 1, `batch`
+  /// independent convolutions of these shapes run in one dispatch (the tiled shader): `w` is
+  /// [batch][out][in][kh][kw] (the bias is shared), and the input and output buffers hold
+  /// `batch` maps of the blobs' shape one after the other.
   Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& geometry,
-       std::span<const float> w, std::span<const float> b);
+       std::span<const float> w, std::span<const float> b, int batch = 1);
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               bool relu, Variant variant = Variant::Auto) const;
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
@@ -125,11 +128,55 @@ class Conv {
   PipelineLibrary* lib_;
   int out_, in_;
   ConvGeometry g_;
+  int batch_ = 1;
   TileShape tile_;
   bool tile_fixed_ = false;
   vk::Buffer weights_;  ///< [OC8][IC4][KH][KW][8] texels of 4 input channels
   bool half_ = false;   ///< weights_ holds 16-bit floats (read through its RGBA16F view)
   vk::Buffer bias_;     ///< OC rounded up to 8
+};
+
+/// A 3x3, stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray,
+/// "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2 block of outputs from
+/// a 4x4 input tile with 16 multiplies per channel pair instead of 36. Three dispatches: the
+/// input transform into `ScratchBuffers::input`, the 16 element-wise products as one batched
+/// 1x1 convolution (conv.comp) into `ScratchBuffers::products`, and the output transform with
+/// the bias and the fused activation. Only the transformed weights are kept (16/9 of the
+/// kernel's).
+class WinogradConv {
+ public:
+  /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
+  /// multiplies saved.
+  static constexpr int kMinChannels = 16;
+  /// Whether a convolution runs so: 3x3, stride 1, kMinChannels or more in and out; off for
+  /// every layer with OVERFEAT_WINOGRAD=0 (for comparisons).
+  static bool suits(const ConvGeometry& g, int out, int in);
+  /// `w` is [out][in][3][3], `b` is [out]; any pads.
+  WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
+               std::span<const float> w, std::span<const float> b);
+  ~WinogradConv();
+  /// Bytes of the two scratch buffers for an input of in_h x in_w.
+  struct Scratch {
+    uint64_t input = 0, products = 0;
+  };
+  Scratch scratch_bytes(int in_h, int in_w) const;
+  struct ScratchBuffers {
+    const vk::Buffer* input = nullptr;
+    const vk::Buffer* products = nullptr;
+  };
+  /// Records the three dispatches, with barriers between them (none after the last).
+  void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
+              const FusedActivation& act, const ScratchBuffers& scratch) const;
+  int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - 2; }
+  int out_width(int in) const { return in + g_.pad_left + g_.pad_right - 2; }
+  uint64_t weight_bytes() const;
+
+ private:
+  PipelineLibrary* lib_;
+  int out_, in_;
+  ConvGeometry g_;
+  std::unique_ptr<Conv> products_;  ///< the 16 1x1 convolutions, batched, bias 0
+  vk::Buffer bias_;                 ///< [OC4] texels
 };
 
 /// Softmax over channels at every pixel.
