@@ -143,7 +143,9 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
                               {"ratio", torch_ms > 0 ? ms / torch_ms : 0}});
     // GPU time of the last run by kind of stage, where the device has timestamps.
     std::map<std::string, double> by_kind;
+    nlohmann::json stages = nlohmann::json::array();
     for (const StageTime& st : exec.last_stage_times()) {
+      stages.push_back({{"stage", st.name}, {"ms", st.ms}});
       const int node = model.graph.find(st.name);
       std::string kind = "other";
       if (node >= 0) {
@@ -182,6 +184,7 @@ int bench_graph_model(const std::string& file, const std::string& torch_arch,
       by_kind[kind] += st.ms;
     }
     report["runs"].back()["gpu_ms_by_kind"] = by_kind;
+    report["runs"].back()["gpu_ms_by_stage"] = stages;
     if (!json_out) {
       std::cout << model.name << ", " << sz.h << "x" << sz.w << ": " << std::fixed
                 << std::setprecision(1) << ms << " ms per image (median of " << repeat << ")";
