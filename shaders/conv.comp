@@ -30,6 +30,12 @@ layout(constant_id = 13) const float ACT_B = 0.0;
 // 0 when the host knows that every tap of every output pixel lies inside the input (no padding
 // reached): the per-tap bounds test and clamps are left out.
 layout(constant_id = 14) const int BOUNDS = 1;
+// Split of the input channels: SPLIT consecutive invocations of a work group share one row
+// segment, each summing every SPLIT-th block of 4 input channels, and the first adds the
+// others' sums (shared memory). For maps with few pixels and many input channels (the heads'
+// 7x7 layers on a few cells per offset), where whole segments per invocation would leave most
+// of a work group idle.
+layout(constant_id = 15) const int SPLIT = 1;
 
 #include "activation.glsl"
 
@@ -43,6 +49,8 @@ layout(push_constant) uniform Push {
   int OC;  // output channels; the last texel's channels past it are padding, written as 0
 } p;
 
+shared vec4 partial[SPLIT > 1 ? gl_WorkGroupSize.x : 1][PIX * OCB / 4];
+
 // An invocation's PIX pixels are consecutive in one output row, so at each kernel row it reads
 // the (PIX - 1) * STRIDE_X + KW input texels they share once, not PIX * KW (a 7x7 layer with 3
 // pixels: 9 fetches, not 21).
@@ -53,7 +61,9 @@ void main() {
   const int oc4 = block * (OCB / 4);
   const int segs = (p.OW + PIX - 1) / PIX;  // row segments of PIX pixels
   // Segments past the end compute a clamped duplicate and skip the store.
-  const int seg = min(int(gl_GlobalInvocationID.x), p.OH * segs - 1);
+  const int slot = int(gl_GlobalInvocationID.x) / SPLIT;
+  const int slice = int(gl_GlobalInvocationID.x) - slot * SPLIT;  // of the input channels
+  const int seg = min(slot, p.OH * segs - 1);
   const int batch = int(gl_WorkGroupID.z);
   const int oy = seg / segs;
   const int ox0 = (seg - oy * segs) * PIX;
@@ -61,12 +71,12 @@ void main() {
   const int ix0 = ox0 * STRIDE_X - PAD_X;
   // Weight texels of this block: 8 per tap in the [OC8] layout, of which we use OCB.
   const int taps8 = p.IC4 * KH * KW * 8;  // texels of one block of 8 output channels
-  int wbase = (batch * ((p.OC4 + 1) / 2) + oc4 / 2) * taps8 + (oc4 & 1) * 4;
+  int wbase = (batch * ((p.OC4 + 1) / 2) + oc4 / 2) * taps8 + (oc4 & 1) * 4 + slice * KH * KW * 8;
 
   vec4 acc[PIX][OCB / 4];
   for (int i = 0; i < PIX; ++i)
-    for (int b = 0; b < OCB / 4; ++b) acc[i][b] = FETCH4(bias, oc4 + b);
-  for (int c4 = 0; c4 < p.IC4; ++c4) {
+    for (int b = 0; b < OCB / 4; ++b) acc[i][b] = slice == 0 ? FETCH4(bias, oc4 + b) : vec4(0.0);
+  for (int c4 = slice; c4 < p.IC4; c4 += SPLIT) {
     const int plane = (batch * p.IC4 + c4) * p.IH;  // this batch's input channel block
     for (int ky = 0; ky < KH; ++ky) {
       const int iy = iy0 + ky;
@@ -98,8 +108,19 @@ void main() {
         }
       }
     }
+    wbase += (SPLIT - 1) * KH * KW * 8;  // the other slices' input channels
   }
-  if (int(gl_GlobalInvocationID.x) >= p.OH * segs) return;
+  if (SPLIT > 1) {
+    const int lane = int(gl_LocalInvocationID.x);
+    for (int i = 0; i < PIX; ++i)
+      for (int b = 0; b < OCB / 4; ++b) partial[lane][i * (OCB / 4) + b] = acc[i][b];
+    barrier();
+    if (slice != 0) return;
+    for (int s = 1; s < SPLIT; ++s)
+      for (int i = 0; i < PIX; ++i)
+        for (int b = 0; b < OCB / 4; ++b) acc[i][b] += partial[lane + s][i * (OCB / 4) + b];
+  }
+  if (slot >= p.OH * segs) return;
   const int npix = p.OW * p.OH;
   const int dst_base = batch * p.OC4 * npix;
   for (int i = 0; i < PIX; ++i) {

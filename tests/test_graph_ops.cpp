@@ -241,7 +241,8 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
   const Run runs[] = {{ops::Conv::Variant::Streaming, {}},
                       {ops::Conv::Variant::Tiled, {8, 1}},
                       {ops::Conv::Variant::Tiled, {4, 3}},
-                      {ops::Conv::Variant::Tiled, {8, 6}}};
+                      {ops::Conv::Variant::Tiled, {8, 6}},
+                      {ops::Conv::Variant::Tiled, {8, 2, 4}}};
   for (const ConvCase& c : cases)
     for (const Run& run : runs) {
       SCOPED_TRACE(describe(c) +
@@ -253,7 +254,7 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
       ops::ConvGeometry geo{c.kh,       c.kw,        c.sh,          c.sw,
                             c.pads.top, c.pads.left, c.pads.bottom, c.pads.right};
       ops::Conv op(*lib_, c.out_c, c.in_c, geo, p.weights, p.bias);
-      op.set_tile(run.tile.ocb, run.tile.pix);
+      op.set_tile(run.tile.ocb, run.tile.pix, run.tile.split);
       ASSERT_EQ(op.out_height(c.h), want.h);
       ASSERT_EQ(op.out_width(c.w), want.w);
       vk::Recorder rec(*ctx_, 0);

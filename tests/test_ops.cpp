@@ -52,11 +52,20 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
     ops::Conv::Variant variant;
     ops::Conv::TileShape tile;
   };
-  const Run runs[] = {{ops::Conv::Variant::Streaming, {}}, {ops::Conv::Variant::Tiled, {8, 1}},
-                      {ops::Conv::Variant::Tiled, {4, 1}}, {ops::Conv::Variant::Tiled, {4, 3}},
-                      {ops::Conv::Variant::Tiled, {8, 2}}, {ops::Conv::Variant::Tiled, {8, 6}},
-                      {ops::Conv::Variant::Tiled, {4, 8}}, {ops::Conv::Variant::Tiled, {8, 5}},
-                      {ops::Conv::Variant::Tiled, {8, 7}}, {ops::Conv::Variant::Tiled, {8, 8}}};
+  const Run runs[] = {{ops::Conv::Variant::Streaming, {}},
+                      {ops::Conv::Variant::Tiled, {8, 1}},
+                      {ops::Conv::Variant::Tiled, {4, 1}},
+                      {ops::Conv::Variant::Tiled, {4, 3}},
+                      {ops::Conv::Variant::Tiled, {8, 2}},
+                      {ops::Conv::Variant::Tiled, {8, 6}},
+                      {ops::Conv::Variant::Tiled, {4, 8}},
+                      {ops::Conv::Variant::Tiled, {8, 5}},
+                      {ops::Conv::Variant::Tiled, {8, 7}},
+                      {ops::Conv::Variant::Tiled, {8, 8}},
+                      // input channels split between 2, 4 or 8 invocations
+                      {ops::Conv::Variant::Tiled, {8, 3, 2}},
+                      {ops::Conv::Variant::Tiled, {4, 1, 4}},
+                      {ops::Conv::Variant::Tiled, {8, 7, 8}}};
   for (const ConvCase& c : cases)
     for (const Run& run : runs) {
       const auto variant = run.variant;
@@ -64,7 +73,7 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
       params << "in_c=" << c.in_c << " out_c=" << c.out_c << " h=" << c.h << " w=" << c.w
              << " k=" << c.k << " stride=" << c.stride << " pad=" << c.pad << " relu=" << c.relu
              << " variant=" << (variant == ops::Conv::Variant::Tiled ? "tiled" : "streaming")
-             << " tile=" << run.tile.ocb << "x" << run.tile.pix;
+             << " tile=" << run.tile.ocb << "x" << run.tile.pix << "x" << run.tile.split;
       SCOPED_TRACE(params.str());
       Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
       ConvWeights w = random_conv(c.out_c, c.in_c, c.k, rng);

@@ -107,31 +107,42 @@ bool Conv::bounds_forced() {
   return forced;
 }
 
-Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local) {
+Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local,
+                               int in_c, int kh) {
+  const int ic4 = (in_c + 3) / 4;
+  auto splits_ok = [&](int split) { return split >= 1 && local % split == 0 && split <= ic4; };
   if (const char* e = std::getenv("OVERFEAT_CONV_TILE")) {
     TileShape t;
-    std::sscanf(e, "%dx%d", &t.ocb, &t.pix);
+    std::sscanf(e, "%dx%dx%d", &t.ocb, &t.pix, &t.split);
     if (t.ocb != 4 && t.ocb != 8) t.ocb = 8;
     t.pix = std::clamp(t.pix, 1, 8);
+    if (!splits_ok(t.split)) t.split = 1;
     return t;
   }
   // Cost model, per kernel row of every invocation slot, busy or idle (a row's last segment
   // may be short, a work group's last lanes idle): the input texels the segment spans, 1 each;
   // per tap, OCB weight texels (the same for every lane, half as dear) and PIX * OCB * 4 FMAs
   // (1 per 32). Fitted on lavapipe with the loops unrolled (the bundled model at 176 px and the
-  // fast net: within 10 % of the measured ratios between tiles).
-  TileShape best{8, 1};
+  // fast net: within 10 % of the measured ratios between tiles). A split of the input channels
+  // over SPLIT invocations divides each one's rows by SPLIT and multiplies the slots by it, and
+  // adds the partial sums' exchange (one shared store, SPLIT - 1 loads per accumulator).
+  TileShape best{8, 1, 1};
   double best_cost = 1e300;
-  for (int ocb : {8, 4}) {
-    for (int pix = 8; pix >= 1; --pix) {
-      const int segs = (out_w + pix - 1) / pix;
-      const double slots = static_cast<double>((out_h * segs + local - 1) / local) * local *
-                           ((out_c + ocb - 1) / ocb);
-      const double row = (pix - 1) * stride_w + kw;
-      const double cost = slots * (row + kw * (ocb / 2.0 + pix * ocb / 8.0));
-      if (cost < best_cost * 0.999) {
-        best_cost = cost;
-        best = {ocb, pix};
+  for (int split : {1, 2, 4, 8}) {
+    if (!splits_ok(split)) continue;
+    for (int ocb : {8, 4}) {
+      for (int pix = 8; pix >= 1; --pix) {
+        const int segs = (out_w + pix - 1) / pix;
+        const double slots = static_cast<double>((out_h * segs * split + local - 1) / local) *
+                             local * ((out_c + ocb - 1) / ocb);
+        const double row = (pix - 1) * stride_w + kw;
+        const double rows = static_cast<double>((ic4 + split - 1) / split) * kh;
+        const double exchange = split > 1 ? split * pix * ocb / 4.0 : 0.0;
+        const double cost = slots * (rows * (row + kw * (ocb / 2.0 + pix * ocb / 8.0)) + exchange);
+        if (cost < best_cost * 0.999) {
+          best_cost = cost;
+          best = {ocb, pix, split};
+        }
       }
     }
   }
@@ -171,22 +182,24 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   const int32_t act_a = std::bit_cast<int32_t>(act.a), act_b = std::bit_cast<int32_t>(act.b);
   if (variant == Variant::Tiled) {
     d.shader = ShaderId::conv;
-    const TileShape t = tile_fixed_ ? tile_
-                                    : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w,
-                                               static_cast<int>(local_size(lib_->context())));
+    const uint32_t local = local_size(lib_->context());
+    TileShape t = tile_fixed_ ? tile_
+                              : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w,
+                                         static_cast<int>(local), in_, g_.kh);
+    if (local % t.split != 0) t.split = 1;
     // Every tap inside the input: no leading pads, and the last output's window ends inside.
     const bool inside = g_.pad_top == 0 && g_.pad_left == 0 &&
                         (out.h - 1) * g_.stride_h + g_.kh <= in.h &&
                         (out.w - 1) * g_.stride_w + g_.kw <= in.w && !bounds_forced();
-    d.constants = {g_.kw, g_.kh,       g_.stride_h, g_.pad_top, act.kind, t.ocb,
-                   t.pix, g_.stride_w, g_.pad_left, act_a,      act_b,    inside ? 0 : 1};
-    const uint32_t local = local_size(lib_->context());
+    d.constants = {g_.kw,       g_.kh,       g_.stride_h, g_.pad_top, act.kind,       t.ocb,  t.pix,
+                   g_.stride_w, g_.pad_left, act_a,       act_b,      inside ? 0 : 1, t.split};
     d.local_size = {local, 1, 1};
     push.oc = out.c4();
     const auto& p = lib_->get(d);
     VkDescriptorSet set = arena.allocate(
         p, {{in.buffer, true}, {&weights_, true, half_}, {&bias_, true}, {out.buffer}});
-    const int segments = out.h * ((out.w + t.pix - 1) / t.pix);  // conv.comp: one each
+    // conv.comp: t.split invocations each
+    const int segments = out.h * ((out.w + t.pix - 1) / t.pix) * t.split;
     rec.dispatch(p, set, &push, sizeof(push), (segments + static_cast<int>(local) - 1) / local,
                  (out_ + t.ocb - 1) / t.ocb, batch_);
   } else {

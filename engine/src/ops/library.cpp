@@ -60,7 +60,7 @@ Tensor run_conv(PipelineLibrary& lib, const Tensor& in, const ConvWeights& w, in
                 bool relu, Conv::Variant variant, std::optional<Conv::TileShape> tile) {
   OneShot run(lib);
   Conv op(lib, w, stride, pad);
-  if (tile) op.set_tile(tile->ocb, tile->pix);
+  if (tile) op.set_tile(tile->ocb, tile->pix, tile->split);
   Blob src = run.upload(in);
   Blob dst = run.output(w.out, op.out_size(in.h), op.out_size(in.w));
   op.record(run.rec, run.arena, src, dst, relu, variant);

@@ -83,8 +83,8 @@ class Conv {
               const FusedActivation& act, Variant variant = Variant::Auto) const;
   /// Fixes the register tile (tests use this to cover every variant); by default it is chosen
   /// per output size by tile_for().
-  void set_tile(int ocb, int pix) {
-    tile_ = {ocb, pix};
+  void set_tile(int ocb, int pix, int split = 1) {
+    tile_ = {ocb, pix, split};
     tile_fixed_ = true;
   }
   /// Output height/width for an input of h x w (0 when too small); out_size is for the square
@@ -106,14 +106,16 @@ class Conv {
   /// layers that stream their weights (OverFeat's 6x6x1024x3072 and the like), not small convs.
   static constexpr size_t kHalfMinWeights = size_t{1} << 20;
   static Variant choose(int out_pixels);
-  /// Register tile of the tiled shader: output channels x pixels per invocation.
+  /// Register tile of the tiled shader: output channels x pixels per invocation, and the
+  /// invocations that split the input channels between them (a divisor of local_size()).
   struct TileShape {
-    int ocb = 8, pix = 1;
+    int ocb = 8, pix = 1, split = 1;
   };
-  /// The tile for an output map of out_w x out_h pixels and out_c channels, a kernel kw wide at
-  /// stride_w and work groups of `local` invocations (OVERFEAT_CONV_TILE=OCBxPIX overrides,
-  /// for experiments).
-  static TileShape tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local);
+  /// The tile for an output map of out_w x out_h pixels and out_c channels from in_c, a kernel
+  /// kh x kw at stride_w and work groups of `local` invocations (OVERFEAT_CONV_TILE=OCBxPIX or
+  /// OCBxPIXxSPLIT overrides, for experiments).
+  static TileShape tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local,
+                            int in_c, int kh);
   /// Invocations per work group of the tiled shader: the device's subgroup size, 4 to 64
   /// (OVERFEAT_CONV_LOCAL overrides).
   static uint32_t local_size(const vk::Context& ctx);
