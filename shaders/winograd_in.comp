@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Winograd F(2x2, 3x3), input transform (Lavin and Gray, 2015): each 4x4 input tile d, at
-// stride 2 and shifted by the convolution's leading pads, becomes V = B^T d B, with
-//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-// The 16 elements of V are 16 maps [16][IC4][TH][TW] of texels: for each element, the tiles are
-// the pixels of a 1x1 convolution's input (conv.comp, one batch per element). Taps outside the
-// input read zero (the padding, and past the last tile's end).
+// Winograd F(M x M, R x R), input transform (Lavin and Gray, 2015): each ALPHA x ALPHA input
+// tile d (ALPHA = M + R - 1), at stride M and shifted by the convolution's leading pads,
+// becomes V = B^T d B. B^T comes from the host (ops::winograd_matrices: Toom-Cook at the points
+// 0, 1, -1, 2, -2, 1/2, -1/2 and infinity). The ALPHA^2 elements of V are ALPHA^2 maps
+// [ALPHA^2][IC4][TH * TW] of texels: for each element, the tiles are the pixels of a 1x1
+// convolution's input (conv.comp, one batch per element). Taps outside the input read zero
+// (the padding, and past the last tile's end).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -12,9 +13,12 @@
 
 layout(constant_id = 3) const int PAD_T = 1;
 layout(constant_id = 4) const int PAD_L = 1;
+layout(constant_id = 5) const int ALPHA = 4;
+layout(constant_id = 6) const int M = 2;
 
 layout(binding = 0) uniform samplerBuffer src;            // NC4HW4 input
-layout(binding = 1) writeonly buffer Dst { vec4 dst[]; };  // [16][IC4][TH][TW]
+layout(binding = 1) uniform samplerBuffer bt;             // B^T, [ALPHA][ALPHA] floats
+layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA^2][IC4][TH * TW]
 
 layout(push_constant) uniform Push {
   int IW, IH, IC4, TW, TH;
@@ -27,31 +31,33 @@ void main() {
   const int c4 = id / tiles;
   const int tile = id - c4 * tiles;
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
-  const int iy0 = 2 * ty - PAD_T, ix0 = 2 * tx - PAD_L;
-  vec4 d[4][4];
-  [[unroll]] for (int r = 0; r < 4; ++r) {
-    const int iy = iy0 + r;
-    [[unroll]] for (int c = 0; c < 4; ++c) {
-      const int ix = ix0 + c;
+  const int iy0 = M * ty - PAD_T, ix0 = M * tx - PAD_L;
+  float b[ALPHA][ALPHA];
+  [[unroll]] for (int i = 0; i < ALPHA; ++i)
+    [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = FETCH1(bt, i * ALPHA + k);
+  vec4 t[ALPHA][ALPHA];  // B^T d, one input column at a time
+  [[unroll]] for (int c = 0; c < ALPHA; ++c) {
+    const int ix = ix0 + c;
+    vec4 col[ALPHA];
+    [[unroll]] for (int r = 0; r < ALPHA; ++r) {
+      const int iy = iy0 + r;
       const bool ok = iy >= 0 && iy < p.IH && ix >= 0 && ix < p.IW;
       const vec4 x =
           FETCH4(src, (c4 * p.IH + clamp(iy, 0, p.IH - 1)) * p.IW + clamp(ix, 0, p.IW - 1));
-      d[r][c] = ok ? x : vec4(0.0);
+      col[r] = ok ? x : vec4(0.0);
     }
-  }
-  vec4 t[4][4];  // B^T d
-  [[unroll]] for (int c = 0; c < 4; ++c) {
-    t[0][c] = d[0][c] - d[2][c];
-    t[1][c] = d[1][c] + d[2][c];
-    t[2][c] = d[2][c] - d[1][c];
-    t[3][c] = d[1][c] - d[3][c];
+    [[unroll]] for (int i = 0; i < ALPHA; ++i) {
+      vec4 s = vec4(0.0);
+      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += b[i][k] * col[k];
+      t[i][c] = s;
+    }
   }
   const int plane = p.IC4 * tiles;  // texels per element of V
   const int base = c4 * tiles + tile;
-  [[unroll]] for (int r = 0; r < 4; ++r) {  // (B^T d) B
-    dst[base + (4 * r + 0) * plane] = t[r][0] - t[r][2];
-    dst[base + (4 * r + 1) * plane] = t[r][1] + t[r][2];
-    dst[base + (4 * r + 2) * plane] = t[r][2] - t[r][1];
-    dst[base + (4 * r + 3) * plane] = t[r][1] - t[r][3];
-  }
+  [[unroll]] for (int i = 0; i < ALPHA; ++i)  // (B^T d) B
+    [[unroll]] for (int j = 0; j < ALPHA; ++j) {
+      vec4 s = vec4(0.0);
+      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += t[i][k] * b[j][k];
+      dst[base + (i * ALPHA + j) * plane] = s;
+    }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Winograd F(2x2, 3x3), output transform: each tile's 16 products M (the 1x1 convolutions of
-// V with U = G g G^T, [16][OC4][TH][TW]) become the tile's 2x2 outputs Y = A^T M A, with
-//   A^T = [1 1 1 0; 0 1 -1 -1],
-// plus the bias and the fused activation; outputs past the map's edge are not stored.
+// Winograd F(M x M, R x R), output transform: each tile's ALPHA^2 products P (the 1x1
+// convolutions of V with U = G g G^T, [ALPHA^2][OC4][TH * TW]) become the tile's M x M outputs
+// Y = A^T P A (A^T from the host, [M][ALPHA]), plus the bias and the fused activation; outputs
+// past the map's edge are not stored.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -11,12 +11,15 @@
 layout(constant_id = 3) const int ACT = 1;
 layout(constant_id = 4) const float ACT_A = 0.0;
 layout(constant_id = 5) const float ACT_B = 0.0;
+layout(constant_id = 6) const int ALPHA = 4;
+layout(constant_id = 7) const int M = 2;
 
 #include "activation.glsl"
 
-layout(binding = 0) uniform samplerBuffer prods;           // [16][OC4][TH][TW]
-layout(binding = 1) uniform samplerBuffer bias;            // [OC4] texels
-layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
+layout(binding = 0) uniform samplerBuffer prods;           // [ALPHA^2][OC4][TH * TW]
+layout(binding = 1) uniform samplerBuffer at;              // A^T, [M][ALPHA] floats
+layout(binding = 2) uniform samplerBuffer bias;            // [OC4] texels
+layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 
 layout(push_constant) uniform Push {
   int OW, OH, OC4, TW, TH;
@@ -32,24 +35,29 @@ void main() {
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
   const int plane = p.OC4 * tiles;
   const int base = c4 * tiles + tile;
-  vec4 t[2][4];  // A^T M
-  [[unroll]] for (int c = 0; c < 4; ++c) {
-    const vec4 m0 = FETCH4(prods, base + (0 + c) * plane);
-    const vec4 m1 = FETCH4(prods, base + (4 + c) * plane);
-    const vec4 m2 = FETCH4(prods, base + (8 + c) * plane);
-    const vec4 m3 = FETCH4(prods, base + (12 + c) * plane);
-    t[0][c] = m0 + m1 + m2;
-    t[1][c] = m1 - m2 - m3;
+  float a[M][ALPHA];
+  [[unroll]] for (int i = 0; i < M; ++i)
+    [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = FETCH1(at, i * ALPHA + k);
+  vec4 t[M][ALPHA];  // A^T P, one column of P at a time
+  [[unroll]] for (int c = 0; c < ALPHA; ++c) {
+    vec4 col[ALPHA];
+    [[unroll]] for (int r = 0; r < ALPHA; ++r) col[r] = FETCH4(prods, base + (r * ALPHA + c) * plane);
+    [[unroll]] for (int i = 0; i < M; ++i) {
+      vec4 s = vec4(0.0);
+      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += a[i][k] * col[k];
+      t[i][c] = s;
+    }
   }
   const vec4 b = FETCH4(bias, c4);
-  const int oy0 = 2 * ty, ox0 = 2 * tx;
-  [[unroll]] for (int r = 0; r < 2; ++r) {  // (A^T M) A
-    const int oy = oy0 + r;
+  [[unroll]] for (int i = 0; i < M; ++i) {  // (A^T P) A
+    const int oy = M * ty + i;
     if (oy >= p.OH) break;
-    const vec4 y0 = t[r][0] + t[r][1] + t[r][2] + b;
-    const vec4 y1 = t[r][1] - t[r][2] - t[r][3] + b;
-    const int row = (c4 * p.OH + oy) * p.OW;
-    dst[row + ox0] = mask_padding(activate(y0), c4, p.OC);
-    if (ox0 + 1 < p.OW) dst[row + ox0 + 1] = mask_padding(activate(y1), c4, p.OC);
+    [[unroll]] for (int j = 0; j < M; ++j) {
+      const int ox = M * tx + j;
+      if (ox >= p.OW) break;
+      vec4 s = b;
+      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += t[i][k] * a[j][k];
+      dst[(c4 * p.OH + oy) * p.OW + ox] = mask_padding(activate(s), c4, p.OC);
+    }
   }
 }

@@ -9,6 +9,7 @@
 
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "ops/graph_ops.hpp"
 #include "overfeat/graph_reference.hpp"
@@ -282,10 +283,39 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
     }
 }
 
-// 3x3 stride-1 convolutions with 16 or more channels in and out run by Winograd F(2x2, 3x3)
-// (ops::WinogradConv): odd and even map sizes (a last tile half outside), 1x1 outputs, every
-// pad from 0 to 2 on each side, channel counts that are not multiples of 4 or 8, every
-// activation.
+// The Toom-Cook construction: A^T [(G g) * (B^T d)] is the correlation of d with g, for the
+// transforms the engine uses and a larger one, on random vectors.
+TEST(WinogradMatrices, ComputeTheCorrelation) {
+  std::mt19937 rng(4);
+  std::normal_distribution<double> normal;
+  for (auto [m, r] : {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5}}) {
+    SCOPED_TRACE("F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
+    const ops::WinogradMatrices t = ops::winograd_matrices(m, r);
+    ASSERT_EQ(t.alpha, m + r - 1);
+    const int a = t.alpha;
+    std::vector<double> g(r), d(a);
+    for (double& v : g) v = normal(rng);
+    for (double& v : d) v = normal(rng);
+    std::vector<double> prod(a);
+    for (int i = 0; i < a; ++i) {
+      double gg = 0, bd = 0;
+      for (int k = 0; k < r; ++k) gg += t.g[i * r + k] * g[k];
+      for (int k = 0; k < a; ++k) bd += t.bt[i * a + k] * d[k];
+      prod[i] = gg * bd;
+    }
+    for (int y = 0; y < m; ++y) {
+      double got = 0, want = 0;
+      for (int i = 0; i < a; ++i) got += t.at[y * a + i] * prod[i];
+      for (int k = 0; k < r; ++k) want += d[y + k] * g[k];
+      EXPECT_NEAR(got, want, 1e-9) << "output " << y;
+    }
+  }
+}
+
+// 3x3 and 7x7 stride-1 convolutions with 16 or more channels in and out run by Winograd
+// F(2x2, 3x3) and F(2x2, 7x7) (ops::WinogradConv): odd and even map sizes (a last tile half
+// outside), 1x1 outputs, every pad from 0 to 3 on each side, channel counts that are not
+// multiples of 4 or 8, every activation.
 TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   std::mt19937 rng(909);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -294,13 +324,13 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
     c.groups = 1;
     c.in_c = pick(16, 41);
     c.out_c = pick(16, 45);
-    c.kh = c.kw = 3;
+    c.kh = c.kw = n % 2 ? 7 : 3;
     c.sh = c.sw = c.dh = c.dw = 1;
-    c.pads = Pads{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
-    c.h = pick(1, 14);
-    c.w = pick(1, 14);
-    while (c.h + c.pads.top + c.pads.bottom < 3) ++c.h;
-    while (c.w + c.pads.left + c.pads.right < 3) ++c.w;
+    c.pads = Pads{pick(0, 3), pick(0, 3), pick(0, 3), pick(0, 3)};
+    c.h = pick(1, 16);
+    c.w = pick(1, 16);
+    while (c.h + c.pads.top + c.pads.bottom < c.kh) ++c.h;
+    while (c.w + c.pads.left + c.pads.right < c.kw) ++c.w;
     c.act = kActivations[pick(0, 4)];
     SCOPED_TRACE(describe(c));
     ConvParams p = conv_params(c, rng);
@@ -318,6 +348,10 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 2, 2, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 1, 1, 2, 2, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 5, 5, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_TRUE(winograd({256, 512, 1, 7, 7, 1, 1, 1, 1, Pads{}, 0, 0, {}}));
+  // A "full" layer with a million channel pairs: transformed weights would take 64/49 of its
+  // memory, for single windows.
+  EXPECT_FALSE(winograd({1024, 1024, 1, 7, 7, 1, 1, 1, 1, Pads{}, 0, 0, {}}));
 }
 
 // The tuned shader's batch (what Winograd's 16 products run as): each of the batch's

@@ -138,22 +138,37 @@ class Conv {
   vk::Buffer bias_;     ///< OC rounded up to 8
 };
 
-/// A 3x3, stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray,
-/// "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2 block of outputs from
-/// a 4x4 input tile with 16 multiplies per channel pair instead of 36. Three dispatches: the
-/// input transform into `ScratchBuffers::input`, the 16 element-wise products as one batched
-/// 1x1 convolution (conv.comp) into `ScratchBuffers::products`, and the output transform with
-/// the bias and the fused activation. Only the transformed weights are kept (16/9 of the
-/// kernel's).
+/// Winograd's minimal filtering F(m, r) in one dimension, by Toom-Cook at the points 0, 1, -1,
+/// 2, -2, 1/2, -1/2 (as many as needed) and infinity: y = A^T [(G g) * (B^T d)] computes the m
+/// outputs of an r-tap correlation of d (alpha = m + r - 1 inputs) with alpha multiplies. Row
+/// major: `at` is m x alpha, `g` alpha x r, `bt` alpha x alpha.
+struct WinogradMatrices {
+  int m = 0, r = 0, alpha = 0;
+  std::vector<double> at, g, bt;
+};
+WinogradMatrices winograd_matrices(int m, int r);
+
+/// A 3x3 or 7x7, stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) or F(2x2,
+/// 7x7) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2
+/// block of outputs from an alpha x alpha input tile with alpha^2 multiplies per channel pair
+/// (16 instead of 36; 64 instead of 196). Three dispatches: the input transform into
+/// `ScratchBuffers::input`, the alpha^2 element-wise products as one batched 1x1 convolution
+/// (conv.comp) into `ScratchBuffers::products`, and the output transform with the bias and the
+/// fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the kernel's). In
+/// fp32 the 7x7 transform's error is about 4e-6 relative over 256 input channels (the 3x3's
+/// 7e-7; a direct sum's 1e-7).
 class WinogradConv {
  public:
   /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
   /// multiplies saved.
   static constexpr int kMinChannels = 16;
-  /// Whether a convolution runs so: 3x3, stride 1, kMinChannels or more in and out; off for
-  /// every layer with OVERFEAT_WINOGRAD=0 (for comparisons).
+  /// 7x7 layers with more channel pairs than this (the official nets' "full" layers, which run
+  /// on single windows) keep the direct shaders.
+  static constexpr uint64_t kMax7x7Pairs = uint64_t{1} << 18;
+  /// Whether a convolution runs so: 3x3 or 7x7 (kMax7x7Pairs), stride 1, kMinChannels or more
+  /// in and out; off for every layer with OVERFEAT_WINOGRAD=0 (for comparisons).
   static bool suits(const ConvGeometry& g, int out, int in);
-  /// `w` is [out][in][3][3], `b` is [out]; any pads.
+  /// `w` is [out][in][k][k], `b` is [out]; any pads.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
   ~WinogradConv();
@@ -169,16 +184,18 @@ class WinogradConv {
   /// Records the three dispatches, with barriers between them (none after the last).
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               const FusedActivation& act, const ScratchBuffers& scratch) const;
-  int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - 2; }
-  int out_width(int in) const { return in + g_.pad_left + g_.pad_right - 2; }
+  int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - g_.kh + 1; }
+  int out_width(int in) const { return in + g_.pad_left + g_.pad_right - g_.kw + 1; }
   uint64_t weight_bytes() const;
 
  private:
   PipelineLibrary* lib_;
   int out_, in_;
   ConvGeometry g_;
-  std::unique_ptr<Conv> products_;  ///< the 16 1x1 convolutions, batched, bias 0
+  WinogradMatrices t_;
+  std::unique_ptr<Conv> products_;  ///< the alpha^2 1x1 convolutions, batched, bias 0
   vk::Buffer bias_;                 ///< [OC4] texels
+  vk::Buffer bt_, at_;              ///< B^T and A^T as floats, for the transforms
 };
 
 /// Softmax over channels at every pixel.

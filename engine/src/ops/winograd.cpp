@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// 3x3 stride-1 convolution by Winograd F(2x2, 3x3): input transform (winograd_in.comp), 16
-// 1x1 convolutions in one batched dispatch of the tuned conv.comp, output transform with the
-// bias and the activation (winograd_out.comp).
-#include <array>
+// 3x3 and 7x7 stride-1 convolutions by Winograd F(2x2, 3x3) and F(2x2, 7x7): input transform
+// (winograd_in.comp), alpha^2 1x1 convolutions in one batched dispatch of the tuned conv.comp,
+// output transform with the bias and the activation (winograd_out.comp).
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "ops/ops.hpp"
 #include "overfeat/error.hpp"
@@ -23,57 +24,123 @@ struct OutPush {
   int32_t ow, oh, oc4, tw, th, oc;
 };
 
-// U = G g G^T for every (out, in) pair: [16][out][in] (element r * 4 + c of U), the weights of
-// the 16 1x1 convolutions. G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-std::vector<float> transform_weights(int out, int in, std::span<const float> w) {
+// U = G g G^T for every (out, in) pair: [alpha^2][out][in] (element i * alpha + j of U), the
+// weights of the alpha^2 1x1 convolutions.
+std::vector<float> transform_weights(const WinogradMatrices& t, int out, int in,
+                                     std::span<const float> w) {
+  const int a = t.alpha, r = t.r;
   const size_t pairs = static_cast<size_t>(out) * in;
-  std::vector<float> u(16 * pairs);
+  std::vector<float> u(static_cast<size_t>(a) * a * pairs);
+  std::vector<double> gg(static_cast<size_t>(a) * r);  // G g
   for (size_t pair = 0; pair < pairs; ++pair) {
-    const float* g = &w[pair * 9];
-    float t[4][3];  // G g
-    for (int c = 0; c < 3; ++c) {
-      t[0][c] = g[c];
-      t[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
-      t[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
-      t[3][c] = g[6 + c];
-    }
-    for (int r = 0; r < 4; ++r) {  // (G g) G^T
-      const float e[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]),
-                          0.5f * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
-      for (int c = 0; c < 4; ++c) u[(r * 4 + c) * pairs + pair] = e[c];
-    }
+    const float* g = &w[pair * r * r];
+    for (int i = 0; i < a; ++i)
+      for (int c = 0; c < r; ++c) {
+        double sum = 0;
+        for (int k = 0; k < r; ++k) sum += t.g[i * r + k] * g[k * r + c];
+        gg[i * r + c] = sum;
+      }
+    for (int i = 0; i < a; ++i)  // (G g) G^T
+      for (int j = 0; j < a; ++j) {
+        double sum = 0;
+        for (int k = 0; k < r; ++k) sum += gg[i * r + k] * t.g[j * r + k];
+        u[(i * a + j) * pairs + pair] = static_cast<float>(sum);
+      }
   }
   return u;
 }
 
+vk::Buffer upload_floats(const vk::Context& ctx, const std::vector<double>& values) {
+  const std::vector<float> f(values.begin(), values.end());
+  vk::Buffer b(ctx, f.size() * 4);
+  b.upload(f);
+  return b;
+}
+
 }  // namespace
+
+WinogradMatrices winograd_matrices(int m, int r) {
+  WinogradMatrices t;
+  t.m = m;
+  t.r = r;
+  t.alpha = m + r - 1;
+  const int a = t.alpha, n = a - 1;  // n finite points and infinity
+  const double candidates[] = {0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 1.0 / 3, -1.0 / 3};
+  if (m < 1 || r < 1 || n > static_cast<int>(std::size(candidates)))
+    throw Error("Winograd F(" + std::to_string(m) + ", " + std::to_string(r) + "): too large");
+  const std::vector<double> pts(candidates, candidates + n);
+  // Coefficients, lowest degree first, of the product of (x - q) over `roots`.
+  auto poly = [](const std::vector<double>& roots) {
+    std::vector<double> c{1.0};
+    for (double q : roots) {
+      std::vector<double> next(c.size() + 1, 0.0);
+      for (size_t k = 0; k < c.size(); ++k) {
+        next[k] -= q * c[k];
+        next[k + 1] += c[k];
+      }
+      c = std::move(next);
+    }
+    return c;
+  };
+  t.at.assign(static_cast<size_t>(m) * a, 0.0);
+  t.g.assign(static_cast<size_t>(a) * r, 0.0);
+  t.bt.assign(static_cast<size_t>(a) * a, 0.0);
+  for (int i = 0; i < n; ++i) {
+    std::vector<double> others;
+    double denominator = 1;
+    for (int j = 0; j < n; ++j)
+      if (j != i) {
+        others.push_back(pts[j]);
+        denominator *= pts[i] - pts[j];
+      }
+    for (int k = 0; k < m; ++k) t.at[k * a + i] = std::pow(pts[i], k);
+    for (int k = 0; k < r; ++k) t.g[i * r + k] = std::pow(pts[i], k) / denominator;
+    const auto c = poly(others);
+    for (size_t k = 0; k < c.size(); ++k) t.bt[i * a + k] = c[k];
+  }
+  // The point at infinity: the highest coefficients.
+  t.at[(m - 1) * a + n] = 1;
+  t.g[n * r + r - 1] = 1;
+  const auto c = poly(pts);
+  for (size_t k = 0; k < c.size(); ++k) t.bt[n * a + k] = c[k];
+  return t;
+}
 
 bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
   static const bool off = [] {
     const char* e = std::getenv("OVERFEAT_WINOGRAD");
     return e && std::strcmp(e, "0") == 0;
   }();
-  // Few channels: the transforms' traffic outweighs the 2.25x fewer multiply-adds.
-  return !off && g.kh == 3 && g.kw == 3 && g.stride_h == 1 && g.stride_w == 1 &&
-         out >= kMinChannels && in >= kMinChannels;
+  // Few channels: the transforms' traffic outweighs the multiply-adds saved. 7x7: only where
+  // the transformed weights (64 per 49) stay small; the "full" layers of the official nets run
+  // on single windows, where a 2x2 tile computes 4 outputs for the one needed.
+  const bool k3 = g.kh == 3 && g.kw == 3, k7 = g.kh == 7 && g.kw == 7;
+  return !off && (k3 || (k7 && static_cast<uint64_t>(out) * in <= kMax7x7Pairs)) &&
+         g.stride_h == 1 && g.stride_w == 1 && out >= kMinChannels && in >= kMinChannels;
 }
 
 WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                            std::span<const float> w, std::span<const float> b)
     : lib_(&lib), out_(out), in_(in), g_(g) {
-  if (g.kh != 3 || g.kw != 3 || g.stride_h != 1 || g.stride_w != 1 || out <= 0 || in <= 0 ||
-      g.pad_top < 0 || g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
-    throw Error("WinogradConv: only 3x3 kernels at stride 1");
-  if (w.size() != static_cast<size_t>(out) * in * 9 || b.size() != static_cast<size_t>(out))
+  const bool square = g.kh == g.kw && (g.kh == 3 || g.kh == 7);
+  if (!square || g.stride_h != 1 || g.stride_w != 1 || out <= 0 || in <= 0 || g.pad_top < 0 ||
+      g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+    throw Error("WinogradConv: only 3x3 and 7x7 kernels at stride 1");
+  const size_t taps = static_cast<size_t>(g.kh) * g.kw;
+  if (w.size() != static_cast<size_t>(out) * in * taps || b.size() != static_cast<size_t>(out))
     throw Error("WinogradConv: weight tensor sizes do not match out=" + std::to_string(out) +
                 " in=" + std::to_string(in));
-  const auto u = transform_weights(out, in, w);
+  t_ = winograd_matrices(2, g.kh);
+  const auto u = transform_weights(t_, out, in, w);
   const std::vector<float> zero(static_cast<size_t>(out), 0.0f);  // the bias comes at the end
-  products_ = std::make_unique<Conv>(lib, out, in, ConvGeometry{}, u, zero, 16);
+  products_ = std::make_unique<Conv>(lib, out, in, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
   std::vector<float> padded(((out + 3) / 4) * 4, 0.0f);
   std::copy(b.begin(), b.end(), padded.begin());
-  bias_ = vk::Buffer(lib.context(), padded.size() * 4);
+  const auto& ctx = lib.context();
+  bias_ = vk::Buffer(ctx, padded.size() * 4);
   bias_.upload(padded);
+  bt_ = upload_floats(ctx, t_.bt);
+  at_ = upload_floats(ctx, t_.at);
 }
 
 WinogradConv::~WinogradConv() = default;
@@ -81,8 +148,9 @@ WinogradConv::~WinogradConv() = default;
 WinogradConv::Scratch WinogradConv::scratch_bytes(int in_h, int in_w) const {
   const int oh = out_height(in_h), ow = out_width(in_w);
   if (oh <= 0 || ow <= 0) return {};
-  const uint64_t tiles = static_cast<uint64_t>((oh + 1) / 2) * ((ow + 1) / 2);
-  return {16 * tiles * ((in_ + 3) / 4) * 16, 16 * tiles * ((out_ + 3) / 4) * 16};
+  const uint64_t tiles = static_cast<uint64_t>((oh + t_.m - 1) / t_.m) * ((ow + t_.m - 1) / t_.m);
+  const uint64_t elements = static_cast<uint64_t>(t_.alpha) * t_.alpha;
+  return {elements * tiles * ((in_ + 3) / 4) * 16, elements * tiles * ((out_ + 3) / 4) * 16};
 }
 
 uint64_t WinogradConv::weight_bytes() const {
@@ -101,20 +169,20 @@ void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const B
   if (!scratch.input || !scratch.products || scratch.input->size() < need.input ||
       scratch.products->size() < need.products)
     throw Error("WinogradConv: scratch buffers missing or too small");
-  const int th = (out.h + 1) / 2, tw = (out.w + 1) / 2;
+  const int th = (out.h + t_.m - 1) / t_.m, tw = (out.w + t_.m - 1) / t_.m;
   // The products are 1x1 convolutions: the tiles as one row of pixels, so that the tuned
   // shader's row segments do not end at every row of tiles (less idle work in its groups).
   const Blob v{scratch.input, in_, 1, th * tw}, m{scratch.products, out_, 1, th * tw};
 
   vk::PipelineDesc d;
   d.shader = ShaderId::winograd_in;
-  d.bindings = {kTexel, kStorage};
+  d.bindings = {kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(InPush);
   d.local_size = {kLocal, 1, 1};
-  d.constants = {g_.pad_top, g_.pad_left};
+  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m};
   const auto& pin = lib_->get(d);
   InPush ip{in.w, in.h, in.c4(), tw, th};
-  VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {v.buffer}});
+  VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
   const int in_threads = in.c4() * th * tw;
   rec.dispatch(pin, set, &ip, sizeof(ip), (in_threads + kLocal - 1) / kLocal, 1, 1);
   rec.barrier();
@@ -123,13 +191,15 @@ void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const B
   rec.barrier();
 
   d.shader = ShaderId::winograd_out;
-  d.bindings = {kTexel, kTexel, kStorage};
+  d.bindings = {kTexel, kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(OutPush);
   d.constants.clear();
   act.append_to(d.constants);
+  d.constants.push_back(t_.alpha);
+  d.constants.push_back(t_.m);
   const auto& pout = lib_->get(d);
   OutPush op{out.w, out.h, out.c4(), tw, th, out.c};
-  set = arena.allocate(pout, {{m.buffer, true}, {&bias_, true}, {out.buffer}});
+  set = arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
   const int out_threads = out.c4() * th * tw;
   rec.dispatch(pout, set, &op, sizeof(op), (out_threads + kLocal - 1) / kLocal, 1, 1);
 }
