@@ -312,8 +312,8 @@ TEST(WinogradMatrices, ComputeTheCorrelation) {
   }
 }
 
-// 3x3 and 7x7 stride-1 convolutions with 16 or more channels in and out run by Winograd
-// F(2x2, 3x3) and F(2x2, 7x7) (ops::WinogradConv): odd and even map sizes (a last tile half
+// 3x3, 5x5 and 7x7 stride-1 convolutions with 16 or more channels in and out run by Winograd
+// F(2x2, r x r) (ops::WinogradConv): odd and even map sizes (a last tile half
 // outside), 1x1 outputs, every pad from 0 to 3 on each side, channel counts that are not
 // multiples of 4 or 8, every activation.
 TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
@@ -324,7 +324,7 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
     c.groups = 1;
     c.in_c = pick(16, 41);
     c.out_c = pick(16, 45);
-    c.kh = c.kw = n % 2 ? 7 : 3;
+    c.kh = c.kw = 3 + 2 * (n % 3);
     c.sh = c.sw = c.dh = c.dw = 1;
     c.pads = Pads{pick(0, 3), pick(0, 3), pick(0, 3), pick(0, 3)};
     c.h = pick(1, 16);
@@ -347,7 +347,8 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   EXPECT_FALSE(winograd({64, 15, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 2, 2, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 1, 1, 2, 2, p1, 0, 0, {}}));
-  EXPECT_FALSE(winograd({64, 64, 1, 5, 5, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_TRUE(winograd({64, 64, 1, 5, 5, 1, 1, 1, 1, p1, 0, 0, {}}));
+  EXPECT_FALSE(winograd({64, 64, 1, 4, 4, 1, 1, 1, 1, p1, 0, 0, {}}));
   EXPECT_TRUE(winograd({256, 512, 1, 7, 7, 1, 1, 1, 1, Pads{}, 0, 0, {}}));
   // A "full" layer with a million channel pairs: transformed weights would take 64/49 of its
   // memory, for single windows.

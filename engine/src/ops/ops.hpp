@@ -148,27 +148,28 @@ struct WinogradMatrices {
 };
 WinogradMatrices winograd_matrices(int m, int r);
 
-/// A 3x3 or 7x7, stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) or F(2x2,
-/// 7x7) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2
-/// block of outputs from an alpha x alpha input tile with alpha^2 multiplies per channel pair
-/// (16 instead of 36; 64 instead of 196). Three dispatches: the input transform into
-/// `ScratchBuffers::input`, the alpha^2 element-wise products as one batched 1x1 convolution
-/// (conv.comp) into `ScratchBuffers::products`, and the output transform with the bias and the
-/// fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the kernel's). In
-/// fp32 the 7x7 transform's error is about 4e-6 relative over 256 input channels (the 3x3's
-/// 7e-7; a direct sum's 1e-7).
+/// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(2x2, r x r)
+/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2 block
+/// of outputs from an alpha x alpha input tile (alpha = r + 1) with alpha^2 multiplies per
+/// channel pair (16 instead of 36; 36 instead of 100; 64 instead of 196). Three dispatches: the
+/// input transform into `ScratchBuffers::input`, the alpha^2 element-wise products as one batched
+/// 1x1 convolution (conv.comp) into `ScratchBuffers::products`, and the output transform with the
+/// bias and the fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the
+/// kernel's). In fp32 the 7x7 transform's error is about 4e-6 relative over 256 input channels (the
+/// 3x3's 7e-7; a direct sum's 1e-7).
 class WinogradConv {
  public:
   /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
   /// multiplies saved.
   static constexpr int kMinChannels = 16;
-  /// 7x7 layers with more channel pairs than this (the official nets' "full" layers, which run
-  /// on single windows) keep the direct shaders.
-  static constexpr uint64_t kMax7x7Pairs = uint64_t{1} << 18;
-  /// Whether a convolution runs so: 3x3 or 7x7 (kMax7x7Pairs), stride 1, kMinChannels or more
-  /// in and out; off for every layer with OVERFEAT_WINOGRAD=0 (for comparisons).
+  /// 5x5 and 7x7 layers with more channel pairs than this (the official nets' "full" layers,
+  /// which run on single windows) keep the direct shaders.
+  static constexpr uint64_t kMaxLargePairs = uint64_t{1} << 18;
+  /// Whether a convolution runs so: 3x3, or 5x5 and 7x7 up to kMaxLargePairs, stride 1,
+  /// kMinChannels or more in and out; off for every layer with OVERFEAT_WINOGRAD=0 (for
+  /// comparisons).
   static bool suits(const ConvGeometry& g, int out, int in);
-  /// `w` is [out][in][k][k], `b` is [out]; any pads.
+  /// `w` is [out][in][k][k] with k 3, 5 or 7, `b` is [out]; any pads.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
   ~WinogradConv();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// 3x3 and 7x7 stride-1 convolutions by Winograd F(2x2, 3x3) and F(2x2, 7x7): input transform
+// 3x3, 5x5 and 7x7 stride-1 convolutions by Winograd F(2x2, r x r): input transform
 // (winograd_in.comp), alpha^2 1x1 convolutions in one batched dispatch of the tuned conv.comp,
 // output transform with the bias and the activation (winograd_out.comp).
 #include <cmath>
@@ -111,21 +111,23 @@ bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
     const char* e = std::getenv("OVERFEAT_WINOGRAD");
     return e && std::strcmp(e, "0") == 0;
   }();
-  // Few channels: the transforms' traffic outweighs the multiply-adds saved. 7x7: only where
-  // the transformed weights (64 per 49) stay small; the "full" layers of the official nets run
-  // on single windows, where a 2x2 tile computes 4 outputs for the one needed.
-  const bool k3 = g.kh == 3 && g.kw == 3, k7 = g.kh == 7 && g.kw == 7;
-  return !off && (k3 || (k7 && static_cast<uint64_t>(out) * in <= kMax7x7Pairs)) &&
+  // Few channels: the transforms' traffic outweighs the multiply-adds saved. 5x5 and 7x7: only
+  // where the transformed weights (36 per 25, 64 per 49) stay small; the "full" layers of the
+  // official nets run on single windows, where a 2x2 tile computes 4 outputs for the one
+  // needed.
+  const bool k3 = g.kh == 3 && g.kw == 3;
+  const bool k57 = g.kh == g.kw && (g.kh == 5 || g.kh == 7);
+  return !off && (k3 || (k57 && static_cast<uint64_t>(out) * in <= kMaxLargePairs)) &&
          g.stride_h == 1 && g.stride_w == 1 && out >= kMinChannels && in >= kMinChannels;
 }
 
 WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                            std::span<const float> w, std::span<const float> b)
     : lib_(&lib), out_(out), in_(in), g_(g) {
-  const bool square = g.kh == g.kw && (g.kh == 3 || g.kh == 7);
+  const bool square = g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7);
   if (!square || g.stride_h != 1 || g.stride_w != 1 || out <= 0 || in <= 0 || g.pad_top < 0 ||
       g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
-    throw Error("WinogradConv: only 3x3 and 7x7 kernels at stride 1");
+    throw Error("WinogradConv: only 3x3, 5x5 and 7x7 kernels at stride 1");
   const size_t taps = static_cast<size_t>(g.kh) * g.kw;
   if (w.size() != static_cast<size_t>(out) * in * taps || b.size() != static_cast<size_t>(out))
     throw Error("WinogradConv: weight tensor sizes do not match out=" + std::to_string(out) +
