@@ -20,10 +20,14 @@ struct ConvPush {
 };
 
 // [OC8][IC4][KH][KW][8 output channels][4 input channels]: a subgroup reads 8 consecutive texels
-// per kernel tap, whichever shader runs.
-std::vector<float> pack_weights(int out, int in, int kh, int kw, std::span<const float> w) {
+// per kernel tap, whichever shader runs. Appended to `out_packed` (a batch's convolutions one
+// after the other).
+void pack_weights(int out, int in, int kh, int kw, std::span<const float> w,
+                  std::vector<float>& out_packed) {
   const int oc8 = (out + 7) / 8, ic4 = (in + 3) / 4;
-  std::vector<float> packed(static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
+  const size_t start = out_packed.size();
+  out_packed.resize(start + static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
+  float* packed = out_packed.data() + start;
   for (int o = 0; o < out; ++o)
     for (int i = 0; i < in; ++i)
       for (int ky = 0; ky < kh; ++ky)
@@ -32,7 +36,6 @@ std::vector<float> pack_weights(int out, int in, int kh, int kw, std::span<const
               ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * kh + ky) * kw + kx) * 8 + o % 8);
           packed[texel * 4 + i % 4] = w[((static_cast<size_t>(o) * in + i) * kh + ky) * kw + kx];
         }
-  return packed;
 }
 
 }  // namespace
@@ -60,14 +63,8 @@ Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g, std::sp
     throw Error("Conv: weight tensor sizes do not match " + what);
   const auto& ctx = lib.context();
   std::vector<float> packed;
-  for (int i = 0; i < batch; ++i) {  // each batch's [OC8] blocks after the previous one's
-    auto one = pack_weights(out, in, g.kh, g.kw, w.subspan(per_batch * i, per_batch));
-    if (batch == 1) {
-      packed = std::move(one);
-    } else {
-      packed.insert(packed.end(), one.begin(), one.end());
-    }
-  }
+  for (int i = 0; i < batch; ++i)
+    pack_weights(out, in, g.kh, g.kw, w.subspan(per_batch * i, per_batch), packed);
   if (packed.size() / 4 > ctx.limits().maxTexelBufferElements)
     throw OutOfDeviceMemory("Conv: " + std::to_string(packed.size() / 4) +
                             " weight texels exceed this device's texel-buffer limit");

@@ -169,6 +169,9 @@ class WinogradConv {
   /// kMinChannels or more in and out; off for every layer with OVERFEAT_WINOGRAD=0 (for
   /// comparisons).
   static bool suits(const ConvGeometry& g, int out, int in);
+  /// Whether the op can compute this geometry at all: a square 3x3, 5x5 or 7x7 kernel at stride
+  /// 1, any pads.
+  static bool computes(const ConvGeometry& g);
   /// `w` is [out][in][k][k] with k 3, 5 or 7, `b` is [out]; any pads.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);

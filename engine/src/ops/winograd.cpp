@@ -115,18 +115,20 @@ bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
   // where the transformed weights (36 per 25, 64 per 49) stay small; the "full" layers of the
   // official nets run on single windows, where a 2x2 tile computes 4 outputs for the one
   // needed.
-  const bool k3 = g.kh == 3 && g.kw == 3;
-  const bool k57 = g.kh == g.kw && (g.kh == 5 || g.kh == 7);
-  return !off && (k3 || (k57 && static_cast<uint64_t>(out) * in <= kMaxLargePairs)) &&
-         g.stride_h == 1 && g.stride_w == 1 && out >= kMinChannels && in >= kMinChannels;
+  return !off && computes(g) && (g.kh == 3 || static_cast<uint64_t>(out) * in <= kMaxLargePairs) &&
+         out >= kMinChannels && in >= kMinChannels;
+}
+
+bool WinogradConv::computes(const ConvGeometry& g) {
+  return g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7) && g.stride_h == 1 &&
+         g.stride_w == 1 && g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 &&
+         g.pad_right >= 0;
 }
 
 WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                            std::span<const float> w, std::span<const float> b)
     : lib_(&lib), out_(out), in_(in), g_(g) {
-  const bool square = g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7);
-  if (!square || g.stride_h != 1 || g.stride_w != 1 || out <= 0 || in <= 0 || g.pad_top < 0 ||
-      g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+  if (!computes(g) || out <= 0 || in <= 0)
     throw Error("WinogradConv: only 3x3, 5x5 and 7x7 kernels at stride 1");
   const size_t taps = static_cast<size_t>(g.kh) * g.kw;
   if (w.size() != static_cast<size_t>(out) * in * taps || b.size() != static_cast<size_t>(out))
