@@ -7,7 +7,7 @@ drifts within a minute (this project's 2-core VM has slow phases of up to 2x) on
 can be off by a factor of two either way. Here each round runs our side and then PyTorch's
 (bench/pytorch_reference.py or bench/pytorch_dense.py), each a median of --repeat passes, and
 the result is the median of the rounds' ratios, with every round's figures and the 1-minute
-load average when it started.
+load average when each side started (--quiet 0.3 waits for the project's rule before each).
 
   /usr/bin/python3 bench/interleaved_ratio.py fast      # official fast net, 231x231
   /usr/bin/python3 bench/interleaved_ratio.py accurate  # official accurate net, 221x221
@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,6 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def load():
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
+
+
+def wait_for_load(limit, timeout=600):
+    """Sleeps until the 1-minute load average is under `limit` (the project's rule for a
+    ratio: under 0.3 when both sides start), or `timeout` seconds have passed."""
+    end = time.time() + timeout
+    while load() >= limit and time.time() < end:
+        time.sleep(5)
 
 
 def run_json(cmd):
@@ -41,6 +50,9 @@ def main():
     ap.add_argument("--overfeat", default=os.path.join(HERE, "..", "build", "tools", "overfeat",
                                                        "overfeat"))
     ap.add_argument("--threads", type=int, default=2, help="PyTorch's threads")
+    ap.add_argument("--quiet", type=float, default=0,
+                    help="before each side of each round, wait until the 1-minute load average "
+                         "is under this (0.3: the project's rule); 0: do not wait")
     args = ap.parse_args()
     size = {"fast": "231x231", "accurate": "221x221", "dense": "240x320"}[args.what]
     rep = ["--repeat", str(args.repeat)]
@@ -55,19 +67,24 @@ def main():
                      args.what, "--size", size, "--json", "--threads", str(args.threads)]
     ratios = []
     print(f"{args.what} {size}: {args.rounds} rounds, {args.repeat} passes per side")
-    print(f"{'round':>5} {'load':>5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}")
+    print(f"{'round':>5} {'load':>5} {'ours ms':>9} {'load':>5} {'torch ms':>9} {'ratio':>6}")
     for r in range(args.rounds):
+        if args.quiet > 0:
+            wait_for_load(args.quiet)
         start_load = load()
         ours = run_json(ours_cmd + rep)
         if args.what == "dense":
             ours_ms = next(x["network_ms"] for x in ours["runs"] if not x["flips"])
         else:
             ours_ms = ours["runs"][0]["wall_ms"]
+        if args.quiet > 0:
+            wait_for_load(args.quiet)
+        torch_load = load()
         torch = run_json(torch_cmd + rep)
         torch_ms = torch["median_ms"] if args.what == "dense" else torch["results"][0]["total_ms"]
         ratios.append(ours_ms / torch_ms)
-        print(f"{r + 1:>5} {start_load:>5.2f} {ours_ms:>9.1f} {torch_ms:>9.1f} {ratios[-1]:>5.2f}x",
-              flush=True)
+        print(f"{r + 1:>5} {start_load:>5.2f} {ours_ms:>9.1f} {torch_load:>5.2f} {torch_ms:>9.1f} "
+              f"{ratios[-1]:>5.2f}x", flush=True)
     print(f"median ratio {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-"
           f"{max(ratios):.2f}x)")
 
