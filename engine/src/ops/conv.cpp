@@ -28,14 +28,15 @@ void pack_weights(int out, int in, int kh, int kw, std::span<const float> w,
   const size_t start = out_packed.size();
   out_packed.resize(start + static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
   float* packed = out_packed.data() + start;
+  const size_t taps = static_cast<size_t>(kh) * kw;
   for (int o = 0; o < out; ++o)
-    for (int i = 0; i < in; ++i)
-      for (int ky = 0; ky < kh; ++ky)
-        for (int kx = 0; kx < kw; ++kx) {
-          size_t texel =
-              ((((static_cast<size_t>(o / 8) * ic4 + i / 4) * kh + ky) * kw + kx) * 8 + o % 8);
-          packed[texel * 4 + i % 4] = w[((static_cast<size_t>(o) * in + i) * kh + ky) * kw + kx];
-        }
+    for (int i = 0; i < in; ++i) {
+      // Texel ((o / 8 * ic4 + i / 4) * taps + tap) * 8 + o % 8, component i % 4.
+      float* dst =
+          packed + ((static_cast<size_t>(o / 8) * ic4 + i / 4) * taps * 8 + o % 8) * 4 + i % 4;
+      const float* src = w.data() + (static_cast<size_t>(o) * in + i) * taps;
+      for (size_t tap = 0; tap < taps; ++tap) dst[tap * 32] = src[tap];
+    }
 }
 
 }  // namespace
