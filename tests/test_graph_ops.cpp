@@ -120,14 +120,14 @@ Tensor attempt(F&& run) {
 class GraphOps : public testing::VulkanTest {
  protected:
   /// Runs the case through GraphConv and the reference; returns whether the general shader ran.
-  bool check_conv(const ConvCase& c, std::mt19937& rng) {
+  bool check_conv(const ConvCase& c, std::mt19937& rng, double tolerance = 1e-5) {
     SCOPED_TRACE(describe(c));
     ConvParams p = conv_params(c, rng);
     Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
     Tensor want = graph::ref::conv(in, p, c.act);
     Tensor got = attempt([&] { return ops::run_graph_conv(*lib_, in, p, c.act); });
     EXPECT_EQ(testing::shape(got), testing::shape(want));
-    EXPECT_LT(relative_error(got, want), 1e-5);
+    EXPECT_LT(relative_error(got, want), tolerance);
     return ops::GraphConv(*lib_, p, c.act).general();
   }
 };
@@ -288,7 +288,8 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
 TEST(WinogradMatrices, ComputeTheCorrelation) {
   std::mt19937 rng(4);
   std::normal_distribution<double> normal;
-  for (auto [m, r] : {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5}}) {
+  for (auto [m, r] : {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5},
+                      std::pair{4, 5}, std::pair{4, 7}}) {
     SCOPED_TRACE("F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
     const ops::WinogradMatrices t = ops::winograd_matrices(m, r);
     ASSERT_EQ(t.alpha, m + r - 1);
@@ -313,9 +314,9 @@ TEST(WinogradMatrices, ComputeTheCorrelation) {
 }
 
 // 3x3, 5x5 and 7x7 stride-1 convolutions with 16 or more channels in and out run by Winograd
-// F(2x2, r x r) (ops::WinogradConv): odd and even map sizes (a last tile half
-// outside), 1x1 outputs, every pad from 0 to 3 on each side, channel counts that are not
-// multiples of 4 or 8, every activation.
+// F(4x4, r x r) (ops::WinogradConv; F(2x2, r x r) in the ctest run with OVERFEAT_WINOGRAD=2): odd
+// and even map sizes (a last tile half outside), 1x1 outputs, every pad from 0 to 3 on each side,
+// channel counts that are not multiples of 4 or 8, every activation.
 TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   std::mt19937 rng(909);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -335,7 +336,8 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
     SCOPED_TRACE(describe(c));
     ConvParams p = conv_params(c, rng);
     ASSERT_TRUE(ops::GraphConv(*lib_, p, c.act).winograd());
-    check_conv(c, rng);
+    // F(4x4, 7x7)'s transforms lose more in fp32 (about 3e-5 here, 7e-5 over 256 channels).
+    check_conv(c, rng, c.kh == 7 ? 1e-4 : 1e-5);
   }
   // Too few channels on either side, or another stride: the direct shaders.
   auto winograd = [&](ConvCase c) {

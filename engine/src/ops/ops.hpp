@@ -139,24 +139,26 @@ class Conv {
 };
 
 /// Winograd's minimal filtering F(m, r) in one dimension, by Toom-Cook at the points 0, 1, -1,
-/// 2, -2, 1/2, -1/2 (as many as needed) and infinity: y = A^T [(G g) * (B^T d)] computes the m
-/// outputs of an r-tap correlation of d (alpha = m + r - 1 inputs) with alpha multiplies. Row
-/// major: `at` is m x alpha, `g` alpha x r, `bt` alpha x alpha.
+/// 2, -2, 1/2, -1/2, 3/4, -3/4 (as many as needed) and infinity: y = A^T [(G g) * (B^T d)]
+/// computes the m outputs of an r-tap correlation of d (alpha = m + r - 1 inputs) with alpha
+/// multiplies. Row major: `at` is m x alpha, `g` alpha x r, `bt` alpha x alpha.
 struct WinogradMatrices {
   int m = 0, r = 0, alpha = 0;
   std::vector<double> at, g, bt;
 };
 WinogradMatrices winograd_matrices(int m, int r);
 
-/// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(2x2, r x r)
-/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each 2x2 block
-/// of outputs from an alpha x alpha input tile (alpha = r + 1) with alpha^2 multiplies per
-/// channel pair (16 instead of 36; 36 instead of 100; 64 instead of 196). Three dispatches: the
-/// input transform into `ScratchBuffers::input`, the alpha^2 element-wise products as one batched
-/// 1x1 convolution (conv.comp) into `ScratchBuffers::products`, and the output transform with the
-/// bias and the fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the
-/// kernel's). In fp32 the 7x7 transform's error is about 4e-6 relative over 256 input channels (the
-/// 3x3's 7e-7; a direct sum's 1e-7).
+/// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(m x m, r x r)
+/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), m = 4 (tile()):
+/// each 4x4 block of outputs from an alpha x alpha input tile (alpha = r + 3) with alpha^2
+/// multiplies per channel pair (36 instead of 144 for 3x3; 64 instead of 400; 100 instead of 784
+/// for 7x7). Three dispatches: the input transform into `ScratchBuffers::input`, the alpha^2
+/// element-wise products as one batched 1x1 convolution (conv.comp) into
+/// `ScratchBuffers::products`, and the output transform with the bias and the fused activation.
+/// Only the transformed weights are kept (alpha^2 / r^2 of the kernel's: 4x for 3x3, 2.6x for
+/// 5x5, 2x for 7x7). fp32 error, relative to the outputs' range over 256 input channels (numpy,
+/// random tiles): 3x3 4e-6, 5x5 6e-6, 7x7 7e-5 (F(2x2, r x r): 5e-7, 4e-6, 7e-6; a direct sum
+/// 1e-7).
 class WinogradConv {
  public:
   /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
@@ -172,6 +174,9 @@ class WinogradConv {
   /// Whether the op can compute this geometry at all: a square 3x3, 5x5 or 7x7 kernel at stride
   /// 1, any pads.
   static bool computes(const ConvGeometry& g);
+  /// The output tile m of F(m x m, r x r) for this geometry (OVERFEAT_WINOGRAD=2 or 4 forces
+  /// one, for comparisons).
+  static int tile(const ConvGeometry& g);
   /// `w` is [out][in][k][k] with k 3, 5 or 7, `b` is [out]; any pads.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
