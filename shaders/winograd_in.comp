@@ -2,9 +2,10 @@
 // Winograd F(M x M, R x R), input transform (Lavin and Gray, 2015): each ALPHA x ALPHA input
 // tile d (ALPHA = M + R - 1), at stride M and shifted by the convolution's leading pads,
 // becomes V = B^T d B. B^T comes from the host (ops::winograd_matrices: Toom-Cook at the points
-// 0, 1, -1, 2, -2, 1/2, -1/2 and infinity). The ALPHA^2 elements of V are ALPHA^2 maps
-// [ALPHA^2][IC4][TH * TW] of texels: for each element, the tiles are the pixels of a 1x1
-// convolution's input (conv.comp, one batch per element). Taps outside the input read zero
+// 0, 1, -1, 2, -2, 1/2, -1/2, 3/4, -3/4, as many as needed, and infinity). The ALPHA^2 elements
+// of V are ALPHA^2 maps [ALPHA^2][IC4][TT] of texels: for each element, the tiles are the pixels
+// of a 1x1 convolution's input (conv.comp, one batch per element); a batch of maps puts its
+// tiles side by side in that row (TB, TT). Taps outside the input read zero
 // (the padding, and past the last tile's end).
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -18,10 +19,11 @@ layout(constant_id = 6) const int M = 2;
 
 layout(binding = 0) uniform samplerBuffer src;            // NC4HW4 input
 layout(binding = 1) uniform samplerBuffer bt;             // B^T, [ALPHA][ALPHA] floats
-layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA^2][IC4][TH * TW]
+layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA^2][IC4][TT]
 
 layout(push_constant) uniform Push {
   int IW, IH, IC4, TW, TH;
+  int TB, TT;  // this map's first tile in a batch's row of TT tiles (one map: 0 and TW * TH)
 } p;
 
 void main() {
@@ -52,8 +54,8 @@ void main() {
       t[i][c] = s;
     }
   }
-  const int plane = p.IC4 * tiles;  // texels per element of V
-  const int base = c4 * tiles + tile;
+  const int plane = p.IC4 * p.TT;  // texels per element of V
+  const int base = c4 * p.TT + p.TB + tile;
   [[unroll]] for (int i = 0; i < ALPHA; ++i)  // (B^T d) B
     [[unroll]] for (int j = 0; j < ALPHA; ++j) {
       vec4 s = vec4(0.0);

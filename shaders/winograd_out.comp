@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Winograd F(M x M, R x R), output transform: each tile's ALPHA^2 products P (the 1x1
-// convolutions of V with U = G g G^T, [ALPHA^2][OC4][TH * TW]) become the tile's M x M outputs
+// convolutions of V with U = G g G^T, [ALPHA^2][OC4][TT]) become the tile's M x M outputs
 // Y = A^T P A (A^T from the host, [M][ALPHA]), plus the bias and the fused activation; outputs
 // past the map's edge are not stored.
 #version 450
@@ -16,7 +16,7 @@ layout(constant_id = 7) const int M = 2;
 
 #include "activation.glsl"
 
-layout(binding = 0) uniform samplerBuffer prods;           // [ALPHA^2][OC4][TH * TW]
+layout(binding = 0) uniform samplerBuffer prods;           // [ALPHA^2][OC4][TT]
 layout(binding = 1) uniform samplerBuffer at;              // A^T, [M][ALPHA] floats
 layout(binding = 2) uniform samplerBuffer bias;            // [OC4] texels
 layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
@@ -24,6 +24,7 @@ layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 layout(push_constant) uniform Push {
   int OW, OH, OC4, TW, TH;
   int OC;  // output channels; the last texel's channels past it are padding, written as 0
+  int TB, TT;  // this map's first tile in a batch's row of TT tiles (one map: 0 and TW * TH)
 } p;
 
 void main() {
@@ -33,8 +34,8 @@ void main() {
   const int c4 = id / tiles;
   const int tile = id - c4 * tiles;
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
-  const int plane = p.OC4 * tiles;
-  const int base = c4 * tiles + tile;
+  const int plane = p.OC4 * p.TT;
+  const int base = c4 * p.TT + p.TB + tile;
   float a[M][ALPHA];
   [[unroll]] for (int i = 0; i < M; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = FETCH1(at, i * ALPHA + k);

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "ops/graph_ops.hpp"
+#include "ops/one_shot.hpp"
 #include "overfeat/graph_reference.hpp"
 #include "vulkan_fixture.hpp"
 
@@ -398,6 +399,41 @@ TEST_F(GraphOps, BatchedConvIsEachConvolutionRunAlone) {
     SCOPED_TRACE("batch " + std::to_string(b));
     const std::vector<float> one(raw.begin() + b * per, raw.begin() + (b + 1) * per);
     EXPECT_LT(relative_error(ops::from_nc4hw4(one, out_c, oh, ow), wants[b]), 1e-5);
+  }
+}
+
+// The dense evaluation's pooling offsets: one convolution of several small maps of different
+// sizes, with the products of all in one dispatch (GraphConv::record_batch), gives each map what
+// it gives alone; a map's tiles read from the wrong place in the shared row would not.
+TEST_F(GraphOps, WinogradBatchIsEachMapRunAlone) {
+  std::mt19937 rng(31);
+  for (int k : {3, 7}) {
+    SCOPED_TRACE("kernel " + std::to_string(k));
+    const ConvCase c{24, 20, 1, k, k, 1, 1, 1, 1, Pads{}, 0, 0, relu()};
+    const ConvParams p = conv_params(c, rng);
+    ops::GraphConv op(*lib_, p, c.act);
+    ASSERT_TRUE(op.winograd());
+    ops::OneShot run(*lib_);
+    const std::vector<std::pair<int, int>> sizes = {{k + 2, k + 5}, {k, k}, {k + 6, k + 1}};
+    std::vector<ops::Blob> ins, outs;
+    std::vector<Tensor> wants;
+    for (auto [h, w] : sizes) {
+      const Tensor in = random_tensor(c.in_c, h, w, rng);
+      wants.push_back(graph::ref::conv(in, p, c.act));
+      ins.push_back(run.upload(in));
+      outs.push_back(run.output(c.out_c, h - k + 1, w - k + 1));
+    }
+    const auto need = op.scratch_bytes(sizes);
+    op.record_batch(run.rec, run.arena, ins, outs, true,
+                    {run.scratch(need.input), run.scratch(need.products)});
+    run.finish(outs[0]);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      SCOPED_TRACE("map " + std::to_string(i));
+      std::vector<float> raw(outs[i].floats());
+      outs[i].buffer->download(raw);
+      EXPECT_LT(relative_error(ops::from_nc4hw4(raw, c.out_c, outs[i].h, outs[i].w), wants[i]),
+                k == 7 ? 1e-4 : 1e-5);
+    }
   }
 }
 

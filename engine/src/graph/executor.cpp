@@ -50,6 +50,10 @@ struct GraphExecutor::Impl {
     int node = 0;
     bool split = false;
     int value = 0;  // the node whose map this stage writes
+    // Winograd convolutions of one shared op (the dense evaluation's pooling offsets): the first
+    // records the next `batch` - 1 stages with it, one dispatch of products for all; those
+    // have batch 0.
+    int batch = 1;
   };
   struct Plan {
     int h = 0, w = 0;
@@ -99,6 +103,39 @@ struct GraphExecutor::Impl {
   ops::GraphConv& conv_of(int node) {
     const int shares = graph->nodes[node].shares;
     return *convs[shares >= 0 ? shares : node];
+  }
+
+  /// In a graph whose convolutions share weights (offset_graph's copies of the heads), orders
+  /// the stages by depth, so that the copies of a layer come together, and batches the copies
+  /// of each Winograd convolution: their small maps then share one reading of the transformed
+  /// weights. Other graphs keep their order (and their buffers' lifetimes).
+  void batch_shared(std::vector<Stage>& stages) {
+    const auto& nodes = graph->nodes;
+    if (std::none_of(nodes.begin(), nodes.end(),
+                     [](const graph::Node& n) { return n.shares >= 0; }))
+      return;
+    std::vector<int> depth(nodes.size(), 0);  // longest path from the input
+    for (size_t i = 1; i < nodes.size(); ++i)
+      for (int in : nodes[i].inputs) depth[i] = std::max(depth[i], depth[in] + 1);
+    auto key = [&](const Stage& s) {
+      const graph::Node& n = nodes[s.node];
+      const int op = n.op == OpKind::Conv && n.shares >= 0 ? n.shares : s.node;
+      return std::pair{depth[s.node], op};
+    };
+    // Every input of a node is shallower than it: any order by depth is topological.
+    std::stable_sort(stages.begin(), stages.end(),
+                     [&](const Stage& a, const Stage& b) { return key(a) < key(b); });
+    auto batchable = [&](const Stage& s) {
+      return nodes[s.node].op == OpKind::Conv && !s.split && conv_of(s.node).winograd();
+    };
+    for (size_t i = 0; i < stages.size();) {
+      size_t j = i + 1;
+      if (batchable(stages[i]))
+        while (j < stages.size() && batchable(stages[j]) && key(stages[j]) == key(stages[i])) ++j;
+      stages[i].batch = static_cast<int>(j - i);
+      for (size_t k = i + 1; k < j; ++k) stages[k].batch = 0;
+      i = j;
+    }
   }
 
   void record(const Stage& s, const graph::Node& node, vk::Recorder& rec,
@@ -298,16 +335,22 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     p->w = input.w;
     p->keep = keep;
     p->stages = m.stages_for(graph_, keep);
+    m.batch_shared(p->stages);
     p->shapes = graph_.shapes(input.h, input.w);
-    for (const auto& s : p->stages) {
+    for (size_t si = 0; si < p->stages.size(); ++si) {
+      const Impl::Stage& s = p->stages[si];
       const graph::Shape& shape = p->shapes[s.value];
       if (!shape.valid())
         throw ImageError("The input (" + std::to_string(input.w) + "x" + std::to_string(input.h) +
                          ") is too small for this network at node " + g[s.node].name + ".");
       ops::check_fits(*ctx_, {nullptr, shape.c, shape.h, shape.w}, g[s.node].name);
-      if (g[s.node].op == OpKind::Conv) {
-        const graph::Shape& in = p->shapes[g[s.node].inputs[0]];
-        const auto need = m.conv_of(s.node).scratch_bytes(in.h, in.w);
+      if (g[s.node].op == OpKind::Conv && s.batch > 0) {
+        std::vector<std::pair<int, int>> inputs;  // the batch's
+        for (int k = 0; k < s.batch; ++k) {
+          const graph::Shape& in = p->shapes[g[p->stages[si + k].node].inputs[0]];
+          inputs.emplace_back(in.h, in.w);
+        }
+        const auto need = m.conv_of(s.node).scratch_bytes(inputs);
         if (const uint64_t larger = std::max(need.input, need.products); larger > 0)
           ops::check_fits(*ctx_, {nullptr, 4, 1, static_cast<int>(larger / 16)},  // as texels
                           g[s.node].name + " (Winograd scratch)");
@@ -400,10 +443,26 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     vk::Recorder& rec = *plan->recorder;
     rec.begin();
     plan->stamps.assign(1, rec.timestamp());
-    for (const auto& s : plan->stages) {
-      std::vector<ops::Blob> in;
-      for (int i : g[s.node].inputs) in.push_back(blob(i));
-      m.record(s, g[s.node], rec, *plan->arena, in, blob(s.value));
+    const auto& stages = plan->stages;
+    for (size_t si = 0; si < stages.size(); ++si) {
+      const Impl::Stage& s = stages[si];
+      if (s.batch == 0) {  // recorded with the batch before it, which has the time
+        plan->stamps.push_back(plan->stamps.back());
+        continue;
+      }
+      if (s.batch > 1) {
+        std::vector<ops::Blob> ins, outs;
+        for (int k = 0; k < s.batch; ++k) {
+          ins.push_back(blob(g[stages[si + k].node].inputs[0]));
+          outs.push_back(blob(stages[si + k].value));
+        }
+        m.conv_of(s.node).record_batch(rec, *plan->arena, ins, outs, true,
+                                       {&m.scratch_input.get(), &m.scratch_products.get()});
+      } else {
+        std::vector<ops::Blob> in;
+        for (int i : g[s.node].inputs) in.push_back(blob(i));
+        m.record(s, g[s.node], rec, *plan->arena, in, blob(s.value));
+      }
       rec.barrier();
       plan->stamps.push_back(rec.timestamp());
     }

@@ -231,6 +231,22 @@ WinogradConv::Scratch GraphConv::scratch_bytes(int in_h, int in_w) const {
   return impl_->winograd ? impl_->winograd->scratch_bytes(in_h, in_w) : WinogradConv::Scratch{};
 }
 
+WinogradConv::Scratch GraphConv::scratch_bytes(std::span<const std::pair<int, int>> inputs) const {
+  if (!impl_->winograd) return {};
+  uint64_t tiles = 0;
+  for (const auto& [h, w] : inputs) tiles += impl_->winograd->tiles(h, w);
+  return impl_->winograd->scratch_for_tiles(tiles);
+}
+
+void GraphConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
+                             std::span<const Blob> ins, std::span<const Blob> outs, bool activation,
+                             const WinogradConv::ScratchBuffers& scratch) const {
+  const Impl& m = *impl_;
+  if (!m.winograd) throw Error("GraphConv: only a Winograd convolution records a batch");
+  m.winograd->record_batch(rec, arena, ins, outs,
+                           fused_activation(activation ? m.act : graph::Activation{}), scratch);
+}
+
 uint64_t GraphConv::weight_bytes() const {
   const Impl& m = *impl_;
   return m.fast       ? m.fast->weight_bytes()

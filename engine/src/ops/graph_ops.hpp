@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "ops/ops.hpp"
@@ -27,12 +28,19 @@ class GraphConv {
   /// A Winograd convolution (winograd()) needs `scratch` of scratch_bytes() for this input.
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               bool activation = true, const WinogradConv::ScratchBuffers& scratch = {}) const;
+  /// A Winograd convolution (winograd()) of several inputs at once, with the products of all
+  /// in one dispatch (WinogradConv::record_batch); `scratch` of scratch_bytes() for them all.
+  void record_batch(vk::Recorder& rec, vk::DescriptorArena& arena, std::span<const Blob> ins,
+                    std::span<const Blob> outs, bool activation,
+                    const WinogradConv::ScratchBuffers& scratch) const;
   void prepare_without_activation();
   uint64_t weight_bytes() const;
   bool general() const;   ///< true when conv_general.comp runs it
   bool winograd() const;  ///< true when WinogradConv runs it
   /// The scratch a Winograd convolution needs for an input of in_h x in_w (0 for the others).
   WinogradConv::Scratch scratch_bytes(int in_h, int in_w) const;
+  /// The same for a batch of inputs, each {h, w}.
+  WinogradConv::Scratch scratch_bytes(std::span<const std::pair<int, int>> inputs) const;
 
  private:
   struct Impl;

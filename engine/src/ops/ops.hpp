@@ -186,6 +186,9 @@ class WinogradConv {
     uint64_t input = 0, products = 0;
   };
   Scratch scratch_bytes(int in_h, int in_w) const;
+  /// Output tiles for an input of in_h x in_w, and the scratch for a batch of `tiles` in all.
+  uint64_t tiles(int in_h, int in_w) const;
+  Scratch scratch_for_tiles(uint64_t tiles) const;
   struct ScratchBuffers {
     const vk::Buffer* input = nullptr;
     const vk::Buffer* products = nullptr;
@@ -193,6 +196,13 @@ class WinogradConv {
   /// Records the three dispatches, with barriers between them (none after the last).
   void record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in, const Blob& out,
               const FusedActivation& act, const ScratchBuffers& scratch) const;
+  /// The same convolution of several inputs (of any sizes), with one dispatch of the products
+  /// for all of them: their tiles side by side in one row, so that the transformed weights are
+  /// read once (the dense evaluation's pooling offsets, whose maps are small). `scratch` holds
+  /// scratch_for_tiles() of their tiles in all.
+  void record_batch(vk::Recorder& rec, vk::DescriptorArena& arena, std::span<const Blob> ins,
+                    std::span<const Blob> outs, const FusedActivation& act,
+                    const ScratchBuffers& scratch) const;
   int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - g_.kh + 1; }
   int out_width(int in) const { return in + g_.pad_left + g_.pad_right - g_.kw + 1; }
   uint64_t weight_bytes() const;

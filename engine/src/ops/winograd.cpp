@@ -18,11 +18,12 @@ constexpr uint32_t kLocal = 64;
 constexpr VkDescriptorType kTexel = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 
+// tb: the map's first tile in a batch's row of tt tiles.
 struct InPush {
-  int32_t iw, ih, ic4, tw, th;
+  int32_t iw, ih, ic4, tw, th, tb, tt;
 };
 struct OutPush {
-  int32_t ow, oh, oc4, tw, th, oc;
+  int32_t ow, oh, oc4, tw, th, oc, tb, tt;
 };
 
 // U = G g G^T for every pair in blocks, the pairs innermost and the loops of a fixed length
@@ -189,12 +190,19 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
 
 WinogradConv::~WinogradConv() = default;
 
-WinogradConv::Scratch WinogradConv::scratch_bytes(int in_h, int in_w) const {
+uint64_t WinogradConv::tiles(int in_h, int in_w) const {
   const int oh = out_height(in_h), ow = out_width(in_w);
-  if (oh <= 0 || ow <= 0) return {};
-  const uint64_t tiles = static_cast<uint64_t>((oh + t_.m - 1) / t_.m) * ((ow + t_.m - 1) / t_.m);
+  if (oh <= 0 || ow <= 0) return 0;
+  return static_cast<uint64_t>((oh + t_.m - 1) / t_.m) * ((ow + t_.m - 1) / t_.m);
+}
+
+WinogradConv::Scratch WinogradConv::scratch_for_tiles(uint64_t tiles) const {
   const uint64_t elements = static_cast<uint64_t>(t_.alpha) * t_.alpha;
   return {elements * tiles * ((in_ + 3) / 4) * 16, elements * tiles * ((out_ + 3) / 4) * 16};
+}
+
+WinogradConv::Scratch WinogradConv::scratch_bytes(int in_h, int in_w) const {
+  return scratch_for_tiles(tiles(in_h, in_w));
 }
 
 uint64_t WinogradConv::weight_bytes() const {
@@ -204,19 +212,33 @@ uint64_t WinogradConv::weight_bytes() const {
 void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
                           const Blob& out, const FusedActivation& act,
                           const ScratchBuffers& scratch) const {
-  if (in.c != in_)
-    throw Error("WinogradConv: input has " + std::to_string(in.c) + " channels, expected " +
-                std::to_string(in_));
-  if (out.h != out_height(in.h) || out.w != out_width(in.w) || out.c != out_)
-    throw Error("WinogradConv: output blob has the wrong shape");
-  const Scratch need = scratch_bytes(in.h, in.w);
+  record_batch(rec, arena, {&in, 1}, {&out, 1}, act, scratch);
+}
+
+void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
+                                std::span<const Blob> ins, std::span<const Blob> outs,
+                                const FusedActivation& act, const ScratchBuffers& scratch) const {
+  if (ins.empty() || ins.size() != outs.size())
+    throw Error("WinogradConv: a batch needs as many outputs as inputs, and one or more");
+  uint64_t total = 0;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const Blob &in = ins[i], &out = outs[i];
+    if (in.c != in_)
+      throw Error("WinogradConv: input has " + std::to_string(in.c) + " channels, expected " +
+                  std::to_string(in_));
+    if (out.h != out_height(in.h) || out.w != out_width(in.w) || out.c != out_)
+      throw Error("WinogradConv: output blob has the wrong shape");
+    total += tiles(in.h, in.w);
+  }
+  const Scratch need = scratch_for_tiles(total);
   if (!scratch.input || !scratch.products || scratch.input->size() < need.input ||
       scratch.products->size() < need.products)
     throw Error("WinogradConv: scratch buffers missing or too small");
-  const int th = (out.h + t_.m - 1) / t_.m, tw = (out.w + t_.m - 1) / t_.m;
-  // The products are 1x1 convolutions: the tiles as one row of pixels, so that the tuned
-  // shader's row segments do not end at every row of tiles (less idle work in its groups).
-  const Blob v{scratch.input, in_, 1, th * tw}, m{scratch.products, out_, 1, th * tw};
+  // The products are 1x1 convolutions: the tiles of every map of the batch as one row of
+  // pixels, so that the weights are read once for all of them and the tuned shader's row
+  // segments do not end at every row of tiles (less idle work in its groups).
+  const int all = static_cast<int>(total);
+  const Blob v{scratch.input, in_, 1, all}, m{scratch.products, out_, 1, all};
 
   vk::PipelineDesc d;
   d.shader = ShaderId::winograd_in;
@@ -225,10 +247,15 @@ void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const B
   d.local_size = {kLocal, 1, 1};
   d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m};
   const auto& pin = lib_->get(d);
-  InPush ip{in.w, in.h, in.c4(), tw, th};
-  VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
-  const int in_threads = in.c4() * th * tw;
-  rec.dispatch(pin, set, &ip, sizeof(ip), (in_threads + kLocal - 1) / kLocal, 1, 1);
+  int first = 0;                // each map's first tile in the row
+  for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
+    const int th = (out_height(in.h) + t_.m - 1) / t_.m, tw = (out_width(in.w) + t_.m - 1) / t_.m;
+    InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
+    VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
+    const int threads = in.c4() * th * tw;
+    rec.dispatch(pin, set, &ip, sizeof(ip), (threads + kLocal - 1) / kLocal, 1, 1);
+    first += th * tw;
+  }
   rec.barrier();
 
   products_->record(rec, arena, v, m, FusedActivation{}, Conv::Variant::Tiled);
@@ -242,10 +269,16 @@ void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const B
   d.constants.push_back(t_.alpha);
   d.constants.push_back(t_.m);
   const auto& pout = lib_->get(d);
-  OutPush op{out.w, out.h, out.c4(), tw, th, out.c};
-  set = arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
-  const int out_threads = out.c4() * th * tw;
-  rec.dispatch(pout, set, &op, sizeof(op), (out_threads + kLocal - 1) / kLocal, 1, 1);
+  first = 0;
+  for (const Blob& out : outs) {
+    const int th = (out.h + t_.m - 1) / t_.m, tw = (out.w + t_.m - 1) / t_.m;
+    OutPush op{out.w, out.h, out.c4(), tw, th, out.c, first, all};
+    VkDescriptorSet set =
+        arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
+    const int threads = out.c4() * th * tw;
+    rec.dispatch(pout, set, &op, sizeof(op), (threads + kLocal - 1) / kLocal, 1, 1);
+    first += th * tw;
+  }
 }
 
 }  // namespace overfeat::ops
