@@ -52,7 +52,10 @@ struct GraphExecutor::Impl {
     int value = 0;  // the node whose map this stage writes
     // Winograd convolutions of one shared op (the dense evaluation's pooling offsets): the first
     // records the next `batch` - 1 stages with it, one dispatch of products for all; those
-    // have batch 0.
+    // have batch 0. Buffers are still planned as if each wrote at its own place: a member's
+    // output may take the buffer of a member's input that is free by then, which is safe
+    // because a batch reads all its inputs (input transforms) before it writes any output
+    // (output transforms), with barriers between.
     int batch = 1;
   };
   struct Plan {
