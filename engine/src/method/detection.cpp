@@ -18,28 +18,27 @@
 
 namespace overfeat {
 
-float intersection_area(const Box& a, const Box& b) {
+namespace {
+
+inline float intersection_of(const Box& a, const Box& b) {
   const float w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
   const float h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
   return (w > 0 && h > 0) ? w * h : 0.0f;
 }
 
-namespace {
-
 bool same_box(const Box& a, const Box& b) {
   return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2;
 }
 
-}  // namespace
-
-float iou(const Box& a, const Box& b) {
-  const float inter = intersection_area(a, b);
+// Inline here: the greedy merge computes the match score for most pairs of a class's boxes.
+inline float iou_of(const Box& a, const Box& b) {
+  const float inter = intersection_of(a, b);
   const float uni = a.area() + b.area() - inter;
   if (!(uni > 0)) return same_box(a, b) ? 1.0f : 0.0f;
   return std::min(1.0f, inter / uni);
 }
 
-float match_score(const Box& a, const Box& b) {
+inline float match_score_of(const Box& a, const Box& b) {
   const float dx = a.cx() - b.cx();
   const float dy = a.cy() - b.cy();
   const float dist = std::sqrt(dx * dx + dy * dy);
@@ -50,7 +49,21 @@ float match_score(const Box& a, const Box& b) {
   } else if (dist > 0) {
     centre = std::numeric_limits<float>::infinity();
   }
-  return centre + (1.0f - iou(a, b));
+  return centre + (1.0f - iou_of(a, b));
+}
+
+}  // namespace
+
+float intersection_area(const Box& a, const Box& b) {
+  return intersection_of(a, b);
+}
+
+float iou(const Box& a, const Box& b) {
+  return iou_of(a, b);
+}
+
+float match_score(const Box& a, const Box& b) {
+  return match_score_of(a, b);
 }
 
 namespace {
@@ -201,8 +214,13 @@ class ClassMerger {
   ClassMerger(std::vector<Detection> boxes, float threshold)
       : nodes_(std::move(boxes)),
         alive_(nodes_.size(), 1),
+        alive_list_(nodes_.size()),
+        where_(nodes_.size()),
         partners_(nodes_.size()),
-        threshold_(threshold) {}
+        threshold_(threshold) {
+    std::iota(alive_list_.begin(), alive_list_.end(), 0u);
+    std::iota(where_.begin(), where_.end(), 0u);
+  }
 
   void run() {
     if (threshold_ < 1) {
@@ -237,7 +255,7 @@ class ClassMerger {
     const Box& bb = nodes_[b].box;
     // Below 1 only overlapping boxes can qualify (disjoint ones score >= 1): a cheap reject.
     if (threshold_ < 1 && !may_overlap(ba, bb)) return;
-    const float s = match_score(ba, bb);
+    const float s = match_score_of(ba, bb);
     if (s <= threshold_) partners_[b].push_back({s, a});
   }
 
@@ -300,6 +318,10 @@ class ClassMerger {
 
   void kill(uint32_t i) {
     alive_[i] = 0;
+    const uint32_t last = alive_list_.back();  // swap-remove i from the alive list
+    alive_list_[where_[i]] = last;
+    where_[last] = where_[i];
+    alive_list_.pop_back();
     std::vector<Partner>().swap(partners_[i]);
   }
 
@@ -310,14 +332,17 @@ class ClassMerger {
     kill(b);
     alive_.push_back(1);
     partners_.emplace_back();
-    for (uint32_t m = 0; m < k; ++m) {
-      if (alive_[m]) consider(m, k);
-    }
+    // Only the alive boxes: most of the k made so far have been merged away.
+    for (uint32_t m : alive_list_) consider(m, k);
+    where_.push_back(static_cast<uint32_t>(alive_list_.size()));
+    alive_list_.push_back(k);
     start(k);
   }
 
   std::vector<Detection> nodes_;
   std::vector<char> alive_;
+  std::vector<uint32_t> alive_list_;            ///< the alive boxes, in no order
+  std::vector<uint32_t> where_;                 ///< box -> its place in alive_list_ while alive
   std::vector<std::vector<Partner>> partners_;  ///< per box: qualifying older boxes, a min-heap
   float threshold_;
   std::priority_queue<Candidate, std::vector<Candidate>, WorseCandidate> heap_;
