@@ -174,9 +174,9 @@ class WinogradConv {
   /// Whether the op can compute this geometry at all: a square 3x3, 5x5 or 7x7 kernel at stride
   /// 1, any pads.
   static bool computes(const ConvGeometry& g);
-  /// The output tile m of F(m x m, r x r) for this geometry (OVERFEAT_WINOGRAD=2 or 4 forces
-  /// one, for comparisons).
-  static int tile(const ConvGeometry& g);
+  /// The output tile m of F(m x m, r x r): 4 (OVERFEAT_WINOGRAD=2 or 4 forces one, for
+  /// comparisons).
+  static int tile();
   /// `w` is [out][in][k][k] with k 3, 5 or 7, `b` is [out]; any pads.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
@@ -205,6 +205,8 @@ class WinogradConv {
                     const ScratchBuffers& scratch) const;
   int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - g_.kh + 1; }
   int out_width(int in) const { return in + g_.pad_left + g_.pad_right - g_.kw + 1; }
+  /// Tiles along an output side of `out` pixels.
+  int tiles_along(int out) const { return (out + t_.m - 1) / t_.m; }
   uint64_t weight_bytes() const;
 
  private:

@@ -143,11 +143,9 @@ int forced_tile() {
 }
 }  // namespace
 
-int WinogradConv::tile(const ConvGeometry& g) {
+int WinogradConv::tile() {
   const int forced = forced_tile();
-  if (forced > 0) return forced;
-  (void)g;
-  return 4;
+  return forced > 0 ? forced : 4;
 }
 
 bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
@@ -175,7 +173,7 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
   if (w.size() != static_cast<size_t>(out) * in * taps || b.size() != static_cast<size_t>(out))
     throw Error("WinogradConv: weight tensor sizes do not match out=" + std::to_string(out) +
                 " in=" + std::to_string(in));
-  t_ = winograd_matrices(tile(g), g.kh);
+  t_ = winograd_matrices(tile(), g.kh);
   const auto u = transform_weights(t_, out, in, w);
   const std::vector<float> zero(static_cast<size_t>(out), 0.0f);  // the bias comes at the end
   products_ = std::make_unique<Conv>(lib, out, in, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
@@ -193,7 +191,7 @@ WinogradConv::~WinogradConv() = default;
 uint64_t WinogradConv::tiles(int in_h, int in_w) const {
   const int oh = out_height(in_h), ow = out_width(in_w);
   if (oh <= 0 || ow <= 0) return 0;
-  return static_cast<uint64_t>((oh + t_.m - 1) / t_.m) * ((ow + t_.m - 1) / t_.m);
+  return static_cast<uint64_t>(tiles_along(oh)) * tiles_along(ow);
 }
 
 WinogradConv::Scratch WinogradConv::scratch_for_tiles(uint64_t tiles) const {
@@ -249,7 +247,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   const auto& pin = lib_->get(d);
   int first = 0;                // each map's first tile in the row
   for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
-    const int th = (out_height(in.h) + t_.m - 1) / t_.m, tw = (out_width(in.w) + t_.m - 1) / t_.m;
+    const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
     InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
     VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
     const int threads = in.c4() * th * tw;
@@ -271,7 +269,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   const auto& pout = lib_->get(d);
   first = 0;
   for (const Blob& out : outs) {
-    const int th = (out.h + t_.m - 1) / t_.m, tw = (out.w + t_.m - 1) / t_.m;
+    const int th = tiles_along(out.h), tw = tiles_along(out.w);
     OutPush op{out.w, out.h, out.c4(), tw, th, out.c, first, all};
     VkDescriptorSet set =
         arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
