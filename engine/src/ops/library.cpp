@@ -13,9 +13,37 @@ const vk::ComputePipeline& PipelineLibrary::get(const vk::PipelineDesc& desc) {
   Key key{static_cast<int>(desc.shader), desc.constants, desc.local_size[0], desc.local_size[1],
           desc.local_size[2]};
   auto it = pipelines_.find(key);
-  if (it == pipelines_.end())
-    it = pipelines_.emplace(key, std::make_unique<vk::ComputePipeline>(*ctx_, desc)).first;
+  if (it != pipelines_.end()) return *it->second;
+  it = pipelines_.emplace(key, std::make_unique<vk::ComputePipeline>(*ctx_, desc)).first;
+  if (workers_.empty()) {
+    const unsigned n = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+    for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+  }
+  queue_.push_back(it->second.get());
+  wake_.notify_one();
   return *it->second;
+}
+
+void PipelineLibrary::work() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;  // the pipelines left are being destroyed unused
+    vk::ComputePipeline* p = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    p->compile();  // errors are kept for ComputePipeline::pipeline()
+    lock.lock();
+  }
+}
+
+PipelineLibrary::~PipelineLibrary() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
 }
 
 std::vector<float> to_nc4hw4(const Tensor& t) {

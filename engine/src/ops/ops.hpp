@@ -4,11 +4,14 @@
 // recorded once and submitted once. Maps live on the device in NC4HW4 layout (4 channels per
 // texel).
 #pragma once
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -28,18 +31,32 @@ struct Blob {
 };
 
 /// Pipelines keyed by their description, shared by every op that needs the same specialization.
+/// A new pipeline is compiled on the library's threads (one per core, at most 8, started with
+/// the first one): the ops ask for their pipelines while a plan is recorded, and the recorder
+/// waits for them only when it writes the command buffer (vk::Recorder::end), so they compile in
+/// parallel. On lavapipe a pipeline takes tens of milliseconds: the bundled model's 35 took 0.44 s
+/// one after the other, the first image's largest cost.
 class PipelineLibrary {
  public:
   explicit PipelineLibrary(const vk::Context& ctx) : ctx_(&ctx) {}
+  ~PipelineLibrary();
+  PipelineLibrary(const PipelineLibrary&) = delete;
+  PipelineLibrary& operator=(const PipelineLibrary&) = delete;
   const vk::ComputePipeline& get(const vk::PipelineDesc& desc);
   const vk::Context& context() const { return *ctx_; }
   size_t size() const { return pipelines_.size(); }
 
  private:
   using Key = std::tuple<int, std::vector<int32_t>, uint32_t, uint32_t, uint32_t>;
+  void work();
   const vk::Context* ctx_;
   std::mutex mutex_;
   std::map<Key, std::unique_ptr<vk::ComputePipeline>> pipelines_;
+  // The compile queue; destroyed (its threads joined) before the pipelines.
+  std::condition_variable wake_;
+  std::deque<vk::ComputePipeline*> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
 };
 
 /// A fused activation as the shaders take it (specialization constants): graph.hpp's Activation

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "vk/pipeline.hpp"
 
+#include <cstring>
 #include <utility>
 
 #include "overfeat/error.hpp"
@@ -32,63 +33,59 @@ ComputePipeline::ComputePipeline(const Context& ctx, const PipelineDesc& desc)
   lci.pushConstantRangeCount = desc.push_bytes ? 1 : 0;
   lci.pPushConstantRanges = desc.push_bytes ? &range : nullptr;
   check(vkCreatePipelineLayout(dev, &lci, nullptr, &layout_), "vkCreatePipelineLayout");
-
-  auto words = shader_spirv(desc.shader);
-  VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  mci.codeSize = words.size_bytes();
-  mci.pCode = words.data();
-  VkShaderModule module = VK_NULL_HANDLE;
-  check(vkCreateShaderModule(dev, &mci, nullptr, &module), "vkCreateShaderModule");
-
-  std::vector<int32_t> values;
-  for (uint32_t v : desc.local_size) values.push_back(static_cast<int32_t>(v));
-  values.insert(values.end(), desc.constants.begin(), desc.constants.end());
-  std::vector<VkSpecializationMapEntry> entries;
-  for (uint32_t i = 0; i < values.size(); ++i)
-    entries.push_back({i, static_cast<uint32_t>(i * sizeof(int32_t)), sizeof(int32_t)});
-  VkSpecializationInfo spec{};
-  spec.mapEntryCount = static_cast<uint32_t>(entries.size());
-  spec.pMapEntries = entries.data();
-  spec.dataSize = values.size() * sizeof(int32_t);
-  spec.pData = values.data();
-
-  VkComputePipelineCreateInfo pci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
-  pci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-  pci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-  pci.stage.module = module;
-  pci.stage.pName = "main";
-  pci.stage.pSpecializationInfo = &spec;
-  pci.layout = layout_;
-  VkResult r = vkCreateComputePipelines(dev, ctx.pipeline_cache(), 1, &pci, nullptr, &pipeline_);
-  vkDestroyShaderModule(dev, module, nullptr);
-  check(r, ("vkCreateComputePipelines(" + std::string(shader_name(desc.shader)) + ")").c_str());
+  ready_ = done_.get_future().share();
 }
 
-ComputePipeline& ComputePipeline::operator=(ComputePipeline&& o) noexcept {
-  if (this != &o) {
-    release();
-    ctx_ = o.ctx_;
-    desc_ = std::move(o.desc_);
-    set_layout_ = std::exchange(o.set_layout_, VK_NULL_HANDLE);
-    layout_ = std::exchange(o.layout_, VK_NULL_HANDLE);
-    pipeline_ = std::exchange(o.pipeline_, VK_NULL_HANDLE);
+void ComputePipeline::compile() {
+  try {
+    const PipelineDesc& desc = desc_;
+    VkDevice dev = ctx_->device();
+    auto words = shader_spirv(desc.shader);
+    VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    mci.codeSize = words.size_bytes();
+    mci.pCode = words.data();
+    VkShaderModule module = VK_NULL_HANDLE;
+    check(vkCreateShaderModule(dev, &mci, nullptr, &module), "vkCreateShaderModule");
+
+    std::vector<int32_t> values;
+    for (uint32_t v : desc.local_size) values.push_back(static_cast<int32_t>(v));
+    values.insert(values.end(), desc.constants.begin(), desc.constants.end());
+    std::vector<VkSpecializationMapEntry> entries;
+    for (uint32_t i = 0; i < values.size(); ++i)
+      entries.push_back({i, static_cast<uint32_t>(i * sizeof(int32_t)), sizeof(int32_t)});
+    VkSpecializationInfo spec{};
+    spec.mapEntryCount = static_cast<uint32_t>(entries.size());
+    spec.pMapEntries = entries.data();
+    spec.dataSize = values.size() * sizeof(int32_t);
+    spec.pData = values.data();
+
+    VkComputePipelineCreateInfo pci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    pci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    pci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    pci.stage.module = module;
+    pci.stage.pName = "main";
+    pci.stage.pSpecializationInfo = &spec;
+    pci.layout = layout_;
+    VkResult r =
+        vkCreateComputePipelines(dev, ctx_->pipeline_cache(), 1, &pci, nullptr, &pipeline_);
+    vkDestroyShaderModule(dev, module, nullptr);
+    check(r, ("vkCreateComputePipelines(" + std::string(shader_name(desc.shader)) + ")").c_str());
+    done_.set_value();
+  } catch (...) {
+    done_.set_exception(std::current_exception());
   }
-  return *this;
 }
 
-void ComputePipeline::release() {
-  if (!ctx_) return;
+VkPipeline ComputePipeline::pipeline() const {
+  ready_.get();  // waits; rethrows compile()'s error
+  return pipeline_;
+}
+
+ComputePipeline::~ComputePipeline() {
   VkDevice dev = ctx_->device();
   if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
   if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
   if (set_layout_) vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
-  pipeline_ = VK_NULL_HANDLE;
-  layout_ = VK_NULL_HANDLE;
-  set_layout_ = VK_NULL_HANDLE;
-}
-
-ComputePipeline::~ComputePipeline() {
-  release();
 }
 
 namespace {
@@ -189,44 +186,78 @@ Recorder::~Recorder() {
 }
 
 void Recorder::begin() {
-  check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
+  commands_.clear();
+  push_data_.clear();
   used_timestamps_ = 0;
   recorded_ = false;
-  if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, max_timestamps_);
 }
 
 void Recorder::dispatch(const ComputePipeline& p, VkDescriptorSet set, const void* push,
                         uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (gx == 0 || gy == 0 || gz == 0) return;
-  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline());
-  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
-  if (push_bytes)
-    vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
-  vkCmdDispatch(cmd_, gx, gy, gz);
+  Command c{Command::Dispatch};
+  c.pipeline = &p;
+  c.set = set;
+  c.push_offset = static_cast<uint32_t>(push_data_.size());
+  c.push_bytes = push_bytes;
+  c.gx = gx;
+  c.gy = gy;
+  c.gz = gz;
+  push_data_.resize(push_data_.size() + push_bytes);
+  if (push_bytes) std::memcpy(push_data_.data() + c.push_offset, push, push_bytes);
+  commands_.push_back(c);
 }
 
 void Recorder::barrier() {
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  commands_.push_back({Command::Barrier});
 }
 
 int Recorder::timestamp() {
   if (!queries_ || used_timestamps_ >= max_timestamps_) return -1;
-  vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, used_timestamps_);
+  Command c{Command::Timestamp};
+  c.query = used_timestamps_;
+  commands_.push_back(c);
   return static_cast<int>(used_timestamps_++);
 }
 
 void Recorder::end() {
+  check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
+  if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, max_timestamps_);
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  for (const Command& c : commands_) {
+    switch (c.kind) {
+      case Command::Dispatch: {
+        const ComputePipeline& p = *c.pipeline;
+        vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline());
+        vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &c.set, 0,
+                                nullptr);
+        if (c.push_bytes)
+          vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, c.push_bytes,
+                             push_data_.data() + c.push_offset);
+        vkCmdDispatch(cmd_, c.gx, c.gy, c.gz);
+        break;
+      }
+      case Command::Barrier:
+        vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0,
+                             nullptr);
+        break;
+      case Command::Timestamp:
+        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, c.query);
+        break;
+    }
+  }
+  commands_.clear();
+  push_data_.clear();
+  VkMemoryBarrier last{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  last.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  last.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
   vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0,
+                       VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &last, 0,
                        nullptr, 0, nullptr);
   check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
   recorded_ = true;

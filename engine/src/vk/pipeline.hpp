@@ -4,7 +4,9 @@
 #include <vulkan/vulkan.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -26,28 +28,32 @@ struct PipelineDesc {
   std::vector<int32_t> constants;  ///< specialization constants 3, 4, ...
 };
 
+/// A compute pipeline. The constructor makes its layouts; compile() builds the pipeline itself
+/// (the expensive part: lavapipe compiles the shader with LLVM, tens of milliseconds) and may run
+/// on another thread, so that a plan's pipelines compile in parallel while it is recorded.
+/// pipeline() waits for compile() and rethrows its error.
 class ComputePipeline {
  public:
-  ComputePipeline() = default;
   ComputePipeline(const Context& ctx, const PipelineDesc& desc);
   ~ComputePipeline();
-  ComputePipeline(ComputePipeline&& o) noexcept { *this = std::move(o); }
-  ComputePipeline& operator=(ComputePipeline&& o) noexcept;
   ComputePipeline(const ComputePipeline&) = delete;
   ComputePipeline& operator=(const ComputePipeline&) = delete;
 
-  VkPipeline pipeline() const { return pipeline_; }
+  /// Builds the pipeline; call once, from any thread.
+  void compile();
+  VkPipeline pipeline() const;
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   const PipelineDesc& desc() const { return desc_; }
 
  private:
-  void release();
   const Context* ctx_ = nullptr;
   PipelineDesc desc_;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
-  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;  // written by compile() before done_ is set
+  std::promise<void> done_;
+  std::shared_future<void> ready_;
 };
 
 /// One resource bound to a shader: a texel view read through samplerBuffer, or a storage buffer.
@@ -76,7 +82,9 @@ class DescriptorArena {
 };
 
 /// Records a whole pass into one command buffer, with a compute barrier between dependent
-/// dispatches and optional timestamps, then submits it once.
+/// dispatches and optional timestamps, then submits it once. The commands are kept until end(),
+/// which writes them into the command buffer: until then the pipelines they use may still be
+/// compiling (ComputePipeline::compile on the library's threads).
 class Recorder {
  public:
   Recorder(const Context& ctx, uint32_t max_timestamps);
@@ -99,6 +107,14 @@ class Recorder {
   void invalidate() { recorded_ = false; }
 
  private:
+  struct Command {
+    enum Kind { Dispatch, Barrier, Timestamp } kind;
+    const ComputePipeline* pipeline = nullptr;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    uint32_t push_offset = 0, push_bytes = 0;  // in push_data_
+    uint32_t gx = 0, gy = 0, gz = 0;
+    uint32_t query = 0;
+  };
   const Context* ctx_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
@@ -106,6 +122,8 @@ class Recorder {
   uint32_t max_timestamps_ = 0;
   uint32_t used_timestamps_ = 0;
   std::vector<uint64_t> ticks_;
+  std::vector<Command> commands_;
+  std::vector<std::byte> push_data_;
   bool recorded_ = false;
 };
 
