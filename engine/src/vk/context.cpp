@@ -164,20 +164,32 @@ std::filesystem::path default_cache_path() {
 
 }  // namespace
 
-std::vector<DeviceInfo> list_devices() {
-  VkInstance inst = make_instance(false, false);
+namespace {
+std::vector<DeviceInfo> devices_of(VkInstance inst) {
   uint32_t n = 0;
   vkEnumeratePhysicalDevices(inst, &n, nullptr);
   std::vector<VkPhysicalDevice> pds(n);
   vkEnumeratePhysicalDevices(inst, &n, pds.data());
   std::vector<DeviceInfo> out;
   for (uint32_t i = 0; i < n; ++i) out.push_back(describe(pds[i], i));
-  vkDestroyInstance(inst, nullptr);
   if (out.empty())
     throw VulkanUnavailable(
         "No Vulkan device found. Install a driver for your GPU, or Mesa's CPU driver "
         "(Debian: apt install mesa-vulkan-drivers).");
   return out;
+}
+}  // namespace
+
+std::vector<DeviceInfo> list_devices() {
+  VkInstance inst = make_instance(false, false);
+  try {
+    auto out = devices_of(inst);
+    vkDestroyInstance(inst, nullptr);
+    return out;
+  } catch (...) {
+    vkDestroyInstance(inst, nullptr);
+    throw;
+  }
 }
 
 uint32_t choose_device(const std::vector<DeviceInfo>& devices, const std::string& spec_in) {
@@ -207,18 +219,23 @@ uint32_t choose_device(const std::vector<DeviceInfo>& devices, const std::string
 }
 
 Context::Context(const ContextOptions& options) {
-  auto devices = list_devices();
-  uint32_t index = choose_device(devices, options.device);
   validation_ = options.validation || env_flag("OVERFEAT_VALIDATION");
   half_weights_ = options.half_weights || env_flag("OVERFEAT_FP16_WEIGHTS");
-  create_instance();
-  create_device(index);
-  std::filesystem::path cache = options.pipeline_cache;
-  if (cache.empty()) cache = default_cache_path();
-  if (cache != "-")
-    create_pipeline_cache(cache);
-  else
-    create_pipeline_cache({});
+  try {
+    // One instance to choose the device and run on it: each instance loads every installed
+    // driver (about 0.1 s of a one-image command on lavapipe).
+    create_instance();
+    create_device(choose_device(devices_of(instance_), options.device));
+    std::filesystem::path cache = options.pipeline_cache;
+    if (cache.empty()) cache = default_cache_path();
+    if (cache != "-")
+      create_pipeline_cache(cache);
+    else
+      create_pipeline_cache({});
+  } catch (...) {
+    release();
+    throw;
+  }
 }
 
 void Context::create_instance() {
@@ -393,6 +410,10 @@ void Context::submit_and_wait(VkCommandBuffer cmd) const {
 }
 
 Context::~Context() {
+  release();
+}
+
+void Context::release() noexcept {
   if (device_) {
     vkDeviceWaitIdle(device_);
     save_pipeline_cache();
@@ -406,6 +427,9 @@ Context::~Context() {
     if (destroy) destroy(instance_, messenger_, nullptr);
   }
   if (instance_) vkDestroyInstance(instance_, nullptr);
+  device_ = VK_NULL_HANDLE;
+  messenger_ = VK_NULL_HANDLE;
+  instance_ = VK_NULL_HANDLE;
 }
 
 }  // namespace overfeat::vk

@@ -54,6 +54,7 @@ class Context {
                                                        const VkDebugUtilsMessengerCallbackDataEXT*,
                                                        void*);
   void create_instance();
+  void release() noexcept;  // what exists so far
   void create_device(uint32_t index);
   void create_pipeline_cache(const std::filesystem::path& path);
 
