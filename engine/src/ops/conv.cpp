@@ -20,15 +20,12 @@ struct ConvPush {
 };
 
 // [OC8][IC4][KH][KW][8 output channels][4 input channels]: a subgroup reads 8 consecutive texels
-// per kernel tap, whichever shader runs. Appended to `out_packed` (a batch's convolutions one
-// after the other).
-void pack_weights(int out, int in, int kh, int kw, std::span<const float> w,
-                  std::vector<float>& out_packed) {
+// per kernel tap, whichever shader runs. Writes every element of `packed` (the padding as 0).
+void pack_weights(int out, int in, int kh, int kw, std::span<const float> w, float* packed) {
   const int oc8 = (out + 7) / 8, ic4 = (in + 3) / 4;
-  const size_t start = out_packed.size();
-  out_packed.resize(start + static_cast<size_t>(oc8) * ic4 * kh * kw * 32, 0.0f);
-  float* packed = out_packed.data() + start;
   const size_t taps = static_cast<size_t>(kh) * kw;
+  if (out % 8 != 0 || in % 4 != 0)
+    std::fill_n(packed, static_cast<size_t>(oc8) * ic4 * taps * 32, 0.0f);
   for (int o = 0; o < out; ++o)
     for (int i = 0; i < in; ++i) {
       // Texel ((o / 8 * ic4 + i / 4) * taps + tap) * 8 + o % 8, component i % 4.
@@ -63,21 +60,36 @@ Conv::Conv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g, std::sp
   if (w.size() != per_batch * batch || b.size() != static_cast<size_t>(out))
     throw Error("Conv: weight tensor sizes do not match " + what);
   const auto& ctx = lib.context();
-  std::vector<float> packed;
-  for (int i = 0; i < batch; ++i)
-    pack_weights(out, in, g.kh, g.kw, w.subspan(per_batch * i, per_batch), packed);
-  if (packed.size() / 4 > ctx.limits().maxTexelBufferElements)
-    throw OutOfDeviceMemory("Conv: " + std::to_string(packed.size() / 4) +
+  const size_t packed_per_batch =
+      static_cast<size_t>((out + 7) / 8) * ((in + 3) / 4) * g.kh * g.kw * 32;
+  const size_t floats = packed_per_batch * batch;
+  if (floats / 4 > ctx.limits().maxTexelBufferElements)
+    throw OutOfDeviceMemory("Conv: " + std::to_string(floats / 4) +
                             " weight texels exceed this device's texel-buffer limit");
+  const auto pack_into = [&](float* packed) {
+    for (int i = 0; i < batch; ++i)
+      pack_weights(out, in, g.kh, g.kw, w.subspan(per_batch * i, per_batch),
+                   packed + packed_per_batch * i);
+  };
   half_ = ctx.half_weights() && w.size() >= kHalfMinWeights;
   if (half_) {  // the "full" layers: half the bytes to read, fp32 arithmetic
-    std::vector<uint16_t> bits(packed.size());
-    for (size_t i = 0; i < packed.size(); ++i) bits[i] = half_bits(packed[i]);
+    std::vector<float> packed(floats);
+    pack_into(packed.data());
+    std::vector<uint16_t> bits(floats);
+    for (size_t i = 0; i < floats; ++i) bits[i] = half_bits(packed[i]);
     weights_ = vk::Buffer(ctx, bits.size() * 2, true);
     weights_.upload(std::span<const uint16_t>(bits));
   } else {
-    weights_ = vk::Buffer(ctx, packed.size() * 4);
-    weights_.upload(packed);
+    weights_ = vk::Buffer(ctx, floats * 4);
+    if (weights_.host_cached()) {
+      // Straight into the device's memory (lavapipe: host memory): no copy of the packed
+      // weights to allocate, fill and copy again (the Winograd layers' are tens of MB).
+      pack_into(static_cast<float*>(weights_.mapped()));
+    } else {
+      std::vector<float> packed(floats);
+      pack_into(packed.data());
+      weights_.upload(packed);
+    }
   }
   std::vector<float> padded(((out + 7) / 8) * 8, 0.0f);
   std::copy(b.begin(), b.end(), padded.begin());

@@ -39,6 +39,7 @@ struct RawBuffer {
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
   void* mapped = nullptr;
+  bool cached = false;
 };
 
 RawBuffer create_raw(const Context& ctx, VkDeviceSize bytes, bool staging) {
@@ -68,8 +69,10 @@ RawBuffer create_raw(const Context& ctx, VkDeviceSize bytes, bool staging) {
     check(r, ("vkAllocateMemory of " + std::to_string(bytes >> 20) + " MiB").c_str());
   }
   check(vkBindBufferMemory(dev, raw.buffer, raw.memory, 0), "vkBindBufferMemory");
-  if (ctx.memory_properties().memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
+  const VkMemoryPropertyFlags flags = ctx.memory_properties().memoryTypes[type].propertyFlags;
+  if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
     check(vkMapMemory(dev, raw.memory, 0, VK_WHOLE_SIZE, 0, &raw.mapped), "vkMapMemory");
+  raw.cached = raw.mapped && (flags & VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
   return raw;
 }
 
@@ -108,6 +111,7 @@ Buffer::Buffer(const Context& ctx, VkDeviceSize bytes, bool half_view) : ctx_(&c
   buffer_ = raw.buffer;
   memory_ = raw.memory;
   mapped_ = raw.mapped;
+  cached_ = raw.cached;
   size_ = bytes;
   g_live_bytes += size_;
   view_r_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32_SFLOAT, 4);
@@ -127,6 +131,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     view_half_ = std::exchange(o.view_half_, VK_NULL_HANDLE);
     size_ = std::exchange(o.size_, 0);
     mapped_ = std::exchange(o.mapped_, nullptr);
+    cached_ = std::exchange(o.cached_, false);
   }
   return *this;
 }

@@ -32,6 +32,9 @@ class Buffer {
   VkDeviceSize size() const { return size_; }
   /// Host pointer when the memory is host-visible, else nullptr.
   void* mapped() const { return mapped_; }
+  /// Mapped and host-cached: scattered writes and reads there cost what they cost in RAM (not
+  /// so in write-combined memory).
+  bool host_cached() const { return cached_; }
   /// Texel views over the whole buffer (capped at the device's texel-buffer limit).
   VkBufferView view_r32f() const { return view_r_; }
   VkBufferView view_rgba32f() const { return view_rgba_; }
@@ -55,6 +58,7 @@ class Buffer {
   VkBufferView view_half_ = VK_NULL_HANDLE;
   VkDeviceSize size_ = 0;
   void* mapped_ = nullptr;
+  bool cached_ = false;
 };
 
 /// A buffer that is reused across calls and only grows: asking for at most what it already
