@@ -437,6 +437,28 @@ TEST_F(GraphOps, WinogradBatchIsEachMapRunAlone) {
   }
 }
 
+// ContextOptions::half_weights on a Winograd layer: its element-wise products' weights (36 x
+// 256 x 128 = 1.2 M, over Conv::kHalfMinWeights) are stored as 16-bit floats and read by
+// conv_half.comp, 8 to a fetch. The answer is the convolution's to about fp16's precision
+// (the transformed weights are rounded), far from what a misread texel would give.
+TEST_F(GraphOps, WinogradWithHalfWeightsMatchesReference) {
+  const auto half_ctx = testing::half_weights_context();
+  vk::Context& ctx = *half_ctx;
+  ops::PipelineLibrary lib(ctx);
+  std::mt19937 rng(8);
+  const ConvCase c{128, 256, 1, 3, 3, 1, 1, 1, 1, Pads{1, 1, 1, 1}, 11, 13, relu()};
+  const ConvParams p = conv_params(c, rng);
+  ASSERT_TRUE(ops::GraphConv(lib, p, c.act).winograd());
+  const Tensor in = random_tensor(c.in_c, c.h, c.w, rng);
+  const Tensor got = attempt([&] { return ops::run_graph_conv(lib, in, p, c.act); });
+  const Tensor want = graph::ref::conv(in, p, c.act);
+  ASSERT_EQ(testing::shape(got), testing::shape(want));
+  const double err = relative_error(got, want);
+  EXPECT_LT(err, 3e-3);
+  EXPECT_GT(err, 1e-6);  // the weights really were rounded
+  EXPECT_EQ(ctx.validation_messages(), 0u);
+}
+
 TEST_F(GraphOps, ConvRejectsMismatchedParameters) {
   std::mt19937 rng(3);
   ConvParams p = conv_params({8, 6, 2, 3, 3, 1, 1, 1, 1, Pads{}, 0, 0, {}}, rng);

@@ -3,6 +3,7 @@
 // offsets. Each failure prints all parameters.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -173,10 +174,8 @@ TEST(Half, RoundTripsEveryValueAndRoundsTiesToEven) {
 TEST(HalfWeights, LargeConvolutionsReadHalfRoundedWeights) {
   std::string why;
   if (!testing::shared_context(&why)) GTEST_SKIP() << "No Vulkan device: " << why;
-  vk::ContextOptions opt;
-  opt.pipeline_cache = "-";
-  opt.half_weights = true;
-  vk::Context ctx(opt);
+  const auto half_ctx = testing::half_weights_context();
+  vk::Context& ctx = *half_ctx;
   ops::PipelineLibrary lib(ctx);
   std::mt19937 rng(11);
   ConvWeights w = random_conv(96, 200, 6, rng);     // 691,200: under the threshold
@@ -187,9 +186,17 @@ TEST(HalfWeights, LargeConvolutionsReadHalfRoundedWeights) {
   EXPECT_FALSE(ops::Conv(lib, w, 1, 0).half_weights());
   ConvWeights rounded = big;
   for (float& v : rounded.w) v = half_value(half_bits(v));
-  for (auto [h, wd, variant] : {std::tuple{6, 6, ops::Conv::Variant::Streaming},
-                                std::tuple{9, 11, ops::Conv::Variant::Tiled}}) {
-    SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(wd));
+  // The tiled shader reads the halves packed two to a word (conv_half.comp): each register
+  // tile (4 or 8 output channels, with and without split input channels) once.
+  for (auto [h, wd, variant, tile] : {std::tuple{6, 6, ops::Conv::Variant::Streaming, ""},
+                                      std::tuple{9, 11, ops::Conv::Variant::Tiled, ""},
+                                      std::tuple{9, 11, ops::Conv::Variant::Tiled, "4x3x1"},
+                                      std::tuple{9, 11, ops::Conv::Variant::Tiled, "8x2x4"}}) {
+    SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(wd) + " tile " + tile);
+    if (*tile)
+      setenv("OVERFEAT_CONV_TILE", tile, 1);
+    else
+      unsetenv("OVERFEAT_CONV_TILE");
     const Tensor in = random_tensor(300, h, wd, rng);
     const Tensor got = ops::run_conv(lib, in, big, 1, 0, true, variant);
     EXPECT_LT(relative_error(got, ref::conv(in, rounded, 1, 0, true)), 1e-5);
@@ -200,6 +207,7 @@ TEST(HalfWeights, LargeConvolutionsReadHalfRoundedWeights) {
                              ref::conv(small_in, w, 1, 0, true)),
               1e-5);
   }
+  unsetenv("OVERFEAT_CONV_TILE");
   EXPECT_EQ(ctx.validation_messages(), 0u);
 }
 

@@ -35,6 +35,15 @@ inline vk::Context* shared_context(std::string* why = nullptr) {
   return ctx.get();
 }
 
+/// A context of its own whose large convolutions keep 16-bit weights
+/// (ContextOptions::half_weights), for the tests of that mode.
+inline std::unique_ptr<vk::Context> half_weights_context() {
+  vk::ContextOptions opt;
+  opt.pipeline_cache = "-";
+  opt.half_weights = true;
+  return std::make_unique<vk::Context>(opt);
+}
+
 class VulkanTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -321,8 +321,8 @@ void MainWindow::createMenus() {
   half_action_->setCheckable(true);
   half_action_->setToolTip(
       tr("Keep the large layers' weights as 16-bit floats on the device: half their memory and "
-         "bytes read, the arithmetic still in 32 bits. Faster on GPUs; slower on the CPU "
-         "(lavapipe converts in software). Reloads the model."));
+         "bytes read, the arithmetic still in 32 bits. On the CPU (lavapipe) about as fast as "
+         "32-bit weights. Reloads the model."));
   connect(half_action_, &QAction::triggered, this, [this](bool on) {
     ModelRequest r = settings_.model;
     r.half_weights = on;

@@ -191,7 +191,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   // float parameters travel as their bits.
   const int32_t act_a = std::bit_cast<int32_t>(act.a), act_b = std::bit_cast<int32_t>(act.b);
   if (variant == Variant::Tiled) {
-    d.shader = ShaderId::conv;
+    d.shader = half_ ? ShaderId::conv_half : ShaderId::conv;
     const uint32_t local = local_size(lib_->context());
     TileShape t = tile_fixed_ ? tile_
                               : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w,
@@ -207,7 +207,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
     push.oc = out.c4();
     const auto& p = lib_->get(d);
     VkDescriptorSet set = arena.allocate(
-        p, {{in.buffer, true}, {&weights_, true, half_}, {&bias_, true}, {out.buffer}});
+        p, {{in.buffer, true}, {&weights_, true, false, half_}, {&bias_, true}, {out.buffer}});
     // conv.comp: t.split invocations each
     const int segments = out.h * ((out.w + t.pix - 1) / t.pix) * t.split;
     rec.dispatch(p, set, &push, sizeof(push), (segments + static_cast<int>(local) - 1) / local,

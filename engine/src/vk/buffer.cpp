@@ -117,7 +117,10 @@ Buffer::Buffer(const Context& ctx, VkDeviceSize bytes, bool half_view) : ctx_(&c
   view_r_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32_SFLOAT, 4);
   view_rgba_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32G32B32A32_SFLOAT, 16);
   // Uniform texel buffers of R16G16B16A16_SFLOAT are required of every Vulkan device.
-  if (half_view) view_half_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R16G16B16A16_SFLOAT, 8);
+  if (half_view) {
+    view_half_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R16G16B16A16_SFLOAT, 8);
+    view_packed_ = make_view(ctx, buffer_, bytes, VK_FORMAT_R32G32B32A32_UINT, 16);
+  }
 }
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
@@ -129,6 +132,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     view_r_ = std::exchange(o.view_r_, VK_NULL_HANDLE);
     view_rgba_ = std::exchange(o.view_rgba_, VK_NULL_HANDLE);
     view_half_ = std::exchange(o.view_half_, VK_NULL_HANDLE);
+    view_packed_ = std::exchange(o.view_packed_, VK_NULL_HANDLE);
     size_ = std::exchange(o.size_, 0);
     mapped_ = std::exchange(o.mapped_, nullptr);
     cached_ = std::exchange(o.cached_, false);
@@ -142,12 +146,13 @@ void Buffer::release() {
   if (view_r_) vkDestroyBufferView(dev, view_r_, nullptr);
   if (view_rgba_) vkDestroyBufferView(dev, view_rgba_, nullptr);
   if (view_half_) vkDestroyBufferView(dev, view_half_, nullptr);
+  if (view_packed_) vkDestroyBufferView(dev, view_packed_, nullptr);
   RawBuffer raw{buffer_, memory_, mapped_};
   destroy_raw(*ctx_, raw);
   g_live_bytes -= size_;
   buffer_ = VK_NULL_HANDLE;
   memory_ = VK_NULL_HANDLE;
-  view_r_ = view_rgba_ = view_half_ = VK_NULL_HANDLE;
+  view_r_ = view_rgba_ = view_half_ = view_packed_ = VK_NULL_HANDLE;
   mapped_ = nullptr;
   size_ = 0;
 }

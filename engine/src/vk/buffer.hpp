@@ -19,7 +19,8 @@ namespace overfeat::vk {
 class Buffer {
  public:
   Buffer() = default;
-  /// With `half_view`, also an RGBA16F texel view (16-bit floats, read as 32-bit by shaders).
+  /// With `half_view`, also an RGBA16F texel view (16-bit floats, read as 32-bit by shaders)
+  /// and an RGBA32UI one (the same halves, 8 to a texel).
   Buffer(const Context& ctx, VkDeviceSize bytes, bool half_view = false);
   ~Buffer() { release(); }
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
@@ -39,6 +40,8 @@ class Buffer {
   VkBufferView view_r32f() const { return view_r_; }
   VkBufferView view_rgba32f() const { return view_rgba_; }
   VkBufferView view_rgba16f() const { return view_half_; }
+  /// With `half_view`: the 16-bit floats as RGBA32UI texels, 8 to a texel (conv_half.comp).
+  VkBufferView view_rgba32ui() const { return view_packed_; }
 
   void upload(std::span<const float> data, VkDeviceSize offset_bytes = 0);
   /// 16-bit floats (their bits), for the RGBA16F view.
@@ -56,6 +59,7 @@ class Buffer {
   VkBufferView view_r_ = VK_NULL_HANDLE;
   VkBufferView view_rgba_ = VK_NULL_HANDLE;
   VkBufferView view_half_ = VK_NULL_HANDLE;
+  VkBufferView view_packed_ = VK_NULL_HANDLE;
   VkDeviceSize size_ = 0;
   void* mapped_ = nullptr;
   bool cached_ = false;

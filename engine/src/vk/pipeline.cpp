@@ -135,9 +135,10 @@ VkDescriptorSet DescriptorArena::allocate(const ComputePipeline& p,
     w.descriptorCount = 1;
     w.descriptorType = types[i];
     if (types[i] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER) {
-      views[i] = !resources[i].rgba  ? b->view_r32f()
-                 : resources[i].half ? b->view_rgba16f()
-                                     : b->view_rgba32f();
+      views[i] = resources[i].packed  ? b->view_rgba32ui()
+                 : !resources[i].rgba ? b->view_r32f()
+                 : resources[i].half  ? b->view_rgba16f()
+                                      : b->view_rgba32f();
       if (views[i] == VK_NULL_HANDLE)
         throw Error("DescriptorArena: binding " + std::to_string(i) + " has no such texel view");
       w.pTexelBufferView = &views[i];

@@ -59,8 +59,9 @@ class ComputePipeline {
 /// One resource bound to a shader: a texel view read through samplerBuffer, or a storage buffer.
 struct Resource {
   const Buffer* buffer = nullptr;
-  bool rgba = false;  ///< for texel views: RGBA32F instead of R32F
-  bool half = false;  ///< with rgba: the buffer's RGBA16F view (Buffer(..., half_view))
+  bool rgba = false;    ///< for texel views: RGBA32F instead of R32F
+  bool half = false;    ///< with rgba: the buffer's RGBA16F view (Buffer(..., half_view))
+  bool packed = false;  ///< the same buffer's RGBA32UI view: 16-bit floats, 8 to a texel
 };
 
 /// Allocates descriptor sets for a plan; everything is freed at once by reset().
