@@ -95,6 +95,19 @@ std::vector<Detection> random_small_set(std::mt19937& rng, int n, int classes) {
 
 // Equal squares on a coarse lattice with equal scores: many exactly tied pairs whose order
 // decides the result.
+// Points, segments and small boxes on a coarse grid: zero areas, empty unions and identical
+// boxes, where the match score has its special cases.
+std::vector<Detection> random_degenerate_set(std::mt19937& rng, int n, int classes) {
+  std::uniform_int_distribution<int> pos(0, 3), side(0, 3), cls(0, classes - 1);
+  std::vector<Detection> out;
+  for (int i = 0; i < n; ++i) {
+    const float x = float(pos(rng)), y = float(pos(rng));
+    const float w = float(side(rng) / 2 * 2), h = float(side(rng) / 2 * 2);  // 0, 0, 2, 2
+    out.push_back(det(x, y, x + w, y + h, 0.5f + float(i % 3), cls(rng)));
+  }
+  return out;
+}
+
 std::vector<Detection> random_tied_set(std::mt19937& rng, int n, int classes) {
   std::uniform_int_distribution<int> pos(0, 8), cls(0, classes - 1);
   std::vector<Detection> out;
@@ -307,11 +320,12 @@ TEST(GreedyMerge, EqualsNaiveReferenceOnRandomSets) {
   std::mt19937 rng(2013);
   const float thresholds[] = {0.0f, 0.3f, 0.8f, 0.99f, 1.0f, 1.5f, 3.0f};
   int merged_sets = 0;
-  for (int round = 0; round < 60; ++round) {
+  for (int round = 0; round < 90; ++round) {
     for (const float t : thresholds) {
       const int n = 1 + int(rng() % 40);
-      const auto in = round % 2 ? random_small_set(rng, n, 1 + int(rng() % 3))
-                                : random_tied_set(rng, n, 1 + int(rng() % 2));
+      const auto in = round % 3 == 0   ? random_small_set(rng, n, 1 + int(rng() % 3))
+                      : round % 3 == 1 ? random_tied_set(rng, n, 1 + int(rng() % 2))
+                                       : random_degenerate_set(rng, n, 1 + int(rng() % 2));
       auto fast = overfeat::greedy_merge(in, with_threshold(t));
       auto naive = naive_merge(in, t);
       expect_ranked(fast);
