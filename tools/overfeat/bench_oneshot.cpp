@@ -152,7 +152,7 @@ int run_bench_oneshot(int argc, char** argv) {
   std::string caltech_dir, voc_dir, shots_text = "1,5", framing = "fit", fit_on = "training";
   int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, min_box = 40;
   std::string layer_text;
-  float context = 0.1f, target_far = 0.10f;
+  float context = 0.1f, target_far = 0.05f;
   std::optional<float> threshold;
   std::string linear_text = "1e-2";
   std::string json_file;
