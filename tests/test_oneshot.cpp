@@ -831,5 +831,31 @@ TEST_F(OneShotMarkers, LearnRecognizeAndLocalizeASquare) {
   EXPECT_EQ(recognize(store, dense).name, "unknown");
 }
 
+// The benchmark answers by recognize_frame's rule from its parts, kept per image
+// (frame_windows without the probability maps, localize, recognize_with_windows): the same
+// answer as the app's and `overfeat recognize`'s.
+TEST_F(OneShotMarkers, FrameRuleFromItsPartsIsRecognizeFrame) {
+  const Model model = testing::marker_model();
+  DenseEvaluator ev(*ctx_, model);
+  OneShotStore store = OneShotStore::for_model(model);
+  store.add_example("square", make_example(ev, store, window_image(12, 12), std::nullopt, "a"));
+  // A small square in a large empty frame: the whole frame's mean is mostly empty floor, one
+  // window holds the square.
+  Tensor big(3, 240, 320, 0.0f);
+  testing::draw_object(big, 200, 148);
+  const Recognition whole = recognize(store, embed(ev, big, std::nullopt, store));
+  EXPECT_EQ(whole.name, "unknown");
+  const FrameAnswer frame = recognize_frame(ev, store, big, std::nullopt, "240x320", {});
+  EXPECT_EQ(frame.recognition.name, "square");
+  EXPECT_GT(frame.recognition.similarity, whole.similarity);
+
+  DenseResult windows = frame_windows(ev, store, big, std::nullopt, "240x320", {});
+  for (ScaleMap& m : windows.maps) m.probs = Tensor();
+  const Recognition parts = recognize_with_windows(store, whole, localize(store, windows));
+  EXPECT_EQ(parts.name, frame.recognition.name);
+  EXPECT_EQ(parts.similarities, frame.recognition.similarities);
+  EXPECT_EQ(parts.confidence, frame.recognition.confidence);
+}
+
 }  // namespace
 }  // namespace overfeat

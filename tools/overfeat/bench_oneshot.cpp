@@ -51,6 +51,7 @@ struct Item {
   fs::path path;
   std::optional<Box> box;
   std::vector<float> embedding;  // empty when it could not be read
+  DenseResult windows;           // --rule frame: frame_windows() (features only)
 };
 
 struct Group {
@@ -150,6 +151,7 @@ std::string pct(double v, int digits = 1) {
 int run_bench_oneshot(int argc, char** argv) {
   Common c;
   std::string caltech_dir, voc_dir, shots_text = "1,5", framing = "fit", fit_on = "training";
+  std::string rule = "frame";
   int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, min_box = 40;
   std::string layer_text;
   float context = 0.1f, target_far = 0.05f;
@@ -161,7 +163,13 @@ int run_bench_oneshot(int argc, char** argv) {
       "never saw, reported apart from those it was trained on) and PASCAL VOC 2007 object crops; "
       "accuracy with a 95 % confidence interval, the false-accept rate of untaught classes at the "
       "threshold, and the calibration fitted on training categories."};
-  add_common(app, c, false, false);
+  add_common(app, c, false, true);
+  app.add_option("--rule", rule,
+                 "frame: answer as `overfeat recognize` and the app do, with the better of the "
+                 "whole image and its best window at --scales (recognize_frame); whole: the "
+                 "whole image only (embed(), several times faster)")
+      ->check(CLI::IsMember({"frame", "whole"}))
+      ->capture_default_str();
   app.add_option("--caltech", caltech_dir,
                  "Caltech-101 folder (annotations.jsonl + images/; default "
                  "$OVERFEAT_DATA/caltech101 or ../shared/data/caltech101; none to skip)");
@@ -364,6 +372,13 @@ int run_bench_oneshot(int argc, char** argv) {
         }
         it.embedding = graph_embedder ? graph_embedder->embed(rgb, it.box, eo.feature_layer, eo)
                                       : embed(*s.eval, rgb, it.box, eo);
+        if (rule == "frame") {
+          it.windows = graph_embedder ? frame_windows(*graph_embedder, *s.graph_eval, proto_store,
+                                                      rgb, it.box, s.opt.scales)
+                                      : frame_windows(*s.eval, proto_store, rgb, it.box,
+                                                      s.opt.scales, s.opt.dense);
+          for (ScaleMap& m : it.windows.maps) m.probs = Tensor();  // localize() reads features
+        }
       } catch (const ImageError& e) {
         std::cerr << "\noverfeat bench oneshot: " << e.what() << " (skipped)\n";
         ++failed;
@@ -430,7 +445,9 @@ int run_bench_oneshot(int argc, char** argv) {
         }
         int taught = 0, right = 0, right_at = 0, untaught = 0, accepted = 0;
         for (const auto& [item, truth] : tests) {
-          const Recognition r = recognize(store, items[item].embedding, tau);
+          Recognition r = recognize(store, items[item].embedding, tau);
+          if (rule == "frame")
+            r = recognize_with_windows(store, r, localize(store, items[item].windows), tau);
           Query q;
           q.taught = truth >= 0;
           q.correct = q.taught && r.best == truth;
@@ -533,7 +550,12 @@ int run_bench_oneshot(int argc, char** argv) {
   std::cout << "command: " << command << "\n"
             << "model: " << s.store_name() << " (fingerprint " << s.fingerprint() << "), window "
             << s.model.net.window << ", features " << id.layer_name << ", " << framing
-            << " framing, context " << context << "\n";
+            << " framing, context " << context << "\n"
+            << "rule: "
+            << (rule == "frame" ? "frame (the whole image or its best window at --scales " +
+                                      s.opt.scales + ", as overfeat recognize and the app answer)"
+                                : std::string("whole (the whole image only)"))
+            << "\n";
   if (auto it = s.model.metadata.find("figures"); it != s.model.metadata.end())
     std::cout << "model figures: " << it->second << "\n";
   std::cout << "device: " << vk::capability_line(*s.ctx) << "\n"
@@ -554,9 +576,14 @@ int run_bench_oneshot(int argc, char** argv) {
             << std::setw(8) << "classes" << std::setw(18) << "accuracy %" << std::setw(18)
             << "acc@thr %" << std::setw(18) << "false accept %"
             << "\n";
-  json report = {
-      {"command", command}, {"model", s.store_name()}, {"feature_layer", id.feature_layer},
-      {"framing", framing}, {"threshold", tau},        {"results", json::array()}};
+  json report = {{"command", command},
+                 {"model", s.store_name()},
+                 {"feature_layer", id.feature_layer},
+                 {"framing", framing},
+                 {"rule", rule},
+                 {"scales", s.opt.scales},
+                 {"threshold", tau},
+                 {"results", json::array()}};
   for (const Cell& cell : cells) {
     auto pm = [](const Stat& st) { return pct(st.mean()) + " +- " + pct(st.ci95()); };
     std::cout << std::left << std::setw(24) << groups[cell.group].name << std::setw(8)

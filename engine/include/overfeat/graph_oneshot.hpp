@@ -80,6 +80,11 @@ FrameAnswer recognize_frame(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
                             const std::optional<Box>& box, const std::string& scales,
                             std::optional<float> threshold = std::nullopt);
 
+/// frame_windows() of oneshot.hpp with a classic network (coarse stride).
+DenseResult frame_windows(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
+                          const OneShotStore& store, const Tensor& rgb,
+                          const std::optional<Box>& box, const std::string& scales);
+
 /// detect_taught() of oneshot.hpp with a classic network: the taught classes as its classes.
 DetectResult detect_taught(GraphDenseEvaluator& dense, const OneShotStore& store, const Tensor& rgb,
                            const std::vector<InputSize>& sizes, DetectOptions options,

@@ -362,10 +362,25 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
 
 /// The same rule from its two parts, for any network (graph_oneshot.hpp's): `whole`, the
 /// region's recognize() answer, and `dense`, the region evaluated densely with the store's
-/// features; `offset` is the region's top-left corner in the image (for the boxes).
+/// features (frame_windows()); `offset` is the region's top-left corner in the image (for the
+/// boxes).
 FrameAnswer recognize_frame(const OneShotStore& store, const Recognition& whole, DenseResult dense,
                             float offset_x, float offset_y,
                             std::optional<float> threshold = std::nullopt);
+
+/// Part (b) of recognize_frame(): the region (`box` of `rgb`, no context) evaluated densely at
+/// `scales` with `dense` and the store's feature layer, without boxes. The one-shot benchmark
+/// keeps it per image, to answer many episodes by the frame rule (recognize_with_windows).
+DenseResult frame_windows(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                          const std::optional<Box>& box, const std::string& scales,
+                          DenseOptions dense);
+
+/// The frame rule's answer from `whole` (the region's recognize()) and the region's windows
+/// localized (localize() of frame_windows()): each class's similarity is the better of the two,
+/// the classifier's probabilities are those of whichever matched best.
+Recognition recognize_with_windows(const OneShotStore& store, const Recognition& whole,
+                                   const std::vector<Localization>& localizations,
+                                   std::optional<float> threshold = std::nullopt);
 
 /// The taught classes as if they were a model's classes, so that every mode (classification,
 /// detection boxes, heat maps) can show them: `dense`, evaluated with the store's feature layer,

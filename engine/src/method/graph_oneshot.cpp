@@ -151,11 +151,16 @@ FrameAnswer recognize_frame(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
   const Recognition whole = recognize(store, embedder.embed(rgb, box, store), threshold);
   // The windows of the box alone, then back to image pixels.
   const Box offset = embedding_region(rgb, box, 0);
+  return recognize_frame(store, whole, frame_windows(embedder, dense, store, rgb, box, scales),
+                         offset.x1, offset.y1, threshold);
+}
+
+DenseResult frame_windows(GraphEmbedder& embedder, GraphDenseEvaluator& dense,
+                          const OneShotStore& store, const Tensor& rgb,
+                          const std::optional<Box>& box, const std::string& scales) {
   const Tensor region = region_pixels(rgb, box, 0);
   const auto sizes = parse_scales(scales, graph_net_spec(embedder.model()), region.h, region.w);
-  return recognize_frame(store, whole,
-                         dense.evaluate(region, sizes, false, store.identity().feature_layer),
-                         offset.x1, offset.y1, threshold);
+  return dense.evaluate(region, sizes, false, store.identity().feature_layer);
 }
 
 DetectResult detect_taught(GraphDenseEvaluator& dense, const OneShotStore& store, const Tensor& rgb,

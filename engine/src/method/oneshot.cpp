@@ -947,6 +947,16 @@ Recognition recognize(const OneShotStore& store, const DenseResult& result,
   return recognize(store, embed(result), threshold);
 }
 
+DenseResult frame_windows(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
+                          const std::optional<Box>& box, const std::string& scales,
+                          DenseOptions dense) {
+  const Tensor region = region_pixels(rgb, box, 0);
+  dense.boxes = false;
+  dense.feature_layer = store.identity().feature_layer;
+  return evaluator.evaluate(region, parse_scales(scales, evaluator.model().net, region.h, region.w),
+                            dense);
+}
+
 FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store, const Tensor& rgb,
                             const std::optional<Box>& box, const std::string& scales,
                             DenseOptions dense, std::optional<float> threshold) {
@@ -958,14 +968,27 @@ FrameAnswer recognize_frame(DenseEvaluator& evaluator, const OneShotStore& store
   const Recognition whole = recognize(store, embed(evaluator, rgb, box, store), threshold);
   // The windows of the box alone, then back to image pixels.
   const Box offset = embedding_region(rgb, box, 0);
-  const Tensor region = region_pixels(rgb, box, 0);
-  dense.boxes = false;
-  dense.feature_layer = store.identity().feature_layer;
-  return recognize_frame(
-      store, whole,
-      evaluator.evaluate(region, parse_scales(scales, evaluator.model().net, region.h, region.w),
-                         dense),
-      offset.x1, offset.y1, threshold);
+  return recognize_frame(store, whole, frame_windows(evaluator, store, rgb, box, scales, dense),
+                         offset.x1, offset.y1, threshold);
+}
+
+Recognition recognize_with_windows(const OneShotStore& store, const Recognition& whole,
+                                   const std::vector<Localization>& localizations,
+                                   std::optional<float> threshold) {
+  std::vector<float> similarities = whole.similarities;
+  // The classifier judges what matched best: the whole region, or the best window.
+  std::vector<float> probabilities = whole.probabilities;
+  float closest = whole.similarity;
+  for (size_t i = 0; i < similarities.size() && i < localizations.size(); ++i) {
+    const Localization& l = localizations[i];
+    similarities[i] = std::max(similarities[i], l.score);
+    if (!l.probabilities.empty() && l.score > closest) {
+      closest = l.score;
+      probabilities = l.probabilities;
+    }
+  }
+  return recognize_similarities(store, std::move(similarities), threshold,
+                                std::move(probabilities));
 }
 
 FrameAnswer recognize_frame(const OneShotStore& store, const Recognition& whole, DenseResult dense,
@@ -977,20 +1000,7 @@ FrameAnswer recognize_frame(const OneShotStore& store, const Recognition& whole,
   }
   a.dense = std::move(dense);
   a.localizations = localize(store, a.dense);
-  std::vector<float> similarities = whole.similarities;
-  // The classifier judges what matched best: the whole region, or the best window.
-  std::vector<float> probabilities = whole.probabilities;
-  float closest = whole.similarity;
-  for (size_t i = 0; i < similarities.size() && i < a.localizations.size(); ++i) {
-    const Localization& l = a.localizations[i];
-    similarities[i] = std::max(similarities[i], l.score);
-    if (!l.probabilities.empty() && l.score > closest) {
-      closest = l.score;
-      probabilities = l.probabilities;
-    }
-  }
-  a.recognition =
-      recognize_similarities(store, std::move(similarities), threshold, std::move(probabilities));
+  a.recognition = recognize_with_windows(store, whole, a.localizations, threshold);
   for (Localization& l : a.localizations)
     l.box = {l.box.x1 + offset_x, l.box.y1 + offset_y, l.box.x2 + offset_x, l.box.y2 + offset_y};
   return a;
