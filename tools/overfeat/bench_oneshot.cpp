@@ -154,7 +154,7 @@ int run_bench_oneshot(int argc, char** argv) {
   std::string rule = "frame";
   int ways = 5, episodes = 200, queries = 10, per_class = 15, seed = 1, min_box = 40;
   std::string layer_text;
-  float context = 0.1f, target_far = 0.05f;
+  float context = 0.1f, target_far = 0.10f;
   std::optional<float> threshold;
   std::string linear_text = "1e-2";
   std::string json_file;
