@@ -308,6 +308,8 @@ TEST_F(CliOneShot, BenchRunsEpisodesAndFitsTheCalibration) {
                        q(dir_ / "bench.json"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("command: overfeat bench oneshot --model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rule: frame (the whole image or its best window"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("caltech all cats: 3 categories, 9 images"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("holds only approximately"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2w1s"), std::string::npos) << r.out;
@@ -330,7 +332,7 @@ TEST_F(CliOneShot, BenchReadsTheSharedDataSets) {
     GTEST_SKIP() << "../shared/data/caltech101 or voc2007 is absent: the benchmark's reading of "
                     "the real data sets is not tested here";
   const Result r = run("bench oneshot " + m() + "--caltech " + q(data / "caltech101") + " --voc " +
-                       q(data / "voc2007") + " --per-class 2 --shots 1 --episodes 3");
+                       q(data / "voc2007") + " --per-class 2 --shots 1 --episodes 3 --rule whole");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("caltech all cats: 81 categories, 162 images"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("voc val crops: 20 categories, 40 images"), std::string::npos) << r.out;
