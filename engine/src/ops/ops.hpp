@@ -231,6 +231,7 @@ class WinogradConv {
   int out_, in_;
   ConvGeometry g_;
   WinogradMatrices t_;
+  const vk::ComputePipeline* input_pipeline_ = nullptr;  ///< requested by the constructor
   std::unique_ptr<Conv> products_;  ///< the alpha^2 1x1 convolutions, batched, bias 0
   vk::Buffer bias_;                 ///< [OC4] texels
   vk::Buffer bt_, at_;              ///< B^T and A^T as floats, for the transforms

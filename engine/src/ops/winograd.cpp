@@ -174,6 +174,16 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
     throw Error("WinogradConv: weight tensor sizes do not match out=" + std::to_string(out) +
                 " in=" + std::to_string(in));
   t_ = winograd_matrices(tile(), g.kh);
+  // The input transform's pipeline depends on the layer alone, not on the input size: queued
+  // now, it compiles on the library's threads while the weights are transformed and packed
+  // (lavapipe takes 20-120 ms for each, the largest single compiles of a first image).
+  vk::PipelineDesc d;
+  d.shader = ShaderId::winograd_in;
+  d.bindings = {kTexel, kTexel, kStorage};
+  d.push_bytes = sizeof(InPush);
+  d.local_size = {kLocal, 1, 1};
+  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m};
+  input_pipeline_ = &lib.get(d);
   const auto u = transform_weights(t_, out, in, w);
   const std::vector<float> zero(static_cast<size_t>(out), 0.0f);  // the bias comes at the end
   products_ = std::make_unique<Conv>(lib, out, in, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
@@ -238,13 +248,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   const int all = static_cast<int>(total);
   const Blob v{scratch.input, in_, 1, all}, m{scratch.products, out_, 1, all};
 
-  vk::PipelineDesc d;
-  d.shader = ShaderId::winograd_in;
-  d.bindings = {kTexel, kTexel, kStorage};
-  d.push_bytes = sizeof(InPush);
-  d.local_size = {kLocal, 1, 1};
-  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m};
-  const auto& pin = lib_->get(d);
+  const vk::ComputePipeline& pin = *input_pipeline_;
   int first = 0;                // each map's first tile in the row
   for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
     const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
@@ -259,10 +263,11 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   products_->record(rec, arena, v, m, FusedActivation{}, Conv::Variant::Tiled);
   rec.barrier();
 
+  vk::PipelineDesc d;
   d.shader = ShaderId::winograd_out;
   d.bindings = {kTexel, kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(OutPush);
-  d.constants.clear();
+  d.local_size = {kLocal, 1, 1};
   act.append_to(d.constants);
   d.constants.push_back(t_.alpha);
   d.constants.push_back(t_.m);
