@@ -235,6 +235,7 @@ int run_bench_oneshot(int argc, char** argv) {
   std::string command = "overfeat bench oneshot";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
+  const bool frame_rule = rule == "frame";
   Session s(c);
   EmbedOptions eo;
   eo.framing = parse_framing(framing);
@@ -372,7 +373,7 @@ int run_bench_oneshot(int argc, char** argv) {
         }
         it.embedding = graph_embedder ? graph_embedder->embed(rgb, it.box, eo.feature_layer, eo)
                                       : embed(*s.eval, rgb, it.box, eo);
-        if (rule == "frame") {
+        if (frame_rule) {
           it.windows = graph_embedder ? frame_windows(*graph_embedder, *s.graph_eval, proto_store,
                                                       rgb, it.box, s.opt.scales)
                                       : frame_windows(*s.eval, proto_store, rgb, it.box,
@@ -446,7 +447,7 @@ int run_bench_oneshot(int argc, char** argv) {
         int taught = 0, right = 0, right_at = 0, untaught = 0, accepted = 0;
         for (const auto& [item, truth] : tests) {
           Recognition r = recognize(store, items[item].embedding, tau);
-          if (rule == "frame")
+          if (frame_rule)
             r = recognize_with_windows(store, r, localize(store, items[item].windows), tau);
           Query q;
           q.taught = truth >= 0;
@@ -552,9 +553,9 @@ int run_bench_oneshot(int argc, char** argv) {
             << s.model.net.window << ", features " << id.layer_name << ", " << framing
             << " framing, context " << context << "\n"
             << "rule: "
-            << (rule == "frame" ? "frame (the whole image or its best window at --scales " +
-                                      s.opt.scales + ", as overfeat recognize and the app answer)"
-                                : std::string("whole (the whole image only)"))
+            << (frame_rule ? "frame (the whole image or its best window at --scales " +
+                                 s.opt.scales + ", as overfeat recognize and the app answer)"
+                           : std::string("whole (the whole image only)"))
             << "\n";
   if (auto it = s.model.metadata.find("figures"); it != s.model.metadata.end())
     std::cout << "model figures: " << it->second << "\n";
