@@ -12,6 +12,8 @@ load average when each side started (--quiet 0.3 waits for the project's rule be
   /usr/bin/python3 bench/interleaved_ratio.py fast      # official fast net, 231x231
   /usr/bin/python3 bench/interleaved_ratio.py accurate  # official accurate net, 221x221
   /usr/bin/python3 bench/interleaved_ratio.py dense     # bundled model, one 240x320 frame
+  /usr/bin/python3 bench/interleaved_ratio.py classic --model resnet50.onnx --torch-arch resnet50
+      # a classic network (tools/export/export_torchvision.py) against torchvision's, 224x224
 """
 import argparse
 import json
@@ -44,7 +46,10 @@ def run_json(cmd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["fast", "accurate", "dense"])
+    ap.add_argument("what", choices=["fast", "accurate", "dense", "classic"])
+    ap.add_argument("--model", help="classic: the network's ONNX file")
+    ap.add_argument("--torch-arch", help="classic: torchvision's name for it (resnet50, vgg16, ...)")
+    ap.add_argument("--size", default="224x224", help="classic: input HxW")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=3, help="timed passes per side and round")
     ap.add_argument("--overfeat", default=os.path.join(HERE, "..", "build", "tools", "overfeat",
@@ -54,9 +59,17 @@ def main():
                     help="before each side of each round, wait until the 1-minute load average "
                          "is under this (0.3: the project's rule); 0: do not wait")
     args = ap.parse_args()
-    size = {"fast": "231x231", "accurate": "221x221", "dense": "240x320"}[args.what]
+    if args.what == "classic" and not (args.model and args.torch_arch):
+        ap.error("classic needs --model FILE.onnx and --torch-arch ARCH")
+    size = {"fast": "231x231", "accurate": "221x221", "dense": "240x320",
+            "classic": args.size}[args.what]
     rep = ["--repeat", str(args.repeat)]
-    if args.what == "dense":
+    if args.what == "classic":
+        ours_cmd = [args.overfeat, "bench", "--model", args.model, "--size", size, "--no-torch",
+                    "--json"]
+        torch_cmd = [sys.executable, os.path.join(HERE, "pytorch_reference.py"), "--torchvision",
+                     args.torch_arch, "--size", size, "--json", "--threads", str(args.threads)]
+    elif args.what == "dense":
         ours_cmd = [args.overfeat, "bench", "dense", "-m", "bundled", "--scales", size, "--json"]
         torch_cmd = [sys.executable, os.path.join(HERE, "pytorch_dense.py"), "--size", size,
                      "--json", "--threads", str(args.threads)]
@@ -66,7 +79,8 @@ def main():
         torch_cmd = [sys.executable, os.path.join(HERE, "pytorch_reference.py"), "--net",
                      args.what, "--size", size, "--json", "--threads", str(args.threads)]
     ratios = []
-    print(f"{args.what} {size}: {args.rounds} rounds, {args.repeat} passes per side")
+    name = args.torch_arch if args.what == "classic" else args.what
+    print(f"{name} {size}: {args.rounds} rounds, {args.repeat} passes per side")
     print(f"{'round':>5} {'load':>5} {'ours ms':>9} {'load':>5} {'torch ms':>9} {'ratio':>6}")
     for r in range(args.rounds):
         if args.quiet > 0:
