@@ -133,6 +133,17 @@ TEST_F(CliDense, SuppressionAfterVotingKeepsOneBoxPerObject) {
   EXPECT_NE(run(cmd + "--suppress 1.5 " + q(image0_)).code, 0);
 }
 
+// One label per object (suppress_other_classes, tested in test_detection): the marker model
+// has one class, whose boxes it never touches; out of range is refused.
+TEST_F(CliDense, CrossClassSuppressionLeavesOneClassAlone) {
+  const std::string cmd = "detect " + m() + "--json - ";
+  const Result plain = run(cmd + q(image0_));
+  const Result on = run(cmd + "--cross-class 0.5 " + q(image0_));
+  ASSERT_EQ(on.code, 0) << on.err;
+  EXPECT_EQ(json::parse(on.out), json::parse(plain.out));
+  EXPECT_NE(run(cmd + "--cross-class 1.5 " + q(image0_)).code, 0);
+}
+
 TEST_F(CliDense, EvalPrintsPerfectMapOnItsLastLine) {
   const Result r = run("eval " + q(dir_ / "data") + " " + m());
   ASSERT_EQ(r.code, 0) << r.err;

@@ -413,6 +413,64 @@ TEST(NonMaxSuppression, MaxOutput) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One label per object
+
+Detection labelled(float x1, float y1, float x2, float y2, float confidence, int cls,
+                   float score = 1) {
+  Detection d = det(x1, y1, x2, y2, score, cls);
+  d.confidence = confidence;
+  return d;
+}
+
+TEST(SuppressOtherClasses, KeepsTheMostConfidentLabelOfAnObject) {
+  // Input ranked by score, as the merge gives them; the most confident label is not the first.
+  const auto out = overfeat::suppress_other_classes(
+      {
+          labelled(1, 0, 11, 10, 0.30f, 1, 5.0f),   // IoU 90/110 with class 0's: dropped
+          labelled(0, 0, 10, 10, 0.35f, 0, 4.0f),   // the most confident label of the object
+          labelled(0, 0, 10, 10, 0.20f, 0, 3.0f),   // same class: never suppressed here
+          labelled(20, 0, 30, 10, 0.10f, 2, 2.0f),  // another object: kept
+          labelled(5, 0, 15, 10, 0.25f, 3, 1.0f),   // IoU 1/3 with class 0's: kept
+      },
+      0.6f);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].cls, 0);  // the survivors keep their input order
+  EXPECT_FLOAT_EQ(out[0].score, 4.0f);
+  EXPECT_EQ(out[1].cls, 0);
+  EXPECT_FLOAT_EQ(out[1].score, 3.0f);
+  EXPECT_EQ(out[2].cls, 2);
+  EXPECT_EQ(out[3].cls, 3);
+}
+
+TEST(SuppressOtherClasses, OnlyKeptBoxesSuppress) {
+  // b is dropped by a; c overlaps b (another class) but not a, so it stays.
+  const auto out = overfeat::suppress_other_classes(
+      {labelled(0, 0, 10, 10, 0.9f, 0), labelled(4, 0, 14, 10, 0.8f, 1),
+       labelled(8, 0, 18, 10, 0.7f, 2)},
+      0.3f);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].cls, 0);
+  EXPECT_EQ(out[1].cls, 2);
+}
+
+TEST(SuppressOtherClasses, ThresholdIsStrictAndTiesGoToTheEarlier) {
+  // IoU exactly 0.5: kept at 0.5, dropped at 0.4; equal confidences: the first one wins.
+  const std::vector<Detection> in{labelled(0, 0, 1, 1, 0.5f, 1), labelled(0, 0, 2, 1, 0.5f, 0)};
+  EXPECT_EQ(overfeat::suppress_other_classes(in, 0.5f).size(), 2u);
+  const auto out = overfeat::suppress_other_classes(in, 0.4f);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].cls, 1);
+}
+
+TEST(SuppressOtherClasses, RejectsNonFiniteConfidence) {
+  EXPECT_THROW(overfeat::suppress_other_classes(
+                   {labelled(0, 0, 1, 1, std::numeric_limits<float>::quiet_NaN(), 0)}, 0.5f),
+               overfeat::Error);
+  EXPECT_THROW(overfeat::suppress_other_classes({labelled(0, 0, -1, 1, 0.5f, 0)}, 0.5f),
+               overfeat::Error);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Confidence: the peak window through merges, and the calibration fit
 
 TEST(DetectionConfidence, MergeKeepsTheBestWindow) {

@@ -413,6 +413,13 @@ void MainWindow::createSettingsDock() {
   max_detections_->setRange(0, 1000);
   max_detections_->setSpecialValueText(tr("all"));
   show_raw_ = new QCheckBox(tr("Show raw boxes (before merging)"), panel);
+  one_label_ = new QCheckBox(tr("One label per object"), panel);
+  one_label_->setToolTip(
+      tr("Voting merges each class's boxes apart, so where the model hesitates between classes "
+         "one object gets a box of each; keep only the most confident (another class's box "
+         "overlapping it by IoU over %1 is dropped). Off: every class's boxes, as the paper's "
+         "method and the command line give them")
+          .arg(StudioSettings::kOneLabelIou));
   form->addRow(tr("Scales"), scales_);
   form->addRow(tr("Live scales"), live_scales_);
   form->addRow(tr("Live target"), live_target_fps_);
@@ -421,6 +428,7 @@ void MainWindow::createSettingsDock() {
   form->addRow(tr("Min. window prob."), min_confidence_);
   form->addRow(tr("Merge"), merge_);
   form->addRow(tr("Threshold"), threshold_);
+  form->addRow(one_label_);
   form->addRow(tr("Max. boxes"), max_detections_);
   form->addRow(tr("Min. box confidence"), min_box_confidence_);
   form->addRow(show_raw_);
@@ -434,7 +442,8 @@ void MainWindow::createSettingsDock() {
   connect(scales_, &QComboBox::activated, this, changed);
   connect(live_scales_->lineEdit(), &QLineEdit::editingFinished, this, changed);
   connect(live_scales_, &QComboBox::activated, this, changed);
-  for (QCheckBox* c : {fine_, flip_, show_raw_}) connect(c, &QCheckBox::toggled, this, changed);
+  for (QCheckBox* c : {fine_, flip_, show_raw_, one_label_})
+    connect(c, &QCheckBox::toggled, this, changed);
   connect(min_confidence_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(threshold_, &QDoubleSpinBox::valueChanged, this, changed);
   connect(max_detections_, &QSpinBox::valueChanged, this, changed);
@@ -468,6 +477,8 @@ void MainWindow::syncSettingsWidgets() {
   min_confidence_->setValue(settings_.min_confidence);
   merge_->setCurrentIndex(settings_.nms ? 1 : 0);
   threshold_->setValue(settings_.threshold);
+  one_label_->setChecked(settings_.one_label);
+  one_label_->setEnabled(!settings_.nms);  // NMS has its own IoU
   max_detections_->setValue(settings_.max_detections);
   min_box_confidence_->setValue(static_cast<int>(std::lround(100 * settings_.min_box_confidence)));
   show_raw_->setChecked(settings_.show_raw);
@@ -488,6 +499,7 @@ void MainWindow::readSettingsWidgets() {
   s.nms = merge_->currentIndex() == 1;
   s.threshold = threshold_->value();
   s.max_detections = max_detections_->value();
+  s.one_label = one_label_->isChecked();
   s.min_box_confidence = min_box_confidence_->value() / 100.0;
   s.show_raw = show_raw_->isChecked();
   setAnalysisSettings(s);
@@ -500,7 +512,7 @@ void MainWindow::setAnalysisSettings(const StudioSettings& s) {
                      s.flip != settings_.flip || s.min_confidence != settings_.min_confidence ||
                      s.nms != settings_.nms || s.threshold != settings_.threshold ||
                      s.max_detections != settings_.max_detections ||
-                     s.top_classes != settings_.top_classes;
+                     s.one_label != settings_.one_label || s.top_classes != settings_.top_classes;
   const ModelRequest model = settings_.model;
   const Mode mode = settings_.mode;
   settings_ = s;

@@ -272,6 +272,7 @@ class MainWindow : public QMainWindow {
   QDoubleSpinBox* threshold_ = nullptr;
   QSpinBox* max_detections_ = nullptr;
   QCheckBox* show_raw_ = nullptr;
+  QCheckBox* one_label_ = nullptr;
   bool syncing_ = false;
 };
 

@@ -27,6 +27,7 @@ StudioSettings StudioSettings::load(QSettings& s) {
   o.nms = s.value("analysis/nms", o.nms).toBool();
   o.threshold = s.value("analysis/threshold", o.threshold).toDouble();
   o.max_detections = s.value("analysis/maxDetections", o.max_detections).toInt();
+  o.one_label = s.value("analysis/oneLabel", o.one_label).toBool();
   o.top_classes = s.value("analysis/topClasses", o.top_classes).toInt();
   o.show_raw = s.value("view/showRaw", o.show_raw).toBool();
   o.opacity = s.value("view/opacity", o.opacity).toDouble();
@@ -53,6 +54,7 @@ void StudioSettings::save(QSettings& s) const {
   s.setValue("analysis/nms", nms);
   s.setValue("analysis/threshold", threshold);
   s.setValue("analysis/maxDetections", max_detections);
+  s.setValue("analysis/oneLabel", one_label);
   s.setValue("analysis/topClasses", top_classes);
   s.setValue("view/showRaw", show_raw);
   s.setValue("view/opacity", opacity);
@@ -70,6 +72,7 @@ DetectOptions StudioSettings::detect_options(bool live) const {
   o.merge = nms ? DetectOptions::Merge::Nms : DetectOptions::Merge::Greedy;
   o.merge_threshold = static_cast<float>(threshold);
   o.max_detections = max_detections;
+  o.other_class_iou = one_label ? kOneLabelIou : 0.0f;
   o.top_classes = top_classes;
   return o;
 }

@@ -23,9 +23,13 @@ struct StudioSettings {
   /// Merged boxes whose confidence (the % they show) is below this are not drawn; the JSON
   /// keeps them. Display only: changing it does not rerun the network.
   double min_box_confidence = 0.05;
-  bool nms = false;                ///< merge by non-maximum suppression instead of voting
-  double threshold = 0.8;          ///< greedy: match score; NMS: IoU
-  int max_detections = 5;          ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
+  bool nms = false;        ///< merge by non-maximum suppression instead of voting
+  double threshold = 0.8;  ///< greedy: match score; NMS: IoU
+  int max_detections = 5;  ///< the app shows few, legible boxes; the CLI keeps 20 for mAP
+  /// Voting: keep the most confident of boxes of different classes on one object (IoU above
+  /// kOneLabelIou), as people expect of a detector; the CLI keeps every class's (--cross-class).
+  bool one_label = true;
+  static constexpr float kOneLabelIou = 0.6f;
   int top_classes = 5;             ///< per scale, classes whose boxes are kept
   bool show_raw = false;           ///< detect mode: draw the pre-merge boxes too
   double opacity = 0.6;            ///< heat maps

@@ -1164,6 +1164,10 @@ class StudioTest : public QObject {
       s.scales = "200,300";
       s.flip = true;
       s.threshold = 0.6;
+      QVERIFY(s.one_label);  // the default: one label per object
+      QCOMPARE(s.detect_options(false).other_class_iou, StudioSettings::kOneLabelIou);
+      s.one_label = false;
+      QCOMPARE(s.detect_options(true).other_class_iou, 0.0f);
       w->setAnalysisSettings(s);
       w->setMode(Mode::Heatmaps);
       w->close();
@@ -1177,6 +1181,7 @@ class StudioTest : public QObject {
     QCOMPARE(back.scales, QString("200,300"));
     QVERIFY(back.flip);
     QCOMPARE(back.threshold, 0.6);
+    QVERIFY(!back.one_label);
     QCOMPARE(back.mode, Mode::Heatmaps);
     QCOMPARE(back.model.choice, model_);
     // A damaged minimum box confidence keeps the default instead of hiding every box.

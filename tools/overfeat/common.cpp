@@ -115,6 +115,12 @@ void add_common(CLI::App& app, Common& c, bool boxes, bool dense) {
                  "class by more than this IoU (0 = the paper's merge alone)")
       ->check(CLI::Range(0.0f, 1.0f))
       ->capture_default_str();
+  app.add_option("--cross-class", c.detect.other_class_iou,
+                 "greedy: one label per object: drop a box that overlaps a more confident box "
+                 "of another class by more than this IoU (0 = keep every class's boxes, the "
+                 "paper's merge; the app's \"One label per object\" is 0.6)")
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->capture_default_str();
   c.max = app.add_option("--max", c.detect.max_detections, "Detections kept per image (0 = all)")
               ->capture_default_str();
 }

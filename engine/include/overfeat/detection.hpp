@@ -126,4 +126,12 @@ std::vector<Detection> greedy_merge(std::vector<Detection> boxes, const MergeOpt
 std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float iou_threshold = 0.5f,
                                            int max_output = 0);
 
+/// One label per object: visits the boxes by confidence (descending; ties in input order) and
+/// drops a box when a box of another class already kept overlaps it by more than
+/// iou_threshold. Voting merges per class, so where the model hesitates between classes it
+/// leaves a box of each on one object ("car 35 %", "aeroplane 30 %" ... on one car); this keeps
+/// the most confident. Boxes of one class never suppress each other. The survivors keep their
+/// input order. Throws Error on a non-finite score, confidence or coordinate or an inverted box.
+std::vector<Detection> suppress_other_classes(std::vector<Detection> boxes, float iou_threshold);
+
 }  // namespace overfeat

@@ -35,6 +35,10 @@ struct DetectOptions {
   /// leaves several boxes on one object when the raw boxes disagree (parts of it, different
   /// scales); they are duplicates to a user and false positives to VOC's AP.
   float suppress_iou = 0.3f;
+  /// Greedy only: after voting and suppress_iou, one label per object: a box is dropped when a
+  /// more confident box of another class overlaps it by more than this IoU
+  /// (suppress_other_classes; 0 = off, the paper's merge, which keeps every class's boxes).
+  float other_class_iou = 0.0f;
   int max_detections = 20;  ///< after merging (0 = all)
 };
 

@@ -454,4 +454,32 @@ std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float i
   return out;
 }
 
+std::vector<Detection> suppress_other_classes(std::vector<Detection> boxes, float iou_threshold) {
+  check_boxes(boxes, "suppress_other_classes");
+  for (size_t i = 0; i < boxes.size(); ++i)
+    if (!std::isfinite(boxes[i].confidence))
+      throw Error("suppress_other_classes: detection " + std::to_string(i) +
+                  " has a non-finite confidence");
+  std::vector<size_t> order(boxes.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return boxes[a].confidence > boxes[b].confidence; });
+  std::vector<char> keep(boxes.size(), 0);
+  std::vector<size_t> kept;  // by confidence
+  for (size_t i : order) {
+    const Detection& d = boxes[i];
+    const bool covered = std::any_of(kept.begin(), kept.end(), [&](size_t k) {
+      return boxes[k].cls != d.cls && iou(boxes[k].box, d.box) > iou_threshold;
+    });
+    if (covered) continue;
+    keep[i] = 1;
+    kept.push_back(i);
+  }
+  std::vector<Detection> out;
+  out.reserve(kept.size());
+  for (size_t i = 0; i < boxes.size(); ++i)
+    if (keep[i]) out.push_back(std::move(boxes[i]));
+  return out;
+}
+
 }  // namespace overfeat
