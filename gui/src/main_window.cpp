@@ -478,7 +478,7 @@ void MainWindow::syncSettingsWidgets() {
   merge_->setCurrentIndex(settings_.nms ? 1 : 0);
   threshold_->setValue(settings_.threshold);
   one_label_->setChecked(settings_.one_label);
-  one_label_->setEnabled(!settings_.nms);  // NMS has its own IoU
+  enableBoxWidgets();
   max_detections_->setValue(settings_.max_detections);
   min_box_confidence_->setValue(static_cast<int>(std::lround(100 * settings_.min_box_confidence)));
   show_raw_->setChecked(settings_.show_raw);
@@ -486,6 +486,16 @@ void MainWindow::syncSettingsWidgets() {
   inspector_->setOpacity(settings_.opacity);
   canvas_->setShowRaw(settings_.show_raw);
   syncing_ = false;
+}
+
+// The boxes' settings (raw boxes' floor, merge, what is drawn) matter where boxes are drawn:
+// Detect, and Heat maps' box overlay; Classify and Recognize draw none.
+void MainWindow::enableBoxWidgets() {
+  const bool boxes = settings_.mode == Mode::Detect || settings_.mode == Mode::Heatmaps;
+  for (QWidget* w : std::initializer_list<QWidget*>{
+           min_confidence_, merge_, threshold_, max_detections_, min_box_confidence_, show_raw_})
+    w->setEnabled(boxes);
+  one_label_->setEnabled(boxes && !settings_.nms);  // NMS has its own IoU
 }
 
 void MainWindow::readSettingsWidgets() {
@@ -786,6 +796,7 @@ void MainWindow::setMode(Mode mode) {
   mode_actions_[static_cast<int>(mode)]->setChecked(true);
   pages_->setCurrentIndex(mode == Mode::Heatmaps ? 1 : 0);
   classify_->setVisible(mode != Mode::Heatmaps);
+  enableBoxWidgets();
   if (mode != Mode::Recognize) {
     canvas_->setCaption({}, {});
     canvas_->setOverlay({}, {});

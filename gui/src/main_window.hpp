@@ -151,6 +151,7 @@ class MainWindow : public QMainWindow {
   void createSettingsDock();
   void createStatusBar();
   void syncSettingsWidgets();
+  void enableBoxWidgets();
   void readSettingsWidgets();
   void saveSettings();
   void submitStill();
