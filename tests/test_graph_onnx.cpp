@@ -683,6 +683,24 @@ TEST(GraphOnnx, DamagedShapesAreRefusedNotTrusted) {
   m.node("Conv", {"image", "w"}, {"out"});
   m.output("out");
   EXPECT_FALSE(error_of([&] { m.import(); }).empty());
+  // An empty constant (a 0 in its shape) whose other axes multiply past 2^63: fuzz_graph found
+  // Flatten computing that product with signed overflow; Gather's loops had the same product.
+  const int64_t axis16 = int64_t{1} << 16;  // the longest axis a folded constant may have
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> cases{
+      {"Flatten", {int64_t{1} << 62, 58, 0}}, {"Gather", {axis16, axis16, axis16, axis16, 0}}};
+  for (const auto& [op, dims] : cases) {
+    OnnxBuilder e;
+    e.floats("c", dims, {});
+    e.ints("i", {1}, {0});
+    auto* node = e.node(
+        op, op == "Gather" ? std::vector<std::string>{"c", "i"} : std::vector<std::string>{"c"},
+        {"flat"});
+    OnnxBuilder::attr(node, "axis", static_cast<int64_t>(dims.size()) - 1);
+    e.node("Conv", {"image", "flat"}, {"out"});
+    e.output("out");
+    const std::string msg = error_of([&] { e.import(); });
+    EXPECT_NE(msg.find("too large"), std::string::npos) << op << ": " << msg;
+  }
   // Every prefix of a valid file: refused or read, never a crash.
   OnnxBuilder ok;
   ok.floats("w", {2, 3, 3, 3}, random_values(54, 42));

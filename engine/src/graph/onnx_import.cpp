@@ -1051,9 +1051,7 @@ class Importer {
       if (axis < 0) axis += rank;
       if (axis < 0 || axis > rank) node_fail(n, "has axis " + std::to_string(axis));
       Const out = *c;
-      int64_t outer = 1, inner = 1;
-      for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : inner) *= c->dims[i];
-      out.dims = {outer, inner};
+      out.dims = {product(n, c->dims, 0, axis), product(n, c->dims, axis, rank)};
       return set_const(n, std::move(out));
     }
     const MapRef m = map_in(n, 0);
@@ -1399,10 +1397,17 @@ class Importer {
     return c;
   }
 
-  static int64_t product(const std::vector<int64_t>& dims, size_t from, size_t to) {
-    int64_t p = 1;
-    for (size_t i = from; i < to; ++i) p *= dims[i];
-    return p;
+  /// The product of dims[from, to). A constant may be empty (a 0 in its shape) and still declare
+  /// axes whose product overflows (fuzz_graph: Flatten of shape [2^62, 58, 0]); beyond what a
+  /// constant may hold, the node fails instead.
+  int64_t product(const onnx::NodeProto& n, const std::vector<int64_t>& dims, size_t from,
+                  size_t to) const {
+    const auto count = count_of({dims.begin() + from, dims.begin() + to});
+    if (!count)
+      node_fail(n, "has a constant of shape " + join(dims) +
+                       ", too large to evaluate while "
+                       "importing");
+    return static_cast<int64_t>(*count);
   }
 
   Const gather(const onnx::NodeProto& n) const {
@@ -1414,8 +1419,8 @@ class Importer {
     if (axis < 0) axis += rank;
     if (axis < 0 || axis >= rank) node_fail(n, "gathers along axis " + std::to_string(axis));
     const int64_t size = data.dims[axis];
-    const int64_t outer = product(data.dims, 0, axis);
-    const int64_t inner = product(data.dims, axis + 1, data.dims.size());
+    const int64_t outer = product(n, data.dims, 0, axis);
+    const int64_t inner = product(n, data.dims, axis + 1, data.dims.size());
     Const out{{data.dims.begin(), data.dims.begin() + axis}, data.type, nullptr, {}};
     out.dims.insert(out.dims.end(), idx_c.dims.begin(), idx_c.dims.end());
     out.dims.insert(out.dims.end(), data.dims.begin() + axis + 1, data.dims.end());
@@ -1578,10 +1583,10 @@ class Importer {
               n, "concatenates constants of shapes " + join(in[0].dims) + " and " + join(c.dims));
       out.dims[axis] += c.dims[axis];
     }
-    const int64_t outer = product(in[0].dims, 0, axis);
+    const int64_t outer = product(n, in[0].dims, 0, axis);
     for (int64_t o = 0; o < outer; ++o)
       for (const Const& c : in) {
-        const int64_t inner = product(c.dims, axis, c.dims.size());
+        const int64_t inner = product(n, c.dims, axis, c.dims.size());
         out.v.insert(out.v.end(), c.v.begin() + o * inner, c.v.begin() + (o + 1) * inner);
       }
     return out;
