@@ -1160,6 +1160,15 @@ class StudioTest : public QObject {
   void settingsPersist() {
     {
       auto w = open_window();
+      // The boxes' settings are greyed out where no boxes are drawn.
+      QCheckBox* one_label = nullptr;
+      for (QCheckBox* c : w->findChildren<QCheckBox*>())
+        if (c->text() == "One label per object") one_label = c;
+      QVERIFY(one_label);
+      w->setMode(Mode::Classify);
+      QVERIFY(!one_label->isEnabled());
+      w->setMode(Mode::Detect);
+      QVERIFY(one_label->isEnabled());
       StudioSettings s = w->settings();
       s.scales = "200,300";
       s.flip = true;
