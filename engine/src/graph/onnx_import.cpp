@@ -1481,11 +1481,13 @@ class Importer {
                     const std::vector<int64_t>& axis_of_out) {
     Const out{{}, in.type, nullptr, {}};
     for (const auto& p : picks) out.dims.push_back(static_cast<int64_t>(p.size()));
+    const auto count = count_of(out.dims);
+    // Nothing picked before the strides: an empty constant may declare axes whose product
+    // overflows (fuzz_graph: Transpose); one with values holds at most kMaxConstElements.
+    if (!count || *count == 0) return out;
     std::vector<int64_t> stride(in.dims.size(), 1);
     for (int a = static_cast<int>(in.dims.size()) - 2; a >= 0; --a)
       stride[a] = stride[a + 1] * in.dims[a + 1];
-    const auto count = count_of(out.dims);
-    if (!count || *count == 0) return out;
     std::vector<int64_t> idx(out.dims.size(), 0);
     for (;;) {
       int64_t offset = 0;
