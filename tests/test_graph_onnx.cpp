@@ -701,6 +701,16 @@ TEST(GraphOnnx, DamagedShapesAreRefusedNotTrusted) {
     const std::string msg = error_of([&] { e.import(); });
     EXPECT_NE(msg.find("too large"), std::string::npos) << op << ": " << msg;
   }
+  {  // Reshape of an empty constant to such a shape: the given sizes multiplied with overflow
+    OnnxBuilder e;
+    e.floats("c", {0}, {});
+    e.ints("shape", {5}, {axis16, axis16, axis16, axis16, -1});
+    e.node("Reshape", {"c", "shape"}, {"r"});
+    e.node("Conv", {"image", "r"}, {"out"});
+    e.output("out");
+    const std::string msg = error_of([&] { e.import(); });
+    EXPECT_NE(msg.find("reshapes a constant to"), std::string::npos) << msg;
+  }
   // Every prefix of a valid file: refused or read, never a crash.
   OnnxBuilder ok;
   ok.floats("w", {2, 3, 3, 3}, random_values(54, 42));

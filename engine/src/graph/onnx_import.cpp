@@ -1106,7 +1106,6 @@ class Importer {
   std::vector<int64_t> resolve_shape(const onnx::NodeProto& n, const std::vector<int64_t>& dims,
                                      std::vector<int64_t> t, bool allow_zero) const {
     const auto count = count_of(dims);
-    int64_t known = 1;
     int infer = -1;
     for (size_t i = 0; i < t.size(); ++i) {
       if (t[i] == 0 && !allow_zero) {
@@ -1120,10 +1119,16 @@ class Importer {
         infer = static_cast<int>(i);
       } else if (t[i] < 0 || t[i] > kMaxConstElements) {
         node_fail(n, "reshapes a constant to " + join(t));
-      } else {
-        known *= t[i];
       }
     }
+    // The product of the given sizes, checked: with a 0 among them, the others may multiply
+    // past int64 ([2^16, 2^16, 2^16, 2^16, 0]).
+    std::vector<int64_t> given;
+    for (size_t i = 0; i < t.size(); ++i)
+      if (static_cast<int>(i) != infer) given.push_back(t[i]);
+    const auto known_count = count_of(given);
+    if (!known_count) node_fail(n, "reshapes a constant to " + join(t));
+    const int64_t known = static_cast<int64_t>(*known_count);
     if (!count) node_fail(n, "reshapes a constant of shape " + join(dims));
     if (infer >= 0) {
       if (known == 0 || static_cast<int64_t>(*count) % known)
