@@ -49,9 +49,18 @@ constexpr const char* kSupported =
   throw WeightFileError("Model file " + file.string() + ": " + what + "." + hint);
 }
 
+/// The number of elements of a tensor of `dims`; -1 when a size is negative or the count would
+/// pass 2^53. Shapes come from the file (and from its constants' values), so their product must
+/// not overflow on the way.
 int64_t element_count(const std::vector<int64_t>& dims) {
+  constexpr int64_t kLimit = int64_t{1} << 53;
+  if (std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; })) return -1;
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
   int64_t n = 1;
-  for (int64_t d : dims) n *= d;
+  for (int64_t d : dims) {
+    if (d > kLimit / n) return -1;
+    n *= d;
+  }
   return n;
 }
 
@@ -355,7 +364,8 @@ std::vector<double> raw_values(const std::string& raw) {
 /// Values of a float/double/int32/int64 tensor; nullopt for any other type or a big tensor.
 std::optional<Const> const_of(const TensorProto& t) {
   Const c{{t.dims().begin(), t.dims().end()}, {}, t.data_type()};
-  if (element_count(c.dims) > kMaxConstElements || t.data_location() == TensorProto::EXTERNAL)
+  const int64_t count = element_count(c.dims);
+  if (count < 0 || count > kMaxConstElements || t.data_location() == TensorProto::EXTERNAL)
     return std::nullopt;
   const std::string& raw = t.raw_data();
   switch (t.data_type()) {
@@ -378,7 +388,7 @@ std::optional<Const> const_of(const TensorProto& t) {
     default:
       return std::nullopt;
   }
-  if (static_cast<int64_t>(c.v.size()) != element_count(c.dims)) return std::nullopt;
+  if (static_cast<int64_t>(c.v.size()) != count) return std::nullopt;
   return c;
 }
 
@@ -630,8 +640,9 @@ class Reader {
       value = *c;
     }
     Const out{to_ints(shape.v), {}, value.type};
-    if (element_count(out.dims) > kMaxConstElements) return std::nullopt;
-    out.v.assign(static_cast<size_t>(element_count(out.dims)), value.v[0]);
+    const int64_t count = element_count(out.dims);
+    if (count < 0 || count > kMaxConstElements) return std::nullopt;
+    out.v.assign(static_cast<size_t>(count), value.v[0]);
     return out;
   }
 
@@ -642,8 +653,8 @@ class Reader {
     Const out = in[0];
     out.dims[axis] = 0;
     out.v.clear();
-    int64_t outer = 1;
-    for (int64_t a = 0; a < axis; ++a) outer *= in[0].dims[a];
+    const int64_t outer = element_count({in[0].dims.begin(), in[0].dims.begin() + axis});
+    if (outer < 0) return std::nullopt;
     for (const Const& c : in) {
       if (c.dims.size() != rank) return std::nullopt;
       out.dims[axis] += c.dims[axis];
@@ -657,14 +668,17 @@ class Reader {
   }
 
   static std::optional<Const> reshape(Const in, std::vector<int64_t> shape) {
-    int64_t known = 1, infer = -1;
+    int64_t infer = -1;
+    std::vector<int64_t> given;  // the sizes other than the one inferred
     for (size_t a = 0; a < shape.size(); ++a) {
       if (shape[a] == 0 && a < in.dims.size()) shape[a] = in.dims[a];
-      if (shape[a] == -1)
+      if (shape[a] == -1 && infer < 0)
         infer = static_cast<int64_t>(a);
       else
-        known *= shape[a];
+        given.push_back(shape[a]);
     }
+    const int64_t known = element_count(given);
+    if (known < 0) return std::nullopt;
     const auto n = static_cast<int64_t>(in.v.size());
     if (infer >= 0 && known > 0) shape[infer] = n / known;
     if (element_count(shape) != n) return std::nullopt;
