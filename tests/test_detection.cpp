@@ -12,8 +12,10 @@
 #include <tuple>
 #include <vector>
 
+#include "overfeat/dense.hpp"
 #include "overfeat/detection.hpp"
 #include "overfeat/error.hpp"
+#include "overfeat/pipeline.hpp"
 
 using overfeat::Box;
 using overfeat::Detection;
@@ -468,6 +470,37 @@ TEST(SuppressOtherClasses, RejectsNonFiniteConfidence) {
                overfeat::Error);
   EXPECT_THROW(overfeat::suppress_other_classes({labelled(0, 0, -1, 1, 0.5f, 0)}, 0.5f),
                overfeat::Error);
+}
+
+// Through the pipeline: a map where two classes both fire on one object (cells (2, 4) and
+// (2, 5), class 0 a little stronger) and class 2 alone on another (cell (5, 1)).
+TEST(SuppressOtherClasses, DetectKeepsOneLabelPerObjectAndThenTheBest) {
+  overfeat::ScaleMap m;
+  m.input = {100, 100};
+  m.image_h = m.image_w = 100;
+  m.geometry.h = m.geometry.w = 7;
+  m.geometry.stride = 10;
+  m.geometry.window = 40;
+  m.probs = overfeat::Tensor(3, 7, 7, 0.0f);
+  for (int x : {4, 5}) {
+    m.probs.at(0, 2, x) = 0.5f;
+    m.probs.at(1, 2, x) = 0.4f;
+  }
+  m.probs.at(2, 5, 1) = 0.3f;
+  const overfeat::DenseResult maps{{m}, {}};
+  overfeat::DetectOptions o;
+  const auto plain = overfeat::detect_in_maps(maps, {}, o).merged;
+  ASSERT_EQ(plain.size(), 3u);  // one box per class: both labels on the first object
+  o.other_class_iou = 0.6f;
+  const auto one = overfeat::detect_in_maps(maps, {}, o).merged;
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_EQ(one[0].cls, 0);
+  EXPECT_EQ(one[1].cls, 2);
+  // The limit applies to what is left: the best two before would be classes 0 and 1, one box.
+  o.max_detections = 2;
+  const auto best = overfeat::detect_in_maps(maps, {}, o).merged;
+  ASSERT_EQ(best.size(), 2u);
+  EXPECT_EQ(best[1].cls, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
