@@ -43,8 +43,6 @@ using onnx::TensorProto;
 constexpr int kMinOpset = 1, kMaxOpset = 17;
 /// Folded constants (shapes, indices, bounds) hold at most this many values.
 constexpr int64_t kMaxConstElements = 1 << 16;
-/// A file holds at most 2 GB, so at most 2^29 float32 values: larger shapes are damage.
-constexpr uint64_t kMaxValues = uint64_t{1} << 29;
 /// Any channel count, spatial size, kernel, stride, dilation or pad larger than this is damage.
 constexpr int64_t kMaxSize = 1 << 20;
 
@@ -53,19 +51,6 @@ constexpr const char* kSupported =
     "GlobalMaxPool, LRN, Add, Sum, Concat, Flatten, Reshape, Gemm, MatMul, Softmax, Dropout, "
     "Identity, Pad, Constant, Shape, Gather, Unsqueeze, Squeeze, Cast, Slice, ConstantOfShape, "
     "Transpose";
-
-/// The number of values of a tensor of `dims`, or nullopt when a dimension is negative or the
-/// count exceeds what a file can hold (a damaged shape must not wrap around to a small count).
-std::optional<uint64_t> count_of(const std::vector<int64_t>& dims) {
-  uint64_t n = 1;
-  for (int64_t d : dims) {
-    if (d < 0) return std::nullopt;
-    if (d == 0) n = 0;
-    if (n && static_cast<uint64_t>(d) > kMaxValues / n) return std::nullopt;
-    n *= static_cast<uint64_t>(d);
-  }
-  return n;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values

@@ -49,19 +49,11 @@ constexpr const char* kSupported =
   throw WeightFileError("Model file " + file.string() + ": " + what + "." + hint);
 }
 
-/// The number of elements of a tensor of `dims`; -1 when a size is negative or the count would
-/// pass 2^53. Shapes come from the file (and from its constants' values), so their product must
-/// not overflow on the way.
+/// onnx_common::count_of as a signed count: -1 for a shape with a negative size or more values
+/// than a file can hold (shapes come from the file and from its constants' values).
 int64_t element_count(const std::vector<int64_t>& dims) {
-  constexpr int64_t kLimit = int64_t{1} << 53;
-  if (std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; })) return -1;
-  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d > kLimit / n) return -1;
-    n *= d;
-  }
-  return n;
+  const auto n = count_of(dims);
+  return n ? static_cast<int64_t>(*n) : -1;
 }
 
 template <class T>
@@ -865,7 +857,6 @@ class Reader {
                        "as one file");
     // No shape may overflow the count (a shape of [2^40, 2^40] once wrapped around to a small
     // one); a file holds at most 2 GB, so at most 2^29 float32 values.
-    constexpr size_t kMaxValues = size_t{1} << 29;
     size_t count = 1;
     for (int64_t d : t.dims()) {
       if (d <= 0) {

@@ -18,6 +18,24 @@
 
 namespace overfeat::onnx_common {
 
+/// A file holds at most 2 GB, so at most 2^29 float32 values: larger shapes are damage.
+constexpr uint64_t kMaxValues = uint64_t{1} << 29;
+
+/// The number of values of a tensor of `dims`, or nullopt when a dimension is negative or the
+/// count exceeds what a file can hold. Shapes come from files (and from their constants'
+/// values): a damaged one must neither overflow on the way nor wrap around to a small count.
+/// With a 0 among them the count is 0, whatever the others.
+inline std::optional<uint64_t> count_of(const std::vector<int64_t>& dims) {
+  uint64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return std::nullopt;
+    if (d == 0) n = 0;
+    if (n && static_cast<uint64_t>(d) > kMaxValues / n) return std::nullopt;
+    n *= static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
 /// "[1, 2, 3]".
 inline std::string join(const std::vector<int64_t>& v) {
   std::string s = "[";
