@@ -67,24 +67,19 @@ DetectResult detect_in_maps(DenseResult dense,
   r.class_probs = classify(r.dense);
   r.raw = raw_detections(r.dense, options.top_classes, options.min_confidence);
   if (options.merge == DetectOptions::Merge::Greedy) {
-    // The best max_detections are chosen by the last step that drops boxes.
-    const bool across = options.other_class_iou > 0;
-    const bool suppress = options.suppress_iou > 0;
-    r.merged = greedy_merge(
-        r.raw, {options.merge_threshold, suppress || across ? 0 : options.max_detections});
-    if (suppress)
-      r.merged = non_max_suppression(std::move(r.merged), options.suppress_iou,
-                                     across ? 0 : options.max_detections);
+    // Every step keeps the score ranking, so the best max_detections are cut once, at the end.
+    r.merged = greedy_merge(r.raw, {options.merge_threshold, 0});
+    if (options.suppress_iou > 0)
+      r.merged = non_max_suppression(std::move(r.merged), options.suppress_iou);
     // The calibration was fitted on the voting merge's evidence; NMS keeps raw windows.
     const int maps = static_cast<int>(r.dense.maps.size());
     const DetectionCalibration* cal = calibration_for(calibrations, maps);
     set_confidences(r.merged, cal, maps);
     if (cal) r.confidence_source = cal->fitted_on;
-    if (across) {
+    if (options.other_class_iou > 0)
       r.merged = suppress_other_classes(std::move(r.merged), options.other_class_iou);
-      if (options.max_detections > 0 && r.merged.size() > size_t(options.max_detections))
-        r.merged.resize(options.max_detections);
-    }
+    if (options.max_detections > 0 && r.merged.size() > size_t(options.max_detections))
+      r.merged.resize(options.max_detections);
   } else
     r.merged = non_max_suppression(r.raw, options.merge_threshold, options.max_detections);
   r.timings.dense = r.dense.timings;
