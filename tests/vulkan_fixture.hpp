@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -50,6 +51,12 @@ class VulkanTest : public ::testing::Test {
     std::string why;
     ctx_ = shared_context(&why);
     if (!ctx_) GTEST_SKIP() << "No Vulkan device, skipping Vulkan test: " << why;
+    // Set by the runs that ask lavapipe for another subgroup size (tests/CMakeLists.txt): if it
+    // did not take, they would only repeat the default run.
+    if (const char* want = std::getenv("OVERFEAT_TEST_LAVAPIPE_SUBGROUP");
+        want && ctx_->info().driver.find("llvmpipe") != std::string::npos)
+      ASSERT_EQ(std::to_string(ctx_->info().subgroup_size), want)
+          << "lavapipe did not take LP_NATIVE_VECTOR_WIDTH";
     messages_before_ = ctx_->validation_messages();
     static std::unique_ptr<ops::PipelineLibrary> lib;
     if (!lib) lib = std::make_unique<ops::PipelineLibrary>(*ctx_);
