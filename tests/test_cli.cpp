@@ -11,6 +11,9 @@
 #include <random>
 #include <sstream>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "overfeat/classes.hpp"
 #include "overfeat/reference.hpp"
 #include "synthetic_weights.hpp"
@@ -89,6 +92,32 @@ TEST_F(Cli, FeaturesMatchReferenceInReleaseFormat) {
   for (float& v : got.data) ASSERT_TRUE(in >> v);
   const Weights weights = load_weights(official_weight_path(weights_, 0), spec);
   EXPECT_LT(testing::relative_error(got, ref::forward_all(spec, weights, img)[16]), 1e-5);
+}
+
+// The release piped images through ImageMagick's `convert`, which does not turn a photo by its
+// EXIF orientation; the drop-in reads the pixels as stored too (the subcommands and the app turn
+// it upright, test_cli_dense).
+TEST_F(Cli, ReadsPhotosAsStoredIgnoringExifOrientationLikeTheRelease) {
+  const Tensor img = test_image(231, 231 + 32, 5);  // wider than high as stored
+  cv::Mat bgr(img.h, img.w, CV_8UC3);
+  for (int y = 0; y < img.h; ++y)
+    for (int x = 0; x < img.w; ++x)
+      for (int c = 0; c < 3; ++c)
+        bgr.at<cv::Vec3b>(y, x)[2 - c] = static_cast<uint8_t>(img.at(c, y, x));
+  std::vector<uint8_t> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", bgr, jpeg));
+  jpeg = testing::with_exif_orientation_6(std::move(jpeg));
+  const fs::path file = write_file("sideways.jpg", std::string(jpeg.begin(), jpeg.end()));
+  Result r = run(d() + "-L 16 '" + file.string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream in(r.out);
+  int n, h, w;
+  in >> n >> h >> w;
+  int c, eh, ew;
+  NetSpec::official(0).layer_shape(16, img.h, img.w, c, eh, ew);
+  EXPECT_EQ(h, eh);
+  EXPECT_EQ(w, ew);
+  EXPECT_LT(h, w);
 }
 
 TEST_F(Cli, TopClassesInReleaseFormatAndJson) {

@@ -373,28 +373,44 @@ TEST(ImageLoad, ExpandsGreyAndDropsAlpha) {
   EXPECT_EQ(a.at(2, 0, 1), 10.0f);
 }
 
-// A JPEG whose EXIF block says "rotate 90 degrees clockwise to display".
 std::vector<uint8_t> jpeg_with_exif_orientation_6(const cv::Mat& bgr) {
   std::vector<uint8_t> jpeg;
   EXPECT_TRUE(cv::imencode(".jpg", bgr, jpeg));
-  const std::vector<uint8_t> tiff = {'M',  'M',  0, 42, 0, 0, 0, 8,  // big-endian, IFD at 8
-                                     0,    1,                        // one entry
-                                     0x01, 0x12, 0, 3,  0, 0, 0, 1, 0, 6, 0, 0,  // Orientation=6
-                                     0,    0,    0, 0};                          // no next IFD
-  std::vector<uint8_t> app1 = {0xff, 0xe1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
-  app1.insert(app1.end(), tiff.begin(), tiff.end());
-  app1[3] = static_cast<uint8_t>(app1.size() - 2);
-  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());  // right after SOI
-  return jpeg;
+  return overfeat::testing::with_exif_orientation_6(std::move(jpeg));
 }
 
-TEST(ImageLoad, IgnoresExifOrientationLikeTheRelease) {
+// Stored 40 wide and 20 high, its left half red and its right half blue; the tag says "turn
+// 90 degrees clockwise", which puts the left half on top.
+TEST(ImageLoad, TurnsAPhotoUprightByItsExifOrientation) {
   TempDir dir("image");
-  const auto jpeg = jpeg_with_exif_orientation_6(cv::Mat(20, 40, CV_8UC3, cv::Scalar(0, 128, 255)));
+  cv::Mat bgr(20, 40, CV_8UC3, cv::Scalar(255, 0, 0));       // blue
+  bgr(cv::Rect(0, 0, 20, 20)).setTo(cv::Scalar(0, 0, 255));  // red left half
+  const auto jpeg = jpeg_with_exif_orientation_6(bgr);
   write_bytes(dir / "rotated.jpg", std::string(jpeg.begin(), jpeg.end()));
-  const Tensor t = img::load_rgb(dir / "rotated.jpg");
-  EXPECT_EQ(t.h, 20);
-  EXPECT_EQ(t.w, 40);
+  const auto red = [](const Tensor& t, int y, int x) {
+    return t.at(0, y, x) > 200.0f && t.at(2, y, x) < 60.0f;
+  };
+  const auto blue = [](const Tensor& t, int y, int x) {
+    return t.at(2, y, x) > 200.0f && t.at(0, y, x) < 60.0f;
+  };
+
+  const Tensor up = img::load_rgb(dir / "rotated.jpg");  // the default
+  ASSERT_EQ(up.h, 40);
+  ASSERT_EQ(up.w, 20);
+  EXPECT_TRUE(red(up, 5, 10));
+  EXPECT_TRUE(blue(up, 34, 10));
+
+  // The release's pipeline (ImageMagick without -auto-orient) read the pixels as stored.
+  const Tensor stored = img::load_rgb(dir / "rotated.jpg", img::Orientation::kAsStored);
+  ASSERT_EQ(stored.h, 20);
+  ASSERT_EQ(stored.w, 40);
+  EXPECT_TRUE(red(stored, 10, 5));
+  EXPECT_TRUE(blue(stored, 10, 34));
+  // The same decoded pixels, turned: nothing else changes.
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < up.h; ++y)
+      for (int x = 0; x < up.w; ++x)
+        ASSERT_EQ(up.at(c, y, x), stored.at(c, stored.h - 1 - x, y)) << c << " " << y << " " << x;
 }
 
 TEST(ImageLoad, CorruptFileThrowsNamingIt) {

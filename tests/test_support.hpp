@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace overfeat::testing {
 
@@ -105,6 +107,21 @@ inline CommandResult run_command(const std::string& command_line,
   std::filesystem::remove(err_file, ec);
   EXPECT_EQ(r.err.find("[vulkan validation"), std::string::npos) << r.err;
   return r;
+}
+
+/// A JPEG (its bytes) with an EXIF block inserted after its start marker, saying "turn 90
+/// degrees clockwise to display" (Orientation = 6): what a camera held sideways writes.
+inline std::vector<uint8_t> with_exif_orientation_6(std::vector<uint8_t> jpeg) {
+  const std::vector<uint8_t> tiff = {'M',  'M',  0, 42, 0, 0, 0, 8,  // big-endian, IFD at 8
+                                     0,    1,                        // one entry
+                                     0x01, 0x12, 0, 3,  0, 0, 0, 1, 0, 6, 0, 0,  // Orientation=6
+                                     0,    0,    0, 0};                          // no next IFD
+  std::vector<uint8_t> app1 = {0xff, 0xe1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), tiff.begin(), tiff.end());
+  app1[3] = static_cast<uint8_t>(app1.size() - 2);
+  if (jpeg.size() < 2) return jpeg;
+  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());  // right after SOI
+  return jpeg;
 }
 
 }  // namespace overfeat::testing

@@ -288,7 +288,9 @@ int run_release(int argc, char** argv) {
   }
   for (const auto& path : o.images) {
     ++inputs;
-    failures += !runner.guarded(path, [&] { runner.process(path, image::load_rgb(path), true); });
+    failures += !runner.guarded(path, [&] {
+      runner.process(path, image::load_rgb(path, image::Orientation::kAsStored), true);
+    });
   }
   runner.finish();
   return batch_status(failures, static_cast<std::size_t>(inputs), "inputs");

@@ -30,11 +30,18 @@ struct FileInfo {
 /// (OpenCV may still decode it).
 std::optional<FileInfo> probe(std::string_view bytes);
 
+/// What load_rgb does with a photo's EXIF orientation tag (a camera held sideways stores its
+/// pixels sideways and says in the tag how to turn them).
+enum class Orientation {
+  kUpright,   ///< turned as the tag says, as image viewers show the photo
+  kAsStored,  ///< the pixels as stored: the release's ImageMagick pipeline never turned them
+};
+
 /// Decodes an image file to RGB (alpha dropped, grey expanded to 3 channels). Throws ImageError
 /// naming the file when it is missing, not a regular file, unreadable, not an image, cut short
-/// (a truncated JPEG or PNG), or over the limits above. EXIF orientation is ignored, as the
-/// release's ImageMagick pipeline ignored it.
-Tensor load_rgb(const std::filesystem::path& file);
+/// (a truncated JPEG or PNG), or over the limits above. Boxes and maps computed on the result
+/// are in its coordinates, so in the upright photo's by default.
+Tensor load_rgb(const std::filesystem::path& file, Orientation orientation = Orientation::kUpright);
 
 /// Wraps 8-bit interleaved RGB pixels (row stride in bytes) as a CHW tensor.
 Tensor from_rgb8(const uint8_t* pixels, int width, int height, int stride_bytes);

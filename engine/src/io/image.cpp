@@ -300,7 +300,7 @@ Tensor to_quantum(const Tensor& rgb) {
 
 }  // namespace
 
-Tensor load_rgb(const std::filesystem::path& file) {
+Tensor load_rgb(const std::filesystem::path& file, Orientation orientation) {
   const std::string name = "'" + file.string() + "'";
   if (const auto problem = files::problem(file, kMaxFileBytes))
     fail("image file " + name + " " + *problem +
@@ -327,9 +327,10 @@ Tensor load_rgb(const std::filesystem::path& file) {
   }
   cv::Mat bgr;
   try {
-    // The release's ImageMagick pipeline never applied EXIF orientation, so neither do we.
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
-    bgr = cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    bgr = cv::imdecode(encoded, orientation == Orientation::kUpright
+                                    ? cv::IMREAD_COLOR
+                                    : cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
     fail("could not decode image " + name + " (" + e.what() +
          "); the file is corrupt or in an unsupported format, convert it to PNG or JPEG");
