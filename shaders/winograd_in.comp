@@ -16,6 +16,10 @@ layout(constant_id = 3) const int PAD_T = 1;
 layout(constant_id = 4) const int PAD_L = 1;
 layout(constant_id = 5) const int ALPHA = 4;
 layout(constant_id = 6) const int M = 2;
+// A strided convolution (ops::WinogradConv::computes): each input texel block is read once per
+// phase (dy, dx), every STRIDE-th pixel from there, and the phases' tiles are the product
+// input's texel blocks phase * IC4 + c4.
+layout(constant_id = 7) const int STRIDE = 1;
 
 layout(binding = 0) uniform samplerBuffer src;            // NC4HW4 input
 layout(binding = 1) uniform samplerBuffer bt;             // B^T, [ALPHA][ALPHA] floats
@@ -28,21 +32,25 @@ layout(push_constant) uniform Push {
 
 void main() {
   const int tiles = p.TW * p.TH;
+  const int phases = STRIDE * STRIDE;
   const int id = int(gl_GlobalInvocationID.x);
-  if (id >= p.IC4 * tiles) return;
-  const int c4 = id / tiles;
-  const int tile = id - c4 * tiles;
+  if (id >= p.IC4 * phases * tiles) return;
+  const int block = id / tiles;  // the product input's texel block
+  const int tile = id - block * tiles;
+  const int phase = block / p.IC4;
+  const int c4 = block - phase * p.IC4;
+  const int dy = phase / STRIDE, dx = phase - dy * STRIDE;
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
-  const int iy0 = M * ty - PAD_T, ix0 = M * tx - PAD_L;
+  const int iy0 = STRIDE * M * ty + dy - PAD_T, ix0 = STRIDE * M * tx + dx - PAD_L;
   float b[ALPHA][ALPHA];
   [[unroll]] for (int i = 0; i < ALPHA; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = FETCH1(bt, i * ALPHA + k);
   vec4 t[ALPHA][ALPHA];  // B^T d, one input column at a time
   [[unroll]] for (int c = 0; c < ALPHA; ++c) {
-    const int ix = ix0 + c;
+    const int ix = ix0 + STRIDE * c;
     vec4 col[ALPHA];
     [[unroll]] for (int r = 0; r < ALPHA; ++r) {
-      const int iy = iy0 + r;
+      const int iy = iy0 + STRIDE * r;
       const bool ok = iy >= 0 && iy < p.IH && ix >= 0 && ix < p.IW;
       const vec4 x =
           FETCH4(src, (c4 * p.IH + clamp(iy, 0, p.IH - 1)) * p.IW + clamp(ix, 0, p.IW - 1));
@@ -54,8 +62,8 @@ void main() {
       t[i][c] = s;
     }
   }
-  const int plane = p.IC4 * p.TT;  // texels per element of V
-  const int base = c4 * p.TT + p.TB + tile;
+  const int plane = p.IC4 * phases * p.TT;  // texels per element of V
+  const int base = block * p.TT + p.TB + tile;
   [[unroll]] for (int i = 0; i < ALPHA; ++i)  // (B^T d) B
     [[unroll]] for (int j = 0; j < ALPHA; ++j) {
       vec4 s = vec4(0.0);

@@ -290,7 +290,7 @@ TEST(WinogradMatrices, ComputeTheCorrelation) {
   std::mt19937 rng(4);
   std::normal_distribution<double> normal;
   for (auto [m, r] : {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5},
-                      std::pair{4, 5}, std::pair{4, 7}}) {
+                      std::pair{4, 5}, std::pair{4, 7}, std::pair{4, 2}, std::pair{4, 4}}) {
     SCOPED_TRACE("F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
     const ops::WinogradMatrices t = ops::winograd_matrices(m, r);
     ASSERT_EQ(t.alpha, m + r - 1);
@@ -340,6 +340,27 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
     // F(4x4, 7x7)'s transforms lose more in fp32 (about 3e-5 here, 7e-5 over 256 channels).
     check_conv(c, rng, c.kh == 7 ? 1e-4 : 1e-5);
   }
+  // An image's strided first layer by its phases: kernels 3 to 11 at strides 2 to 4 (the
+  // bundled model's and the accurate net's 7x7/2, the fast net's and AlexNet's 11x11/4,
+  // ResNet's 7x7/2 with pads 3), 1 to 4 channels in, maps whose last tiles reach past the edge.
+  for (int n = 0; n < 16; ++n) {
+    ConvCase c{};
+    c.groups = 1;
+    c.in_c = pick(1, 4);
+    c.out_c = pick(16, 40);
+    c.sh = c.sw = 2 + n % 3;
+    c.kh = c.kw = std::max(3, pick(c.sh + 1, 11));
+    while ((c.kh + c.sh - 1) / c.sh > 5) --c.kh;
+    c.dh = c.dw = 1;
+    c.pads = n % 2 ? Pads{pick(0, 3), pick(0, 3), pick(0, 3), pick(0, 3)} : Pads{};
+    c.h = pick(c.kh, 40);
+    c.w = pick(c.kw, 40);
+    c.act = kActivations[pick(0, 4)];
+    SCOPED_TRACE(describe(c));
+    ConvParams p = conv_params(c, rng);
+    ASSERT_TRUE(ops::GraphConv(*lib_, p, c.act).winograd());
+    check_conv(c, rng, 1e-5);
+  }
   // Too few channels on either side, or another stride: the direct shaders.
   auto winograd = [&](ConvCase c) {
     return ops::GraphConv(*lib_, conv_params(c, rng), {}).winograd();
@@ -349,6 +370,10 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   EXPECT_FALSE(winograd({15, 64, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 15, 1, 3, 3, 1, 1, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 2, 2, 1, 1, p1, 0, 0, {}}));
+  EXPECT_TRUE(winograd({3, 48, 1, 7, 7, 2, 2, 1, 1, Pads{}, 0, 0, {}}));
+  EXPECT_FALSE(winograd({5, 48, 1, 7, 7, 2, 2, 1, 1, Pads{}, 0, 0, {}}));    // not an image
+  EXPECT_FALSE(winograd({3, 48, 1, 7, 7, 2, 1, 1, 1, Pads{}, 0, 0, {}}));    // unequal strides
+  EXPECT_FALSE(winograd({3, 48, 1, 11, 11, 2, 2, 1, 1, Pads{}, 0, 0, {}}));  // 6 taps a phase
   EXPECT_FALSE(winograd({64, 64, 1, 3, 3, 1, 1, 2, 2, p1, 0, 0, {}}));
   EXPECT_TRUE(winograd({64, 64, 1, 5, 5, 1, 1, 1, 1, p1, 0, 0, {}}));
   EXPECT_FALSE(winograd({64, 64, 1, 4, 4, 1, 1, 1, 1, p1, 0, 0, {}}));

@@ -185,16 +185,26 @@ class WinogradConv {
   /// which run on single windows) keep the direct shaders.
   static constexpr uint64_t kMaxLargePairs = uint64_t{1} << 18;
   /// Whether a convolution runs so: 3x3, or 5x5 and 7x7 up to kMaxLargePairs, stride 1,
-  /// kMinChannels or more in and out; off for every layer with OVERFEAT_WINOGRAD=0 (for
-  /// comparisons).
+  /// kMinChannels or more in and out; or a first layer (4 input channels or fewer: an image)
+  /// at stride 2 to 4 with kMinChannels or more out. Off for every layer with
+  /// OVERFEAT_WINOGRAD=0 (for comparisons).
   static bool suits(const ConvGeometry& g, int out, int in);
   /// Whether the op can compute this geometry at all: a square 3x3, 5x5 or 7x7 kernel at stride
-  /// 1, any pads.
+  /// 1, or a square kernel at stride s of 2 to 4 whose phases (below) have 2 to 5 taps a side;
+  /// any pads.
+  ///
+  /// At stride s the convolution is the sum of s^2 stride-1 convolutions of the input's
+  /// polyphase components (every s-th pixel from row phase dy and column phase dx) with the
+  /// matching taps of the kernel (ceil(k / s) a side): y[o] = sum over dy, a of
+  /// w[s a + dy] x[s (o + a) + dy]. The phases become input channels (the input transform reads
+  /// each at stride s), so the products are those of a stride-1 convolution with s^2 times the
+  /// channels and a kernel s times smaller: a 7x7 stride-2 layer on an image runs as F(4x4, 4x4)
+  /// on 16 channels, 49 multiplies per 16 outputs and channel instead of 196.
   static bool computes(const ConvGeometry& g);
   /// The output tile m of F(m x m, r x r): 4 (OVERFEAT_WINOGRAD=2 or 4 forces one, for
   /// comparisons).
   static int tile();
-  /// `w` is [out][in][k][k] with k 3, 5 or 7, `b` is [out]; any pads.
+  /// `w` is [out][in][k][k], `b` is [out]; a geometry computes() accepts.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
   ~WinogradConv();
@@ -220,13 +230,19 @@ class WinogradConv {
   void record_batch(vk::Recorder& rec, vk::DescriptorArena& arena, std::span<const Blob> ins,
                     std::span<const Blob> outs, const FusedActivation& act,
                     const ScratchBuffers& scratch) const;
-  int out_height(int in) const { return in + g_.pad_top + g_.pad_bottom - g_.kh + 1; }
-  int out_width(int in) const { return in + g_.pad_left + g_.pad_right - g_.kw + 1; }
+  int out_height(int in) const { return out_size(in + g_.pad_top + g_.pad_bottom); }
+  int out_width(int in) const { return out_size(in + g_.pad_left + g_.pad_right); }
   /// Tiles along an output side of `out` pixels.
   int tiles_along(int out) const { return (out + t_.m - 1) / t_.m; }
   uint64_t weight_bytes() const;
 
  private:
+  int out_size(int padded) const { return padded < g_.kh ? 0 : (padded - g_.kh) / g_.stride_h + 1; }
+  /// Input channels of the products: the input's, or at a stride its phases' (texels whole).
+  int product_in() const {
+    return g_.stride_h == 1 ? in_ : (in_ + 3) / 4 * 4 * g_.stride_h * g_.stride_w;
+  }
+
   PipelineLibrary* lib_;
   int out_, in_;
   ConvGeometry g_;

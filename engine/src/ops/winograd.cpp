@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// 3x3, 5x5 and 7x7 stride-1 convolutions by Winograd F(4x4, r x r): input transform
+// 3x3, 5x5 and 7x7 stride-1 convolutions, and images' strided first layers by their phases, by
+// Winograd F(4x4, r x r): input transform
 // (winograd_in.comp), alpha^2 1x1 convolutions in one batched dispatch of the tuned conv.comp,
 // output transform with the bias and the activation (winograd_out.comp).
 #include <algorithm>
@@ -58,6 +59,25 @@ void transform_all(const WinogradMatrices& t, size_t pairs, const float* w, floa
         std::copy_n(out.data(), n, u + (i * A + j) * pairs + first);
       }
   }
+}
+
+// A stride-s kernel [out][in][k][k] as the stride-1 kernel of its phases (WinogradConv::computes):
+// [out][in'][r][r] with r = ceil(k / s) and input channel in' = (phase * in4 + c / 4) * 4 + c % 4
+// for phase = dy * s + dx and in4 = ceil(in / 4) (the input transform writes the phases' texels
+// one after the other); taps past the kernel and channels past `in` are zero.
+std::vector<float> phase_kernels(int out, int in, int k, int s, std::span<const float> w) {
+  const int r = (k + s - 1) / s, in4 = (in + 3) / 4, wide = in4 * 4 * s * s;
+  std::vector<float> v(static_cast<size_t>(out) * wide * r * r, 0.0f);
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < in; ++c)
+      for (int ky = 0; ky < k; ++ky)
+        for (int kx = 0; kx < k; ++kx) {
+          const int phase = (ky % s) * s + kx % s;
+          const size_t i = (static_cast<size_t>(phase) * in4 + c / 4) * 4 + c % 4;
+          v[((static_cast<size_t>(o) * wide + i) * r + ky / s) * r + kx / s] =
+              w[((static_cast<size_t>(o) * in + c) * k + ky) * k + kx];
+        }
+  return v;
 }
 
 // U = G g G^T for every (out, in) pair: [alpha^2][out][in], the weights of the alpha^2 1x1
@@ -154,26 +174,38 @@ bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
   // where the transformed weights (64 per 25, 100 per 49) stay small; the "full" layers of the
   // official nets run on single windows, where a 4x4 tile computes 16 outputs for the one
   // needed.
-  return !off && computes(g) && (g.kh == 3 || static_cast<uint64_t>(out) * in <= kMaxLargePairs) &&
-         out >= kMinChannels && in >= kMinChannels;
+  if (off || !computes(g) || out < kMinChannels) return false;
+  // An image's first layer: few channels in, but its phases are 4 s^2 product channels.
+  if (g.stride_h > 1) return in <= 4;
+  return (g.kh == 3 || static_cast<uint64_t>(out) * in <= kMaxLargePairs) && in >= kMinChannels;
 }
 
 bool WinogradConv::computes(const ConvGeometry& g) {
-  return g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7) && g.stride_h == 1 &&
-         g.stride_w == 1 && g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 &&
-         g.pad_right >= 0;
+  const int s = g.stride_h, r = (g.kh + s - 1) / std::max(s, 1);
+  const bool taps =
+      s == 1 ? (g.kh == 3 || g.kh == 5 || g.kh == 7) : s >= 2 && s <= 4 && r >= 2 && r <= 5;
+  return g.kh == g.kw && g.stride_w == s && taps && g.pad_top >= 0 && g.pad_left >= 0 &&
+         g.pad_bottom >= 0 && g.pad_right >= 0;
 }
 
 WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                            std::span<const float> w, std::span<const float> b)
     : lib_(&lib), out_(out), in_(in), g_(g) {
   if (!computes(g) || out <= 0 || in <= 0)
-    throw Error("WinogradConv: only 3x3, 5x5 and 7x7 kernels at stride 1");
+    throw Error(
+        "WinogradConv: only 3x3, 5x5 and 7x7 kernels at stride 1, or kernels of 2 to 5 "
+        "taps a phase at stride 2 to 4");
   const size_t taps = static_cast<size_t>(g.kh) * g.kw;
   if (w.size() != static_cast<size_t>(out) * in * taps || b.size() != static_cast<size_t>(out))
     throw Error("WinogradConv: weight tensor sizes do not match out=" + std::to_string(out) +
                 " in=" + std::to_string(in));
-  t_ = winograd_matrices(tile(), g.kh);
+  const int s = g.stride_h;
+  std::vector<float> phased;
+  if (s > 1) {
+    phased = phase_kernels(out, in, g.kh, s, w);
+    w = phased;
+  }
+  t_ = winograd_matrices(tile(), (g.kh + s - 1) / s);
   // The input transform's pipeline depends on the layer alone, not on the input size: queued
   // now, it compiles on the library's threads while the weights are transformed and packed
   // (lavapipe takes 20-120 ms for each, the largest single compiles of a first image).
@@ -182,11 +214,12 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
   d.bindings = {kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(InPush);
   d.local_size = {kLocal, 1, 1};
-  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m};
+  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m, s};
   input_pipeline_ = &lib.get(d);
-  const auto u = transform_weights(t_, out, in, w);
+  const int wide = product_in();
+  const auto u = transform_weights(t_, out, wide, w);
   const std::vector<float> zero(static_cast<size_t>(out), 0.0f);  // the bias comes at the end
-  products_ = std::make_unique<Conv>(lib, out, in, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
+  products_ = std::make_unique<Conv>(lib, out, wide, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
   std::vector<float> padded(((out + 3) / 4) * 4, 0.0f);
   std::copy(b.begin(), b.end(), padded.begin());
   const auto& ctx = lib.context();
@@ -206,7 +239,8 @@ uint64_t WinogradConv::tiles(int in_h, int in_w) const {
 
 WinogradConv::Scratch WinogradConv::scratch_for_tiles(uint64_t tiles) const {
   const uint64_t elements = static_cast<uint64_t>(t_.alpha) * t_.alpha;
-  return {elements * tiles * ((in_ + 3) / 4) * 16, elements * tiles * ((out_ + 3) / 4) * 16};
+  return {elements * tiles * ((product_in() + 3) / 4) * 16,
+          elements * tiles * ((out_ + 3) / 4) * 16};
 }
 
 WinogradConv::Scratch WinogradConv::scratch_bytes(int in_h, int in_w) const {
@@ -246,7 +280,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   // pixels, so that the weights are read once for all of them and the tuned shader's row
   // segments do not end at every row of tiles (less idle work in its groups).
   const int all = static_cast<int>(total);
-  const Blob v{scratch.input, in_, 1, all}, m{scratch.products, out_, 1, all};
+  const Blob v{scratch.input, product_in(), 1, all}, m{scratch.products, out_, 1, all};
 
   const vk::ComputePipeline& pin = *input_pipeline_;
   int first = 0;                // each map's first tile in the row
@@ -254,7 +288,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
     const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
     InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
     VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
-    const int threads = in.c4() * th * tw;
+    const int threads = v.c4() * th * tw;
     rec.dispatch(pin, set, &ip, sizeof(ip), (threads + kLocal - 1) / kLocal, 1, 1);
     first += th * tw;
   }
