@@ -23,6 +23,10 @@ layout(constant_id = 14) const int BOUNDS = 1;
 // 7x7 layers on a few cells per offset), where whole segments per invocation would leave most
 // of a work group idle.
 layout(constant_id = 15) const int SPLIT = 1;
+// 1: the work group's lanes take consecutive blocks of OCB output channels of one row segment
+// (the work group's x index), instead of segments of one block: for the same small maps, all
+// lanes busy without splitting the input channels and exchanging partial sums (SPLIT 1 then).
+layout(constant_id = 16) const int CHANNEL_LANES = 0;
 
 #include "activation.glsl"
 
@@ -51,12 +55,19 @@ shared vec4 partial[SPLIT > 1 ? gl_WorkGroupSize.x : 1][PIX * OCB / 4];
 const int ROW = (PIX - 1) * STRIDE_X + KW;
 
 void main() {
-  const int block = int(gl_WorkGroupID.y);  // block of OCB output channels
+  const int blocks = (p.OC + OCB - 1) / OCB;
+  // Block of OCB output channels; blocks past the end compute a clamped duplicate, not stored.
+  const int lane_block = CHANNEL_LANES == 1
+                             ? int(gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x)
+                             : int(gl_WorkGroupID.y);
+  const int block = min(lane_block, blocks - 1);
   const int oc4 = block * (OCB / 4);
   const int segs = (p.OW + PIX - 1) / PIX;  // row segments of PIX pixels
   // Segments past the end compute a clamped duplicate and skip the store.
-  const int slot = int(gl_GlobalInvocationID.x) / SPLIT;
-  const int slice = int(gl_GlobalInvocationID.x) - slot * SPLIT;  // of the input channels
+  const int slot =
+      CHANNEL_LANES == 1 ? int(gl_WorkGroupID.x) : int(gl_GlobalInvocationID.x) / SPLIT;
+  const int slice =  // of the input channels
+      CHANNEL_LANES == 1 ? 0 : int(gl_GlobalInvocationID.x) - slot * SPLIT;
   const int seg = min(slot, p.OH * segs - 1);
   const int batch = int(gl_WorkGroupID.z);
   const int oy = seg / segs;
@@ -122,7 +133,7 @@ void main() {
       for (int i = 0; i < PIX; ++i)
         for (int b = 0; b < OCB / 4; ++b) acc[i][b] += partial[lane + s][i * (OCB / 4) + b];
   }
-  if (slot >= p.OH * segs) return;
+  if (slot >= p.OH * segs || lane_block >= blocks) return;
   const int npix = p.OW * p.OH;
   const int dst_base = batch * p.OC4 * npix;
   for (int i = 0; i < PIX; ++i) {

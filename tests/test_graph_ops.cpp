@@ -240,11 +240,10 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
     ops::Conv::Variant variant;
     ops::Conv::TileShape tile;
   };
-  const Run runs[] = {{ops::Conv::Variant::Streaming, {}},
-                      {ops::Conv::Variant::Tiled, {8, 1}},
-                      {ops::Conv::Variant::Tiled, {4, 3}},
-                      {ops::Conv::Variant::Tiled, {8, 6}},
-                      {ops::Conv::Variant::Tiled, {8, 2, 4}}};
+  const Run runs[] = {
+      {ops::Conv::Variant::Streaming, {}},    {ops::Conv::Variant::Tiled, {8, 1}},
+      {ops::Conv::Variant::Tiled, {4, 3}},    {ops::Conv::Variant::Tiled, {8, 6}},
+      {ops::Conv::Variant::Tiled, {8, 2, 4}}, {ops::Conv::Variant::Tiled, {4, 5, 0}}};
   for (const ConvCase& c : cases)
     for (const Run& run : runs) {
       SCOPED_TRACE(describe(c) +

@@ -88,7 +88,11 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
                       // input channels split between 2, 4 or 8 invocations
                       {ops::Conv::Variant::Tiled, {8, 3, 2}},
                       {ops::Conv::Variant::Tiled, {4, 1, 4}},
-                      {ops::Conv::Variant::Tiled, {8, 7, 8}}};
+                      {ops::Conv::Variant::Tiled, {8, 7, 8}},
+                      // lanes over blocks of output channels (split 0)
+                      {ops::Conv::Variant::Tiled, {8, 6, 0}},
+                      {ops::Conv::Variant::Tiled, {4, 3, 0}},
+                      {ops::Conv::Variant::Tiled, {8, 1, 0}}};
   for (const ConvCase& c : cases)
     for (const Run& run : runs) {
       const auto variant = run.variant;

@@ -124,13 +124,15 @@ class Conv {
   static constexpr size_t kHalfMinWeights = size_t{1} << 20;
   static Variant choose(int out_pixels);
   /// Register tile of the tiled shader: output channels x pixels per invocation, and the
-  /// invocations that split the input channels between them (a divisor of local_size()).
+  /// invocations that split the input channels between them (a divisor of local_size()); or
+  /// split 0: a work group's lanes take consecutive blocks of output channels of one segment
+  /// of pixels (conv.glsl CHANNEL_LANES).
   struct TileShape {
     int ocb = 8, pix = 1, split = 1;
   };
   /// The tile for an output map of out_w x out_h pixels and out_c channels from in_c, a kernel
   /// kh x kw at stride_w and work groups of `local` invocations (OVERFEAT_CONV_TILE=OCBxPIX or
-  /// OCBxPIXxSPLIT overrides, for experiments).
+  /// OCBxPIXxSPLIT overrides, for experiments; SPLIT 0 for lanes over channels).
   static TileShape tile_for(int out_w, int out_h, int out_c, int kw, int stride_w, int local,
                             int in_c, int kh);
   /// Invocations per work group of the tiled shader: the device's subgroup size, 4 to 64
