@@ -11,9 +11,9 @@
 #include <random>
 #include <sstream>
 
-#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "opencv_support.hpp"
 #include "overfeat/classes.hpp"
 #include "overfeat/reference.hpp"
 #include "synthetic_weights.hpp"
@@ -99,11 +99,7 @@ TEST_F(Cli, FeaturesMatchReferenceInReleaseFormat) {
 // it upright, test_cli_dense).
 TEST_F(Cli, ReadsPhotosAsStoredIgnoringExifOrientationLikeTheRelease) {
   const Tensor img = test_image(231, 231 + 32, 5);  // wider than high as stored
-  cv::Mat bgr(img.h, img.w, CV_8UC3);
-  for (int y = 0; y < img.h; ++y)
-    for (int x = 0; x < img.w; ++x)
-      for (int c = 0; c < 3; ++c)
-        bgr.at<cv::Vec3b>(y, x)[2 - c] = static_cast<uint8_t>(img.at(c, y, x));
+  const cv::Mat bgr = testing::to_bgr_mat(img);
   std::vector<uint8_t> jpeg;
   ASSERT_TRUE(cv::imencode(".jpg", bgr, jpeg));
   jpeg = testing::with_exif_orientation_6(std::move(jpeg));

@@ -10,10 +10,10 @@
 #include <set>
 #include <sstream>
 
-#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "constructed_models.hpp"
+#include "opencv_support.hpp"
 #include "overfeat/detection.hpp"
 #include "overfeat/image.hpp"
 #include "overfeat/npy.hpp"
@@ -107,11 +107,7 @@ TEST_F(CliDense, DetectFindsTheObjectsAsCocoJson) {
 // marker model's boxes move a few pixels with JPEG's losses.)
 TEST_F(CliDense, APhotoTakenSidewaysIsTurnedUprightByItsExifTag) {
   const Tensor upright = image::load_rgb(image0_);
-  cv::Mat bgr(upright.h, upright.w, CV_8UC3);
-  for (int y = 0; y < upright.h; ++y)
-    for (int x = 0; x < upright.w; ++x)
-      for (int c = 0; c < 3; ++c)
-        bgr.at<cv::Vec3b>(y, x)[2 - c] = static_cast<uint8_t>(upright.at(c, y, x));
+  const cv::Mat bgr = testing::to_bgr_mat(upright);
   cv::Mat sideways;
   cv::rotate(bgr, sideways, cv::ROTATE_90_COUNTERCLOCKWISE);  // the tag turns it back
   const auto write_jpeg = [&](const cv::Mat& m, const fs::path& file, bool tag) {

@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "opencv_support.hpp"
 #include "overfeat/error.hpp"
 #include "overfeat/image.hpp"
 #include "test_support.hpp"
@@ -81,14 +82,7 @@ Tensor two_tone(int h, int w) {
   return t;
 }
 
-cv::Mat to_bgr_mat(const Tensor& t) {
-  cv::Mat m(t.h, t.w, CV_8UC3);
-  for (int y = 0; y < t.h; ++y)
-    for (int x = 0; x < t.w; ++x)
-      for (int c = 0; c < 3; ++c)
-        m.at<cv::Vec3b>(y, x)[2 - c] = static_cast<uint8_t>(std::lround(t.at(c, y, x)));
-  return m;
-}
+using overfeat::testing::to_bgr_mat;
 
 void write_png(const Tensor& t, const fs::path& file) {
   ASSERT_TRUE(cv::imwrite(file.string(), to_bgr_mat(t))) << file;
