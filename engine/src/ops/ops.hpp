@@ -168,16 +168,16 @@ struct WinogradMatrices {
 WinogradMatrices winograd_matrices(int m, int r);
 
 /// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(m x m, r x r)
-/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), m = 4 (tile()):
-/// each 4x4 block of outputs from an alpha x alpha input tile (alpha = r + 3) with alpha^2
-/// multiplies per channel pair (36 instead of 144 for 3x3; 64 instead of 400; 100 instead of 784
-/// for 7x7). Three dispatches: the input transform into `ScratchBuffers::input`, the alpha^2
-/// element-wise products as one batched 1x1 convolution (conv.comp) into
-/// `ScratchBuffers::products`, and the output transform with the bias and the fused activation.
-/// Only the transformed weights are kept (alpha^2 / r^2 of the kernel's: 4x for 3x3, 2.6x for
-/// 5x5, 2x for 7x7). fp32 error, relative to the outputs' range over 256 input channels (numpy,
-/// random tiles): 3x3 4e-6, 5x5 6e-6, 7x7 7e-5 (F(2x2, r x r): 5e-7, 4e-6, 7e-6; a direct sum
-/// 1e-7).
+/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), m = tile(r):
+/// each m x m block of outputs from an alpha x alpha input tile (alpha = m + r - 1) with alpha^2
+/// multiplies per channel pair (3x3: 36 per 16 outputs instead of 144; 5x5: 81 per 25 instead
+/// of 625; 7x7: 100 per 16 instead of 784). Three dispatches: the input transform into
+/// `ScratchBuffers::input`, the alpha^2 element-wise products as one batched 1x1 convolution
+/// (conv.comp) into `ScratchBuffers::products`, and the output transform with the bias and the
+/// fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the kernel's: 4x
+/// for 3x3, 3.2x for 5x5, 2x for 7x7). fp32 error, relative to the outputs' range (numpy,
+/// random tiles): 3x3 4e-6 (192 input channels), 5x5 3e-5 (48), 7x7 8e-5 (256) (F(2x2, r x r):
+/// 5e-7, 4e-6, 7e-6; a direct sum 1e-7).
 class WinogradConv {
  public:
   /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
@@ -203,9 +203,9 @@ class WinogradConv {
   /// channels and a kernel s times smaller: a 7x7 stride-2 layer on an image runs as F(4x4, 4x4)
   /// on 16 channels, 49 multiplies per 16 outputs and channel instead of 196.
   static bool computes(const ConvGeometry& g);
-  /// The output tile m of F(m x m, r x r): 4 (OVERFEAT_WINOGRAD=2 or 4 forces one, for
-  /// comparisons).
-  static int tile();
+  /// The output tile m of F(m x m, r x r) for r taps a side: 5 for 5x5 kernels, else 4
+  /// (OVERFEAT_WINOGRAD=2 or 4 forces one for every layer, for comparisons).
+  static int tile(int r);
   /// `w` is [out][in][k][k], `b` is [out]; a geometry computes() accepts.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
