@@ -383,6 +383,31 @@ TEST_F(GraphExecutorTest, SharedWeightsRunTheirOwnersConvolution) {
   EXPECT_THROW(GraphExecutor(*ctx_, bad), Error);  // another fused activation than its owner's
 }
 
+// Two Winograd heads on the pooling at every offset (the bundled model's classifier and box
+// regressor): their copies run as two batches, the second taking the first's input transform;
+// every offset's maps are the reference's. Heads with other pads transform their own input.
+TEST_F(GraphExecutorTest, SiblingWinogradHeadsShareTheirInputTransform) {
+  for (const bool same_pads : {true, false}) {
+    SCOPED_TRACE(same_pads);
+    Builder b(41);
+    const int trunk = b.relu(b.conv(0, 16, 3));
+    const int pool = b.pool(trunk, graph::PoolParams::Kind::Max, 2, 2);
+    const int scores = b.conv(b.relu(b.conv(pool, 20, 3, 1, 1)), 5, 1);
+    const int boxes = b.conv(pool, 24, 3, 1, same_pads ? 1 : 0);  // no activation
+    const OffsetGraph og = offset_graph(b.g, pool);
+    ASSERT_EQ(og.k, 2);
+    std::mt19937 rng(6);
+    const Tensor in = testing::random_tensor(3, 19, 22, rng, -1, 1);
+    const std::vector<Tensor> want = graph::ref::run(og.graph, in);
+    std::vector<int> maps;
+    for (int o = 0; o < 4; ++o) maps.insert(maps.end(), {og.node[o][scores], og.node[o][boxes]});
+    GraphExecutor exec(*ctx_, og.graph);
+    const auto got = exec.run(in, maps);
+    EXPECT_EQ(exec.shared_input_transforms(), same_pads ? 1 : 0);
+    for (int node : maps) EXPECT_LT(max_error(got.at(node), want[node]), 1e-4) << node;
+  }
+}
+
 // offset_graph: the pooling at every offset, what follows it copied once per offset with shared
 // weights, the rest once; a branch around the pooling is refused.
 TEST(GraphDense, OffsetGraphCopiesWhatFollowsThePooling) {

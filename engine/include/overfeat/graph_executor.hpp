@@ -60,6 +60,9 @@ class GraphExecutor {
   /// Buffers the last plan used (after reuse) and its stage count, for tests of the planner.
   int buffers_used() const;
   int stages() const;
+  /// Winograd batches of the last plan that took the input transform of the batch before
+  /// them (two heads on the same maps), for tests of the planner.
+  int shared_input_transforms() const;
 
  private:
   struct Impl;

@@ -57,6 +57,11 @@ struct GraphExecutor::Impl {
     // because a batch reads all its inputs (input transforms) before it writes any output
     // (output transforms), with barriers between.
     int batch = 1;
+    // A batch that starts right after another batch of the same inputs, whose convolution
+    // transforms them the same way (two heads on the pooled maps): it takes that batch's input
+    // transform, still in the scratch, instead of computing it again. The inputs stay planned
+    // as read here.
+    bool input_ready = false;
   };
   struct Plan {
     int h = 0, w = 0;
@@ -72,7 +77,7 @@ struct GraphExecutor::Impl {
     uint64_t generation = ~0ull;
   };
   std::vector<std::unique_ptr<Plan>> plans;  // most recently used last
-  int last_buffers = 0;
+  int last_buffers = 0, last_shared_inputs = 0;
 
   /// The stages that produce `keep` and nothing else, in order.
   std::vector<Stage> stages_for(const graph::Graph& g, const std::vector<int>& keep) {
@@ -137,6 +142,21 @@ struct GraphExecutor::Impl {
         while (j < stages.size() && batchable(stages[j]) && key(stages[j]) == key(stages[i])) ++j;
       stages[i].batch = static_cast<int>(j - i);
       for (size_t k = i + 1; k < j; ++k) stages[k].batch = 0;
+      i = j;
+    }
+    // Consecutive Winograd batches on the same maps, transformed alike: the second reuses the
+    // first's input transform (nothing between them writes the scratch).
+    for (size_t i = 0; i < stages.size();) {
+      const int n = stages[i].batch;
+      const size_t j = i + std::max(n, 1);
+      if (n > 0 && batchable(stages[i]) && j < stages.size() && batchable(stages[j]) &&
+          stages[j].batch == n &&
+          conv_of(stages[j].node).shares_input_transform(conv_of(stages[i].node))) {
+        bool same = true;
+        for (int k = 0; k < n; ++k)
+          same &= nodes[stages[i + k].node].inputs[0] == nodes[stages[j + k].node].inputs[0];
+        stages[j].input_ready = same;
+      }
       i = j;
     }
   }
@@ -294,6 +314,9 @@ uint64_t GraphExecutor::weight_bytes() const {
 int GraphExecutor::buffers_used() const {
   return impl_->last_buffers;
 }
+int GraphExecutor::shared_input_transforms() const {
+  return impl_->last_shared_inputs;
+}
 int GraphExecutor::stages() const {
   return static_cast<int>(impl_->executed.size());
 }
@@ -433,6 +456,9 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
   }
   if (grew) ++m.generation;
   m.last_buffers = static_cast<int>(plan->slot_bytes.size());
+  m.last_shared_inputs =
+      static_cast<int>(std::count_if(plan->stages.begin(), plan->stages.end(),
+                                     [](const Impl::Stage& s) { return s.input_ready; }));
 
   auto blob = [&](int value) {
     const graph::Shape& s = plan->shapes[value];
@@ -453,14 +479,15 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
         plan->stamps.push_back(plan->stamps.back());
         continue;
       }
-      if (s.batch > 1) {
+      if (s.batch > 1 || s.input_ready) {
         std::vector<ops::Blob> ins, outs;
         for (int k = 0; k < s.batch; ++k) {
           ins.push_back(blob(g[stages[si + k].node].inputs[0]));
           outs.push_back(blob(stages[si + k].value));
         }
         m.conv_of(s.node).record_batch(rec, *plan->arena, ins, outs, true,
-                                       {&m.scratch_input.get(), &m.scratch_products.get()});
+                                       {&m.scratch_input.get(), &m.scratch_products.get()},
+                                       s.input_ready);
       } else {
         std::vector<ops::Blob> in;
         for (int i : g[s.node].inputs) in.push_back(blob(i));

@@ -240,11 +240,17 @@ WinogradConv::Scratch GraphConv::scratch_bytes(std::span<const std::pair<int, in
 
 void GraphConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
                              std::span<const Blob> ins, std::span<const Blob> outs, bool activation,
-                             const WinogradConv::ScratchBuffers& scratch) const {
+                             const WinogradConv::ScratchBuffers& scratch, bool input_ready) const {
   const Impl& m = *impl_;
   if (!m.winograd) throw Error("GraphConv: only a Winograd convolution records a batch");
   m.winograd->record_batch(rec, arena, ins, outs,
-                           fused_activation(activation ? m.act : graph::Activation{}), scratch);
+                           fused_activation(activation ? m.act : graph::Activation{}), scratch,
+                           input_ready);
+}
+
+bool GraphConv::shares_input_transform(const GraphConv& other) const {
+  return impl_->winograd && other.impl_->winograd &&
+         impl_->winograd->shares_input_transform(*other.impl_->winograd);
 }
 
 uint64_t GraphConv::weight_bytes() const {

@@ -30,9 +30,13 @@ class GraphConv {
               bool activation = true, const WinogradConv::ScratchBuffers& scratch = {}) const;
   /// A Winograd convolution (winograd()) of several inputs at once, with the products of all
   /// in one dispatch (WinogradConv::record_batch); `scratch` of scratch_bytes() for them all.
+  /// `input_ready` as WinogradConv::record_batch has it.
   void record_batch(vk::Recorder& rec, vk::DescriptorArena& arena, std::span<const Blob> ins,
                     std::span<const Blob> outs, bool activation,
-                    const WinogradConv::ScratchBuffers& scratch) const;
+                    const WinogradConv::ScratchBuffers& scratch, bool input_ready = false) const;
+  /// Both Winograd convolutions whose input transforms are the same (WinogradConv's
+  /// shares_input_transform).
+  bool shares_input_transform(const GraphConv& other) const;
   void prepare_without_activation();
   uint64_t weight_bytes() const;
   bool general() const;   ///< true when conv_general.comp runs it

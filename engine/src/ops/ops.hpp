@@ -76,6 +76,7 @@ struct ConvGeometry {
   int kh = 1, kw = 1;
   int stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool operator==(const ConvGeometry&) const = default;
 };
 
 /// Convolution with bias, zero padding, stride and a fused activation (ReLU or none in the
@@ -229,9 +230,16 @@ class WinogradConv {
   /// for all of them: their tiles side by side in one row, so that the transformed weights are
   /// read once (the dense evaluation's pooling offsets, whose maps are small). `scratch` holds
   /// scratch_for_tiles() of their tiles in all.
+  ///
+  /// `input_ready`: the input transform of these inputs is in `scratch.input` already, from
+  /// the batch recorded just before by a convolution with shares_input_transform(*this) (two
+  /// heads on the same maps): only the products and the output transform are recorded.
   void record_batch(vk::Recorder& rec, vk::DescriptorArena& arena, std::span<const Blob> ins,
                     std::span<const Blob> outs, const FusedActivation& act,
-                    const ScratchBuffers& scratch) const;
+                    const ScratchBuffers& scratch, bool input_ready = false) const;
+  /// Whether `other` transforms its input exactly as this one does (the same input channels,
+  /// kernel, stride, pads and tile), so that one input transform serves both.
+  bool shares_input_transform(const WinogradConv& other) const;
   int out_height(int in) const { return out_size(in + g_.pad_top + g_.pad_bottom); }
   int out_width(int in) const { return out_size(in + g_.pad_left + g_.pad_right); }
   /// Tiles along an output side of `out` pixels.

@@ -236,6 +236,10 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
 
 WinogradConv::~WinogradConv() = default;
 
+bool WinogradConv::shares_input_transform(const WinogradConv& other) const {
+  return in_ == other.in_ && g_ == other.g_ && t_.m == other.t_.m && t_.r == other.t_.r;
+}
+
 uint64_t WinogradConv::tiles(int in_h, int in_w) const {
   const int oh = out_height(in_h), ow = out_width(in_w);
   if (oh <= 0 || ow <= 0) return 0;
@@ -264,7 +268,8 @@ void WinogradConv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const B
 
 void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
                                 std::span<const Blob> ins, std::span<const Blob> outs,
-                                const FusedActivation& act, const ScratchBuffers& scratch) const {
+                                const FusedActivation& act, const ScratchBuffers& scratch,
+                                bool input_ready) const {
   if (ins.empty() || ins.size() != outs.size())
     throw Error("WinogradConv: a batch needs as many outputs as inputs, and one or more");
   uint64_t total = 0;
@@ -288,16 +293,18 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   const Blob v{scratch.input, product_in(), 1, all}, m{scratch.products, out_, 1, all};
 
   const vk::ComputePipeline& pin = *input_pipeline_;
-  int first = 0;                // each map's first tile in the row
-  for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
-    const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
-    InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
-    VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
-    const int threads = v.c4() * th * tw;
-    rec.dispatch(pin, set, &ip, sizeof(ip), (threads + kLocal - 1) / kLocal, 1, 1);
-    first += th * tw;
+  int first = 0;  // each map's first tile in the row
+  if (!input_ready) {
+    for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
+      const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
+      InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
+      VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
+      const int threads = v.c4() * th * tw;
+      rec.dispatch(pin, set, &ip, sizeof(ip), (threads + kLocal - 1) / kLocal, 1, 1);
+      first += th * tw;
+    }
+    rec.barrier();
   }
-  rec.barrier();
 
   products_->record(rec, arena, v, m, FusedActivation{}, Conv::Variant::Tiled);
   rec.barrier();
