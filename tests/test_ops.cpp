@@ -91,6 +91,7 @@ TEST_F(Ops, ConvMatchesReferenceOverShapeMatrix) {
                       {ops::Conv::Variant::Tiled, {8, 7, 8}},
                       // lanes over blocks of output channels (split 0)
                       {ops::Conv::Variant::Tiled, {8, 6, 0}},
+                      {ops::Conv::Variant::Tiled, {8, 8, 0}},
                       {ops::Conv::Variant::Tiled, {4, 3, 0}},
                       {ops::Conv::Variant::Tiled, {8, 1, 0}}};
   for (const ConvCase& c : cases)
