@@ -67,6 +67,7 @@ struct GraphExecutor::Impl {
     int h = 0, w = 0;
     std::vector<int> keep;  // requested maps, sorted
     std::vector<Stage> stages;
+    int shared_inputs = 0;  // stages with input_ready
     std::vector<graph::Shape> shapes;
     std::vector<int> slot;  // by node: the slot holding its map (-1: none / the input buffer)
     std::vector<uint64_t> slot_bytes;
@@ -362,6 +363,8 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
     p->keep = keep;
     p->stages = m.stages_for(graph_, keep);
     m.batch_shared(p->stages);
+    p->shared_inputs = static_cast<int>(std::count_if(
+        p->stages.begin(), p->stages.end(), [](const Impl::Stage& s) { return s.input_ready; }));
     p->shapes = graph_.shapes(input.h, input.w);
     for (size_t si = 0; si < p->stages.size(); ++si) {
       const Impl::Stage& s = p->stages[si];
@@ -456,9 +459,7 @@ std::map<int, Tensor> GraphExecutor::run(const Tensor& input, const std::vector<
   }
   if (grew) ++m.generation;
   m.last_buffers = static_cast<int>(plan->slot_bytes.size());
-  m.last_shared_inputs =
-      static_cast<int>(std::count_if(plan->stages.begin(), plan->stages.end(),
-                                     [](const Impl::Stage& s) { return s.input_ready; }));
+  m.last_shared_inputs = plan->shared_inputs;
 
   auto blob = [&](int value) {
     const graph::Shape& s = plan->shapes[value];

@@ -136,6 +136,10 @@ Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stri
   // fast net: within 10 % of the measured ratios between tiles). A split of the input channels
   // over SPLIT invocations divides each one's rows by SPLIT and multiplies the slots by it, and
   // adds the partial sums' exchange (one shared store, SPLIT - 1 loads per accumulator).
+  // One kernel row of one lane: its input texels, then per tap the weights and the FMAs.
+  const auto row_cost = [&](int ocb, int pix) {
+    return (pix - 1) * stride_w + kw + kw * (ocb / 2.0 + pix * ocb / 8.0);
+  };
   TileShape best{8, 1, 1};
   double best_cost = 1e300;
   for (int split : {1, 2, 4, 8}) {
@@ -145,10 +149,9 @@ Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stri
         const int segs = (out_w + pix - 1) / pix;
         const double slots = static_cast<double>((out_h * segs * split + local - 1) / local) *
                              local * ((out_c + ocb - 1) / ocb);
-        const double row = (pix - 1) * stride_w + kw;
         const double rows = static_cast<double>((ic4 + split - 1) / split) * kh;
         const double exchange = split > 1 ? split * pix * ocb / 4.0 : 0.0;
-        const double cost = slots * (rows * (row + kw * (ocb / 2.0 + pix * ocb / 8.0)) + exchange);
+        const double cost = slots * (rows * row_cost(ocb, pix) + exchange);
         if (cost < best_cost * 0.999) {
           best_cost = cost;
           best = {ocb, pix, split};
@@ -174,9 +177,7 @@ Conv::TileShape Conv::tile_for(int out_w, int out_h, int out_c, int kw, int stri
       double lane_cost = 1e300;
       for (int pix = 8; pix >= 1; --pix) {
         const double segments = static_cast<double>(out_h) * ((out_w + pix - 1) / pix);
-        const double row = (pix - 1) * stride_w + kw;
-        const double cost = segments * whole(blocks) * ic4 * kh *
-                            (row + kw * (best.ocb / 2.0 + pix * best.ocb / 8.0));
+        const double cost = segments * whole(blocks) * ic4 * kh * row_cost(best.ocb, pix);
         if (cost < lane_cost * 0.999) {
           lane_cost = cost;
           best.pix = pix;

@@ -210,7 +210,8 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
     phased = phase_kernels(out, in, g.kh, s, w);
     w = phased;
   }
-  t_ = winograd_matrices(tile((g.kh + s - 1) / s), (g.kh + s - 1) / s);
+  const int r = (g.kh + s - 1) / s;  // taps a side (of each phase)
+  t_ = winograd_matrices(tile(r), r);
   // The input transform's pipeline depends on the layer alone, not on the input size: queued
   // now, it compiles on the library's threads while the weights are transformed and packed
   // (lavapipe takes 20-120 ms for each, the largest single compiles of a first image).
