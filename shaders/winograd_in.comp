@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Winograd F(M x M, R x R), input transform (Lavin and Gray, 2015): each ALPHA x ALPHA input
-// tile d (ALPHA = M + R - 1), at stride M and shifted by the convolution's leading pads,
-// becomes V = B^T d B. B^T comes from the host (ops::winograd_matrices: Toom-Cook at the points
-// 0, 1, -1, 2, -2, 1/2, -1/2, 3/4, -3/4, as many as needed, and infinity). The ALPHA^2 elements
-// of V are ALPHA^2 maps [ALPHA^2][IC4][TT] of texels: for each element, the tiles are the pixels
+// Winograd F(M x M_X, R x R), input transform (Lavin and Gray, 2015): each ALPHA x ALPHA_X
+// input tile d (ALPHA = M + R - 1 rows, ALPHA_X = M_X + R - 1 columns), at strides M and M_X
+// and shifted by the convolution's leading pads, becomes V = B^T d B_X. B^T and B_X^T come from
+// the host (ops::winograd_matrices: Toom-Cook at the points 0, 1, -1, 2, -2, 1/2, -1/2, 3/4,
+// -3/4, 3, -3, as many as needed, and infinity). The ALPHA ALPHA_X elements of V are as many
+// maps [ALPHA][ALPHA_X][IC4][TT] of texels: for each element, the tiles are the pixels
 // of a 1x1 convolution's input (conv.comp, one batch per element); a batch of maps puts its
 // tiles side by side in that row (TB, TT). Taps outside the input read zero
 // (the padding, and past the last tile's end).
@@ -20,10 +21,12 @@ layout(constant_id = 6) const int M = 2;
 // phase (dy, dx), every STRIDE-th pixel from there, and the phases' tiles are the product
 // input's texel blocks phase * IC4 + c4.
 layout(constant_id = 7) const int STRIDE = 1;
+layout(constant_id = 8) const int ALPHA_X = 4;  // the columns'
+layout(constant_id = 9) const int M_X = 2;
 
 layout(binding = 0) uniform samplerBuffer src;            // NC4HW4 input
-layout(binding = 1) uniform samplerBuffer bt;             // B^T, [ALPHA][ALPHA] floats
-layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA^2][IC4][TT]
+layout(binding = 1) uniform samplerBuffer bt;  // B^T [ALPHA][ALPHA], B_X^T [ALPHA_X][ALPHA_X]
+layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA][ALPHA_X][IC4][TT]
 
 layout(push_constant) uniform Push {
   int IW, IH, IC4, TW, TH;
@@ -41,12 +44,16 @@ void main() {
   const int c4 = block - phase * p.IC4;
   const int dy = phase / STRIDE, dx = phase - dy * STRIDE;
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
-  const int iy0 = STRIDE * M * ty + dy - PAD_T, ix0 = STRIDE * M * tx + dx - PAD_L;
+  const int iy0 = STRIDE * M * ty + dy - PAD_T, ix0 = STRIDE * M_X * tx + dx - PAD_L;
   float b[ALPHA][ALPHA];
   [[unroll]] for (int i = 0; i < ALPHA; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = FETCH1(bt, i * ALPHA + k);
-  vec4 t[ALPHA][ALPHA];  // B^T d, one input column at a time
-  [[unroll]] for (int c = 0; c < ALPHA; ++c) {
+  float bx[ALPHA_X][ALPHA_X];
+  [[unroll]] for (int i = 0; i < ALPHA_X; ++i)
+    [[unroll]] for (int k = 0; k < ALPHA_X; ++k)
+      bx[i][k] = FETCH1(bt, ALPHA * ALPHA + i * ALPHA_X + k);
+  vec4 t[ALPHA][ALPHA_X];  // B^T d, one input column at a time
+  [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     const int ix = ix0 + STRIDE * c;
     vec4 col[ALPHA];
     [[unroll]] for (int r = 0; r < ALPHA; ++r) {
@@ -64,10 +71,10 @@ void main() {
   }
   const int plane = p.IC4 * phases * p.TT;  // texels per element of V
   const int base = block * p.TT + p.TB + tile;
-  [[unroll]] for (int i = 0; i < ALPHA; ++i)  // (B^T d) B
-    [[unroll]] for (int j = 0; j < ALPHA; ++j) {
+  [[unroll]] for (int i = 0; i < ALPHA; ++i)  // (B^T d) B_X
+    [[unroll]] for (int j = 0; j < ALPHA_X; ++j) {
       vec4 s = vec4(0.0);
-      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += t[i][k] * b[j][k];
-      dst[base + (i * ALPHA + j) * plane] = s;
+      [[unroll]] for (int k = 0; k < ALPHA_X; ++k) s += t[i][k] * bx[j][k];
+      dst[base + (i * ALPHA_X + j) * plane] = s;
     }
 }

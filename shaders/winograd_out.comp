@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Winograd F(M x M, R x R), output transform: each tile's ALPHA^2 products P (the 1x1
-// convolutions of V with U = G g G^T, [ALPHA^2][OC4][TT]) become the tile's M x M outputs
-// Y = A^T P A (A^T from the host, [M][ALPHA]), plus the bias and the fused activation; outputs
-// past the map's edge are not stored.
+// Winograd F(M x M_X, R x R), output transform: each tile's ALPHA x ALPHA_X products P (the 1x1
+// convolutions of V with U = G g G_X^T, [ALPHA][ALPHA_X][OC4][TT]) become the tile's M x M_X
+// outputs Y = A^T P A_X (A^T [M][ALPHA] and A_X^T [M_X][ALPHA_X] from the host), plus the bias
+// and the fused activation; outputs past the map's edge are not stored.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -13,11 +13,13 @@ layout(constant_id = 4) const float ACT_A = 0.0;
 layout(constant_id = 5) const float ACT_B = 0.0;
 layout(constant_id = 6) const int ALPHA = 4;
 layout(constant_id = 7) const int M = 2;
+layout(constant_id = 8) const int ALPHA_X = 4;  // the columns'
+layout(constant_id = 9) const int M_X = 2;
 
 #include "activation.glsl"
 
-layout(binding = 0) uniform samplerBuffer prods;           // [ALPHA^2][OC4][TT]
-layout(binding = 1) uniform samplerBuffer at;              // A^T, [M][ALPHA] floats
+layout(binding = 0) uniform samplerBuffer prods;  // [ALPHA][ALPHA_X][OC4][TT]
+layout(binding = 1) uniform samplerBuffer at;     // A^T [M][ALPHA], A_X^T [M_X][ALPHA_X] floats
 layout(binding = 2) uniform samplerBuffer bias;            // [OC4] texels
 layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 
@@ -39,10 +41,14 @@ void main() {
   float a[M][ALPHA];
   [[unroll]] for (int i = 0; i < M; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = FETCH1(at, i * ALPHA + k);
-  vec4 t[M][ALPHA];  // A^T P, one column of P at a time
-  [[unroll]] for (int c = 0; c < ALPHA; ++c) {
+  float ax[M_X][ALPHA_X];
+  [[unroll]] for (int i = 0; i < M_X; ++i)
+    [[unroll]] for (int k = 0; k < ALPHA_X; ++k) ax[i][k] = FETCH1(at, M * ALPHA + i * ALPHA_X + k);
+  vec4 t[M][ALPHA_X];  // A^T P, one column of P at a time
+  [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     vec4 col[ALPHA];
-    [[unroll]] for (int r = 0; r < ALPHA; ++r) col[r] = FETCH4(prods, base + (r * ALPHA + c) * plane);
+    [[unroll]] for (int r = 0; r < ALPHA; ++r)
+      col[r] = FETCH4(prods, base + (r * ALPHA_X + c) * plane);
     [[unroll]] for (int i = 0; i < M; ++i) {
       vec4 s = vec4(0.0);
       [[unroll]] for (int k = 0; k < ALPHA; ++k) s += a[i][k] * col[k];
@@ -50,14 +56,14 @@ void main() {
     }
   }
   const vec4 b = FETCH4(bias, c4);
-  [[unroll]] for (int i = 0; i < M; ++i) {  // (A^T P) A
+  [[unroll]] for (int i = 0; i < M; ++i) {  // (A^T P) A_X
     const int oy = M * ty + i;
     if (oy >= p.OH) break;
-    [[unroll]] for (int j = 0; j < M; ++j) {
-      const int ox = M * tx + j;
+    [[unroll]] for (int j = 0; j < M_X; ++j) {
+      const int ox = M_X * tx + j;
       if (ox >= p.OW) break;
       vec4 s = b;
-      [[unroll]] for (int k = 0; k < ALPHA; ++k) s += t[i][k] * a[j][k];
+      [[unroll]] for (int k = 0; k < ALPHA_X; ++k) s += t[i][k] * ax[j][k];
       dst[(c4 * p.OH + oy) * p.OW + ox] = mask_padding(activate(s), c4, p.OC);
     }
   }

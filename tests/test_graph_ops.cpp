@@ -314,10 +314,10 @@ TEST(WinogradMatrices, ComputeTheCorrelation) {
 }
 
 // 3x3, 5x5 and 7x7 stride-1 convolutions with 16 or more channels in and out run by Winograd
-// F(4x4, r x r), 5x5 by F(5x5, 5x5) (ops::WinogradConv; F(2x2, r x r) in the ctest run with
-// OVERFEAT_WINOGRAD=2): odd and even map sizes (a last tile half outside), 1x1 outputs, every
-// pad from 0 to 3 on each side, channel counts that are not multiples of 4 or 8, every
-// activation.
+// F(4x4, r x r), 5x5 by F(5x5, 5x5), 7x7 by F(4x6, 7x7) (ops::WinogradConv; F(2x2, r x r) in the
+// ctest run with OVERFEAT_WINOGRAD=2): odd and even map sizes (a last tile half outside), 1x1
+// outputs, every pad from 0 to 3 on each side, channel counts that are not multiples of 4 or 8,
+// every activation.
 TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
   std::mt19937 rng(909);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -337,9 +337,9 @@ TEST_F(GraphOps, WinogradConvMatchesReferenceOnRandomShapes) {
     SCOPED_TRACE(describe(c));
     ConvParams p = conv_params(c, rng);
     ASSERT_TRUE(ops::GraphConv(*lib_, p, c.act).winograd());
-    // F(4x4, 7x7)'s and F(5x5, 5x5)'s transforms lose more in fp32 (about 3e-5 here; 8e-5 and
-    // 3e-5 over 256 and 48 channels).
-    check_conv(c, rng, c.kh == 7 ? 1e-4 : c.kh == 5 ? 5e-5 : 1e-5);
+    // F(4x6, 7x7)'s and F(5x5, 5x5)'s transforms lose more in fp32 (3-7e-5 and 2-3e-5 here;
+    // 3e-4 and 3e-5 over 256 and 48 channels).
+    check_conv(c, rng, c.kh == 7 ? 2e-4 : c.kh == 5 ? 5e-5 : 1e-5);
   }
   // An image's strided first layer by its phases: kernels 3 to 11 at strides 2 to 4 (the
   // bundled model's and the accurate net's 7x7/2, the fast net's and AlexNet's 11x11/4,

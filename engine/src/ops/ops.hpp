@@ -168,17 +168,17 @@ struct WinogradMatrices {
 };
 WinogradMatrices winograd_matrices(int m, int r);
 
-/// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(m x m, r x r)
-/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), m = tile(r):
-/// each m x m block of outputs from an alpha x alpha input tile (alpha = m + r - 1) with alpha^2
+/// A 3x3, 5x5 or 7x7, stride-1 convolution by Winograd's minimal filtering F(m x n, r x r)
+/// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), m x n = tile(r):
+/// each m x n block of outputs from an (m + r - 1) x (n + r - 1) input tile with as many
 /// multiplies per channel pair (3x3: 36 per 16 outputs instead of 144; 5x5: 81 per 25 instead
-/// of 625; 7x7: 100 per 16 instead of 784). Three dispatches: the input transform into
-/// `ScratchBuffers::input`, the alpha^2 element-wise products as one batched 1x1 convolution
+/// of 625; 7x7: 120 per 24 instead of 1176). Three dispatches: the input transform into
+/// `ScratchBuffers::input`, the element-wise products as one batched 1x1 convolution
 /// (conv.comp) into `ScratchBuffers::products`, and the output transform with the bias and the
-/// fused activation. Only the transformed weights are kept (alpha^2 / r^2 of the kernel's: 4x
-/// for 3x3, 3.2x for 5x5, 2x for 7x7). fp32 error, relative to the outputs' range (numpy,
-/// random tiles): 3x3 4e-6 (192 input channels), 5x5 3e-5 (48), 7x7 8e-5 (256) (F(2x2, r x r):
-/// 5e-7, 4e-6, 7e-6; a direct sum 1e-7).
+/// fused activation. Only the transformed weights are kept (4x the kernel's for 3x3, 3.2x for
+/// 5x5, 2.4x for 7x7). fp32 error, relative to the outputs' range (numpy, random tiles): 3x3
+/// 4e-6 (192 input channels), 5x5 3e-5 (48), 7x7 3e-4 (256; 8e-5 at 4x4) (F(2x2, r x r): 5e-7,
+/// 4e-6, 7e-6; a direct sum 1e-7).
 class WinogradConv {
  public:
   /// Fewer input or output channels than this: the transforms' memory traffic outweighs the
@@ -204,9 +204,13 @@ class WinogradConv {
   /// channels and a kernel s times smaller: a 7x7 stride-2 layer on an image runs as F(4x4, 4x4)
   /// on 16 channels, 49 multiplies per 16 outputs and channel instead of 196.
   static bool computes(const ConvGeometry& g);
-  /// The output tile m of F(m x m, r x r) for r taps a side: 5 for 5x5 kernels, else 4
-  /// (OVERFEAT_WINOGRAD=2 or 4 forces one for every layer, for comparisons).
-  static int tile(int r);
+  /// The output tile of F(rows x cols, r x r) for r taps a side: 5x5 for 5x5 kernels, 4 rows by
+  /// 6 columns for 7x7, else 4x4 (OVERFEAT_WINOGRAD=2 or 4 forces a square one for every layer,
+  /// for comparisons).
+  struct Tile {
+    int rows = 4, cols = 4;
+  };
+  static Tile tile(int r);
   /// `w` is [out][in][k][k], `b` is [out]; a geometry computes() accepts.
   WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeometry& g,
                std::span<const float> w, std::span<const float> b);
@@ -242,8 +246,9 @@ class WinogradConv {
   bool shares_input_transform(const WinogradConv& other) const;
   int out_height(int in) const { return out_size(in + g_.pad_top + g_.pad_bottom); }
   int out_width(int in) const { return out_size(in + g_.pad_left + g_.pad_right); }
-  /// Tiles along an output side of `out` pixels.
-  int tiles_along(int out) const { return (out + t_.m - 1) / t_.m; }
+  /// Tiles along an output's `oh` rows and `ow` columns.
+  int row_tiles(int oh) const { return (oh + rows_.m - 1) / rows_.m; }
+  int col_tiles(int ow) const { return (ow + cols_.m - 1) / cols_.m; }
   uint64_t weight_bytes() const;
 
  private:
@@ -256,11 +261,11 @@ class WinogradConv {
   PipelineLibrary* lib_;
   int out_, in_;
   ConvGeometry g_;
-  WinogradMatrices t_;
+  WinogradMatrices rows_, cols_;  ///< F(m, r) along the tile's rows and along its columns
   const vk::ComputePipeline* input_pipeline_ = nullptr;  ///< requested by the constructor
   std::unique_ptr<Conv> products_;  ///< the alpha^2 1x1 convolutions, batched, bias 0
   vk::Buffer bias_;                 ///< [OC4] texels
-  vk::Buffer bt_, at_;              ///< B^T and A^T as floats, for the transforms
+  vk::Buffer bt_, at_;  ///< B^T and A^T as floats, the rows' then the columns', for the transforms
 };
 
 /// Softmax over channels at every pixel.

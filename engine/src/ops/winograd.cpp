@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // 3x3, 5x5 and 7x7 stride-1 convolutions, and images' strided first layers by their phases, by
-// Winograd F(4x4, r x r): input transform
-// (winograd_in.comp), alpha^2 1x1 convolutions in one batched dispatch of the tuned conv.comp,
-// output transform with the bias and the activation (winograd_out.comp).
+// Winograd F(m x n, r x r) (WinogradConv::tile): input transform (winograd_in.comp), one 1x1
+// convolution per element of the transformed tile in one batched dispatch of the tuned
+// conv.comp, output transform with the bias and the activation (winograd_out.comp).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -27,17 +27,18 @@ struct OutPush {
   int32_t ow, oh, oc4, tw, th, oc, tb, tt;
 };
 
-// U = G g G^T for every pair in blocks, the pairs innermost and the loops of a fixed length
-// so that they vectorize: pair by pair, the bundled model's classifier conv6 (131,072 pairs,
-// F(4x4, 7x7)) took 164 ms at every start of the program. Single precision: the sums have at
-// most 7 terms.
-void transform_all(const WinogradMatrices& t, size_t pairs, const float* w, float* u) {
-  const int A = t.alpha, R = t.r;
+// U = G_r g G_c^T for every pair in blocks (G_r of the tile's rows, G_c of its columns), the
+// pairs innermost and the loops of a fixed length so that they vectorize: pair by pair, the
+// bundled model's classifier conv6 (131,072 pairs, F(4x4, 7x7)) took 164 ms at every start of
+// the program. Single precision: the sums have at most 7 terms.
+void transform_all(const WinogradMatrices& rows, const WinogradMatrices& cols, size_t pairs,
+                   const float* w, float* u) {
+  const int Ar = rows.alpha, Ac = cols.alpha, R = rows.r;
   constexpr size_t kBlock = 256;
   std::vector<float> wt(static_cast<size_t>(R) * R * kBlock, 0.0f);  // [tap][pair]
-  std::vector<float> gg(static_cast<size_t>(A) * R * kBlock);        // G g: [i][c][pair]
+  std::vector<float> gg(static_cast<size_t>(Ar) * R * kBlock);       // G_r g: [i][c][pair]
   std::vector<float> out(kBlock);
-  const std::vector<float> G(t.g.begin(), t.g.end());
+  const std::vector<float> Gr(rows.g.begin(), rows.g.end()), Gc(cols.g.begin(), cols.g.end());
   // d[p] += coef * src[p] for a whole block.
   const auto axpy = [](float coef, const float* __restrict src, float* __restrict d) {
     for (size_t p = 0; p < kBlock; ++p) d[p] += coef * src[p];
@@ -46,17 +47,17 @@ void transform_all(const WinogradMatrices& t, size_t pairs, const float* w, floa
     const size_t n = std::min(kBlock, pairs - first);
     for (size_t p = 0; p < n; ++p)
       for (int e = 0; e < R * R; ++e) wt[e * kBlock + p] = w[(first + p) * R * R + e];
-    for (int i = 0; i < A; ++i)
+    for (int i = 0; i < Ar; ++i)
       for (int c = 0; c < R; ++c) {
         float* d = &gg[(i * R + c) * kBlock];
         std::fill_n(d, kBlock, 0.0f);
-        for (int k = 0; k < R; ++k) axpy(G[i * R + k], &wt[(k * R + c) * kBlock], d);
+        for (int k = 0; k < R; ++k) axpy(Gr[i * R + k], &wt[(k * R + c) * kBlock], d);
       }
-    for (int i = 0; i < A; ++i)  // (G g) G^T
-      for (int j = 0; j < A; ++j) {
+    for (int i = 0; i < Ar; ++i)  // (G_r g) G_c^T
+      for (int j = 0; j < Ac; ++j) {
         std::fill(out.begin(), out.end(), 0.0f);
-        for (int k = 0; k < R; ++k) axpy(G[j * R + k], &gg[(i * R + k) * kBlock], out.data());
-        std::copy_n(out.data(), n, u + (i * A + j) * pairs + first);
+        for (int k = 0; k < R; ++k) axpy(Gc[j * R + k], &gg[(i * R + k) * kBlock], out.data());
+        std::copy_n(out.data(), n, u + (i * Ac + j) * pairs + first);
       }
   }
 }
@@ -80,18 +81,21 @@ std::vector<float> phase_kernels(int out, int in, int k, int s, std::span<const 
   return v;
 }
 
-// U = G g G^T for every (out, in) pair: [alpha^2][out][in], the weights of the alpha^2 1x1
-// convolutions.
-std::vector<float> transform_weights(const WinogradMatrices& t, int out, int in,
-                                     std::span<const float> w) {
+// U = G_r g G_c^T for every (out, in) pair: [alpha_r][alpha_c][out][in], the weights of the
+// alpha_r alpha_c 1x1 convolutions.
+std::vector<float> transform_weights(const WinogradMatrices& rows, const WinogradMatrices& cols,
+                                     int out, int in, std::span<const float> w) {
   const size_t pairs = static_cast<size_t>(out) * in;
-  std::vector<float> u(static_cast<size_t>(t.alpha) * t.alpha * pairs);
-  transform_all(t, pairs, w.data(), u.data());
+  std::vector<float> u(static_cast<size_t>(rows.alpha) * cols.alpha * pairs);
+  transform_all(rows, cols, pairs, w.data(), u.data());
   return u;
 }
 
-vk::Buffer upload_floats(const vk::Context& ctx, const std::vector<double>& values) {
-  const std::vector<float> f(values.begin(), values.end());
+// The rows' matrix, then the columns'.
+vk::Buffer upload_floats(const vk::Context& ctx, const std::vector<double>& rows,
+                         const std::vector<double>& cols) {
+  std::vector<float> f(rows.begin(), rows.end());
+  f.insert(f.end(), cols.begin(), cols.end());
   vk::Buffer b(ctx, f.size() * 4);
   b.upload(f);
   return b;
@@ -163,14 +167,21 @@ int forced_tile() {
 }
 }  // namespace
 
-int WinogradConv::tile(int r) {
+WinogradConv::Tile WinogradConv::tile(int r) {
   const int forced = forced_tile();
-  if (forced > 0) return forced;
+  if (forced > 0) return {forced, forced};
   // 5x5: F(5x5, 5x5) on 9x9 tiles, 81 multiplies per 25 outputs instead of 64 per 16 (the
   // bundled model's conv2 about a fifth faster; the transforms' fetches and stores per output
   // fall with the products'). fp32 error 3e-5 of the outputs' range over 48 channels, within
-  // the 7x7 layers' 8e-5. 3x3 at 6x6 tiles: measured no faster; 7x7 at 6x6: 1e-3.
-  return r == 5 ? 5 : 4;
+  // the 7x7 layers' 8e-5. 3x3 at 6x6 tiles: measured no faster.
+  if (r == 5) return {5, 5};
+  // 7x7: 4 rows by 6 columns, 120 multiplies per 24 outputs instead of 100 per 16: the dense
+  // evaluation's heads run on maps a few rows high and wider than high (7 x 12 at each offset
+  // of a 240x320 frame: 4 tiles of 4 x 6 instead of 6 of 4 x 4, a fifth fewer products). fp32
+  // error 2.8e-4 of the outputs' range over 256 channels (numpy, random tiles), against 8e-5
+  // at 4x4 and 9e-4 at 6x6.
+  if (r == 7) return {4, 6};
+  return {4, 4};
 }
 
 bool WinogradConv::suits(const ConvGeometry& g, int out, int in) {
@@ -211,7 +222,9 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
     w = phased;
   }
   const int r = (g.kh + s - 1) / s;  // taps a side (of each phase)
-  t_ = winograd_matrices(tile(r), r);
+  const Tile t = tile(r);
+  rows_ = winograd_matrices(t.rows, r);
+  cols_ = winograd_matrices(t.cols, r);
   // The input transform's pipeline depends on the layer alone, not on the input size: queued
   // now, it compiles on the library's threads while the weights are transformed and packed
   // (lavapipe takes 20-120 ms for each, the largest single compiles of a first image).
@@ -220,35 +233,37 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
   d.bindings = {kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(InPush);
   d.local_size = {kLocal, 1, 1};
-  d.constants = {g_.pad_top, g_.pad_left, t_.alpha, t_.m, s};
+  d.constants = {g_.pad_top, g_.pad_left, rows_.alpha, rows_.m, s, cols_.alpha, cols_.m};
   input_pipeline_ = &lib.get(d);
   const int wide = product_in();
-  const auto u = transform_weights(t_, out, wide, w);
+  const auto u = transform_weights(rows_, cols_, out, wide, w);
   const std::vector<float> zero(static_cast<size_t>(out), 0.0f);  // the bias comes at the end
-  products_ = std::make_unique<Conv>(lib, out, wide, ConvGeometry{}, u, zero, t_.alpha * t_.alpha);
+  products_ =
+      std::make_unique<Conv>(lib, out, wide, ConvGeometry{}, u, zero, rows_.alpha * cols_.alpha);
   std::vector<float> padded(((out + 3) / 4) * 4, 0.0f);
   std::copy(b.begin(), b.end(), padded.begin());
   const auto& ctx = lib.context();
   bias_ = vk::Buffer(ctx, padded.size() * 4);
   bias_.upload(padded);
-  bt_ = upload_floats(ctx, t_.bt);
-  at_ = upload_floats(ctx, t_.at);
+  bt_ = upload_floats(ctx, rows_.bt, cols_.bt);
+  at_ = upload_floats(ctx, rows_.at, cols_.at);
 }
 
 WinogradConv::~WinogradConv() = default;
 
 bool WinogradConv::shares_input_transform(const WinogradConv& other) const {
-  return in_ == other.in_ && g_ == other.g_ && t_.m == other.t_.m && t_.r == other.t_.r;
+  return in_ == other.in_ && g_ == other.g_ && rows_.m == other.rows_.m &&
+         cols_.m == other.cols_.m && rows_.r == other.rows_.r;
 }
 
 uint64_t WinogradConv::tiles(int in_h, int in_w) const {
   const int oh = out_height(in_h), ow = out_width(in_w);
   if (oh <= 0 || ow <= 0) return 0;
-  return static_cast<uint64_t>(tiles_along(oh)) * tiles_along(ow);
+  return static_cast<uint64_t>(row_tiles(oh)) * col_tiles(ow);
 }
 
 WinogradConv::Scratch WinogradConv::scratch_for_tiles(uint64_t tiles) const {
-  const uint64_t elements = static_cast<uint64_t>(t_.alpha) * t_.alpha;
+  const uint64_t elements = static_cast<uint64_t>(rows_.alpha) * cols_.alpha;
   return {elements * tiles * ((product_in() + 3) / 4) * 16,
           elements * tiles * ((out_ + 3) / 4) * 16};
 }
@@ -297,7 +312,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   int first = 0;  // each map's first tile in the row
   if (!input_ready) {
     for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
-      const int th = tiles_along(out_height(in.h)), tw = tiles_along(out_width(in.w));
+      const int th = row_tiles(out_height(in.h)), tw = col_tiles(out_width(in.w));
       InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
       VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
       const int threads = v.c4() * th * tw;
@@ -316,12 +331,14 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
   d.push_bytes = sizeof(OutPush);
   d.local_size = {kLocal, 1, 1};
   act.append_to(d.constants);
-  d.constants.push_back(t_.alpha);
-  d.constants.push_back(t_.m);
+  for (const WinogradMatrices* t : {&rows_, &cols_}) {
+    d.constants.push_back(t->alpha);
+    d.constants.push_back(t->m);
+  }
   const auto& pout = lib_->get(d);
   first = 0;
   for (const Blob& out : outs) {
-    const int th = tiles_along(out.h), tw = tiles_along(out.w);
+    const int th = row_tiles(out.h), tw = col_tiles(out.w);
     OutPush op{out.w, out.h, out.c4(), tw, th, out.c, first, all};
     VkDescriptorSet set =
         arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
