@@ -207,6 +207,13 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
   if (out.h != out_height(in.h) || out.w != out_width(in.w) || out.c != out_)
     throw Error("Conv: output blob has the wrong shape");
   const int npix = out.h * out.w;
+  // A 1x1 stride-1 convolution without pads reads and writes its map as one row of pixels (in
+  // NC4HW4 a channel block's plane is the same memory either way): the tiled shader's row
+  // segments then run on across the rows' ends (the heads' 1x1 layers on a 7x12 map: 12
+  // segments of 7 pixels instead of 14 of 6).
+  const bool pointwise = g_ == ConvGeometry{};
+  const int iw = pointwise ? npix : in.w, ih = pointwise ? 1 : in.h;
+  const int ow = pointwise ? npix : out.w, oh = pointwise ? 1 : out.h;
   if (variant == Variant::Auto) variant = choose(npix);
   if (batch_ > 1) variant = Variant::Tiled;  // fc.comp has no batch
   const uint32_t tex = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
@@ -215,7 +222,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
                 VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
   d.push_bytes = sizeof(ConvPush);
   d.local_size = {kStreamingLocal, 1, 1};
-  ConvPush push{in.w, in.h, in.c4(), out.w, out.h, 0, out.c};
+  ConvPush push{iw, ih, in.c4(), ow, oh, 0, out.c};
   // Specialization constants 3... as conv.comp and fc.comp declare them; the activation's
   // float parameters travel as their bits.
   const int32_t act_a = std::bit_cast<int32_t>(act.a), act_b = std::bit_cast<int32_t>(act.b);
@@ -223,14 +230,14 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
     d.shader = half_ ? ShaderId::conv_half : ShaderId::conv;
     const uint32_t local = local_size(lib_->context());
     TileShape t = tile_fixed_ ? tile_
-                              : tile_for(out.w, out.h, out_, g_.kw, g_.stride_w,
-                                         static_cast<int>(local), in_, g_.kh);
+                              : tile_for(ow, oh, out_, g_.kw, g_.stride_w, static_cast<int>(local),
+                                         in_, g_.kh);
     const bool channel_lanes = t.split == 0;
     if (channel_lanes || local % t.split != 0) t.split = 1;
     // Every tap inside the input: no leading pads, and the last output's window ends inside.
     const bool inside = g_.pad_top == 0 && g_.pad_left == 0 &&
-                        (out.h - 1) * g_.stride_h + g_.kh <= in.h &&
-                        (out.w - 1) * g_.stride_w + g_.kw <= in.w && !bounds_forced();
+                        (oh - 1) * g_.stride_h + g_.kh <= ih &&
+                        (ow - 1) * g_.stride_w + g_.kw <= iw && !bounds_forced();
     d.constants = {g_.kw, g_.kh,          g_.stride_h, g_.pad_top,           act.kind,
                    t.ocb, t.pix,          g_.stride_w, g_.pad_left,          act_a,
                    act_b, inside ? 0 : 1, t.split,     channel_lanes ? 1 : 0};
@@ -241,7 +248,7 @@ void Conv::record(vk::Recorder& rec, vk::DescriptorArena& arena, const Blob& in,
         p, {{in.buffer, true}, {&weights_, true, false, half_}, {&bias_, true}, {out.buffer}});
     // conv.comp: t.split invocations each segment and block; or a work group per segment with
     // a lane per block
-    const int segments = out.h * ((out.w + t.pix - 1) / t.pix) * t.split;
+    const int segments = oh * ((ow + t.pix - 1) / t.pix) * t.split;
     const int blocks = (out_ + t.ocb - 1) / t.ocb, groups = static_cast<int>(local);
     if (channel_lanes)
       rec.dispatch(p, set, &push, sizeof(push), segments, (blocks + groups - 1) / groups, batch_);
