@@ -288,8 +288,9 @@ TEST_F(GraphOps, FastConvVariantsMatchReference) {
 TEST(WinogradMatrices, ComputeTheCorrelation) {
   std::mt19937 rng(4);
   std::normal_distribution<double> normal;
-  for (auto [m, r] : {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5},
-                      std::pair{4, 5}, std::pair{4, 7}, std::pair{4, 2}, std::pair{4, 4}}) {
+  for (auto [m, r] :
+       {std::pair{2, 3}, std::pair{2, 7}, std::pair{4, 3}, std::pair{2, 5}, std::pair{4, 5},
+        std::pair{4, 7}, std::pair{6, 7}, std::pair{4, 2}, std::pair{4, 4}, std::pair{5, 5}}) {
     SCOPED_TRACE("F(" + std::to_string(m) + ", " + std::to_string(r) + ")");
     const ops::WinogradMatrices t = ops::winograd_matrices(m, r);
     ASSERT_EQ(t.alpha, m + r - 1);

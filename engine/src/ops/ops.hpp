@@ -263,7 +263,7 @@ class WinogradConv {
   ConvGeometry g_;
   WinogradMatrices rows_, cols_;  ///< F(m, r) along the tile's rows and along its columns
   const vk::ComputePipeline* input_pipeline_ = nullptr;  ///< requested by the constructor
-  std::unique_ptr<Conv> products_;  ///< the alpha^2 1x1 convolutions, batched, bias 0
+  std::unique_ptr<Conv> products_;  ///< a 1x1 convolution per element of a tile, batched, bias 0
   vk::Buffer bias_;                 ///< [OC4] texels
   vk::Buffer bt_, at_;  ///< B^T and A^T as floats, the rows' then the columns', for the transforms
 };
