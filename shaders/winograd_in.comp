@@ -48,10 +48,13 @@ void main() {
   float b[ALPHA][ALPHA];
   [[unroll]] for (int i = 0; i < ALPHA; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = FETCH1(bt, i * ALPHA + k);
+  // A square tile's columns take the rows' coefficients: no second set of fetches (on lavapipe
+  // each is a call), the test folded away when the pipeline is specialized.
   float bx[ALPHA_X][ALPHA_X];
   [[unroll]] for (int i = 0; i < ALPHA_X; ++i)
     [[unroll]] for (int k = 0; k < ALPHA_X; ++k)
-      bx[i][k] = FETCH1(bt, ALPHA * ALPHA + i * ALPHA_X + k);
+      bx[i][k] = ALPHA_X == ALPHA ? b[min(i, ALPHA - 1)][min(k, ALPHA - 1)]
+                                  : FETCH1(bt, ALPHA * ALPHA + i * ALPHA_X + k);
   vec4 t[ALPHA][ALPHA_X];  // B^T d, one input column at a time
   [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     const int ix = ix0 + STRIDE * c;

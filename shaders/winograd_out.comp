@@ -41,9 +41,12 @@ void main() {
   float a[M][ALPHA];
   [[unroll]] for (int i = 0; i < M; ++i)
     [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = FETCH1(at, i * ALPHA + k);
+  // A square tile's columns take the rows' coefficients (no second set of fetches).
   float ax[M_X][ALPHA_X];
   [[unroll]] for (int i = 0; i < M_X; ++i)
-    [[unroll]] for (int k = 0; k < ALPHA_X; ++k) ax[i][k] = FETCH1(at, M * ALPHA + i * ALPHA_X + k);
+    [[unroll]] for (int k = 0; k < ALPHA_X; ++k)
+      ax[i][k] = M_X == M && ALPHA_X == ALPHA ? a[min(i, M - 1)][min(k, ALPHA - 1)]
+                                              : FETCH1(at, M * ALPHA + i * ALPHA_X + k);
   vec4 t[M][ALPHA_X];  // A^T P, one column of P at a time
   [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     vec4 col[ALPHA];
