@@ -2,7 +2,8 @@
 // Winograd F(M x M_X, R x R), input transform (Lavin and Gray, 2015): each ALPHA x ALPHA_X
 // input tile d (ALPHA = M + R - 1 rows, ALPHA_X = M_X + R - 1 columns), at strides M and M_X
 // and shifted by the convolution's leading pads, becomes V = B^T d B_X. B^T and B_X^T come from
-// the host (ops::winograd_matrices: Toom-Cook at the points 0, 1, -1, 2, -2, 1/2, -1/2, 3/4,
+// the host as specialization constants (winograd_coefficients.glsl; ops::winograd_matrices:
+// Toom-Cook at the points 0, 1, -1, 2, -2, 1/2, -1/2, 3/4,
 // -3/4, 3, -3, as many as needed, and infinity). The ALPHA ALPHA_X elements of V are as many
 // maps [ALPHA][ALPHA_X][IC4][TT] of texels: for each element, the tiles are the pixels
 // of a 1x1 convolution's input (conv.comp, one batch per element); a batch of maps puts its
@@ -12,6 +13,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
+#include "winograd_coefficients.glsl"
 
 layout(constant_id = 3) const int PAD_T = 1;
 layout(constant_id = 4) const int PAD_L = 1;
@@ -25,8 +27,7 @@ layout(constant_id = 8) const int ALPHA_X = 4;  // the columns'
 layout(constant_id = 9) const int M_X = 2;
 
 layout(binding = 0) uniform samplerBuffer src;            // NC4HW4 input
-layout(binding = 1) uniform samplerBuffer bt;  // B^T [ALPHA][ALPHA], B_X^T [ALPHA_X][ALPHA_X]
-layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA][ALPHA_X][IC4][TT]
+layout(binding = 1) writeonly buffer Dst { vec4 dst[]; };  // [ALPHA][ALPHA_X][IC4][TT]
 
 layout(push_constant) uniform Push {
   int IW, IH, IC4, TW, TH;
@@ -45,16 +46,12 @@ void main() {
   const int dy = phase / STRIDE, dx = phase - dy * STRIDE;
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
   const int iy0 = STRIDE * M * ty + dy - PAD_T, ix0 = STRIDE * M_X * tx + dx - PAD_L;
-  float b[ALPHA][ALPHA];
+  const float wc[WC_COUNT] = WC_ARRAY;  // B^T [ALPHA][ALPHA], then B_X^T [ALPHA_X][ALPHA_X]
+  float b[ALPHA][ALPHA], bx[ALPHA_X][ALPHA_X];
   [[unroll]] for (int i = 0; i < ALPHA; ++i)
-    [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = FETCH1(bt, i * ALPHA + k);
-  // A square tile's columns take the rows' coefficients: no second set of fetches (on lavapipe
-  // each is a call), the test folded away when the pipeline is specialized.
-  float bx[ALPHA_X][ALPHA_X];
+    [[unroll]] for (int k = 0; k < ALPHA; ++k) b[i][k] = wc[i * ALPHA + k];
   [[unroll]] for (int i = 0; i < ALPHA_X; ++i)
-    [[unroll]] for (int k = 0; k < ALPHA_X; ++k)
-      bx[i][k] = ALPHA_X == ALPHA ? b[min(i, ALPHA - 1)][min(k, ALPHA - 1)]
-                                  : FETCH1(bt, ALPHA * ALPHA + i * ALPHA_X + k);
+    [[unroll]] for (int k = 0; k < ALPHA_X; ++k) bx[i][k] = wc[ALPHA * ALPHA + i * ALPHA_X + k];
   vec4 t[ALPHA][ALPHA_X];  // B^T d, one input column at a time
   [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     const int ix = ix0 + STRIDE * c;

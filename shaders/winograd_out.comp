@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Winograd F(M x M_X, R x R), output transform: each tile's ALPHA x ALPHA_X products P (the 1x1
 // convolutions of V with U = G g G_X^T, [ALPHA][ALPHA_X][OC4][TT]) become the tile's M x M_X
-// outputs Y = A^T P A_X (A^T [M][ALPHA] and A_X^T [M_X][ALPHA_X] from the host), plus the bias
+// outputs Y = A^T P A_X (A^T [M][ALPHA] and A_X^T [M_X][ALPHA_X] from the host as
+// specialization constants, winograd_coefficients.glsl), plus the bias
 // and the fused activation; outputs past the map's edge are not stored.
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -17,11 +18,11 @@ layout(constant_id = 8) const int ALPHA_X = 4;  // the columns'
 layout(constant_id = 9) const int M_X = 2;
 
 #include "activation.glsl"
+#include "winograd_coefficients.glsl"
 
-layout(binding = 0) uniform samplerBuffer prods;  // [ALPHA][ALPHA_X][OC4][TT]
-layout(binding = 1) uniform samplerBuffer at;     // A^T [M][ALPHA], A_X^T [M_X][ALPHA_X] floats
-layout(binding = 2) uniform samplerBuffer bias;            // [OC4] texels
-layout(binding = 3) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
+layout(binding = 0) uniform samplerBuffer prods;          // [ALPHA][ALPHA_X][OC4][TT]
+layout(binding = 1) uniform samplerBuffer bias;            // [OC4] texels
+layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 
 layout(push_constant) uniform Push {
   int OW, OH, OC4, TW, TH;
@@ -38,15 +39,12 @@ void main() {
   const int ty = tile / p.TW, tx = tile - ty * p.TW;
   const int plane = p.OC4 * p.TT;
   const int base = c4 * p.TT + p.TB + tile;
-  float a[M][ALPHA];
+  const float wc[WC_COUNT] = WC_ARRAY;  // A^T [M][ALPHA], then A_X^T [M_X][ALPHA_X]
+  float a[M][ALPHA], ax[M_X][ALPHA_X];
   [[unroll]] for (int i = 0; i < M; ++i)
-    [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = FETCH1(at, i * ALPHA + k);
-  // A square tile's columns take the rows' coefficients (no second set of fetches).
-  float ax[M_X][ALPHA_X];
+    [[unroll]] for (int k = 0; k < ALPHA; ++k) a[i][k] = wc[i * ALPHA + k];
   [[unroll]] for (int i = 0; i < M_X; ++i)
-    [[unroll]] for (int k = 0; k < ALPHA_X; ++k)
-      ax[i][k] = M_X == M && ALPHA_X == ALPHA ? a[min(i, M - 1)][min(k, ALPHA - 1)]
-                                              : FETCH1(at, M * ALPHA + i * ALPHA_X + k);
+    [[unroll]] for (int k = 0; k < ALPHA_X; ++k) ax[i][k] = wc[M * ALPHA + i * ALPHA_X + k];
   vec4 t[M][ALPHA_X];  // A^T P, one column of P at a time
   [[unroll]] for (int c = 0; c < ALPHA_X; ++c) {
     vec4 col[ALPHA];

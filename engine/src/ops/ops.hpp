@@ -265,7 +265,6 @@ class WinogradConv {
   const vk::ComputePipeline* input_pipeline_ = nullptr;  ///< requested by the constructor
   std::unique_ptr<Conv> products_;  ///< a 1x1 convolution per element of a tile, batched, bias 0
   vk::Buffer bias_;                 ///< [OC4] texels
-  vk::Buffer bt_, at_;  ///< B^T and A^T as floats, the rows' then the columns', for the transforms
 };
 
 /// Softmax over channels at every pixel.

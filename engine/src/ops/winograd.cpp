@@ -4,6 +4,7 @@
 // convolution per element of the transformed tile in one batched dispatch of the tuned
 // conv.comp, output transform with the bias and the activation (winograd_out.comp).
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +27,17 @@ struct InPush {
 struct OutPush {
   int32_t ow, oh, oc4, tw, th, oc, tb, tt;
 };
+
+// The transforms' coefficients, the rows' matrix then the columns', as the float specialization
+// constants 10 onwards (winograd_coefficients.glsl), after the shader's first 7.
+constexpr size_t kCoefficientConstants = 256;
+void append_coefficients(const std::vector<double>& rows, const std::vector<double>& cols,
+                         std::vector<int32_t>& constants) {
+  if (constants.size() != 7 || rows.size() + cols.size() > kCoefficientConstants)
+    throw Error("WinogradConv: the transform's coefficients do not fit its constants");
+  for (const auto* m : {&rows, &cols})
+    for (double x : *m) constants.push_back(std::bit_cast<int32_t>(static_cast<float>(x)));
+}
 
 // U = G_r g G_c^T for every pair in blocks (G_r of the tile's rows, G_c of its columns), the
 // pairs innermost and the loops of a fixed length so that they vectorize: pair by pair, the
@@ -92,15 +104,6 @@ std::vector<float> transform_weights(const WinogradMatrices& rows, const Winogra
 }
 
 // The rows' matrix, then the columns'.
-vk::Buffer upload_floats(const vk::Context& ctx, const std::vector<double>& rows,
-                         const std::vector<double>& cols) {
-  std::vector<float> f(rows.begin(), rows.end());
-  f.insert(f.end(), cols.begin(), cols.end());
-  vk::Buffer b(ctx, f.size() * 4);
-  b.upload(f);
-  return b;
-}
-
 }  // namespace
 
 WinogradMatrices winograd_matrices(int m, int r) {
@@ -230,10 +233,11 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
   // (lavapipe takes 20-120 ms for each, the largest single compiles of a first image).
   vk::PipelineDesc d;
   d.shader = ShaderId::winograd_in;
-  d.bindings = {kTexel, kTexel, kStorage};
+  d.bindings = {kTexel, kStorage};
   d.push_bytes = sizeof(InPush);
   d.local_size = {kLocal, 1, 1};
   d.constants = {g_.pad_top, g_.pad_left, rows_.alpha, rows_.m, s, cols_.alpha, cols_.m};
+  append_coefficients(rows_.bt, cols_.bt, d.constants);
   input_pipeline_ = &lib.get(d);
   const int wide = product_in();
   const auto u = transform_weights(rows_, cols_, out, wide, w);
@@ -245,8 +249,6 @@ WinogradConv::WinogradConv(PipelineLibrary& lib, int out, int in, const ConvGeom
   const auto& ctx = lib.context();
   bias_ = vk::Buffer(ctx, padded.size() * 4);
   bias_.upload(padded);
-  bt_ = upload_floats(ctx, rows_.bt, cols_.bt);
-  at_ = upload_floats(ctx, rows_.at, cols_.at);
 }
 
 WinogradConv::~WinogradConv() = default;
@@ -314,7 +316,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
     for (const Blob& in : ins) {  // disjoint parts of the row: no barrier between them
       const int th = row_tiles(out_height(in.h)), tw = col_tiles(out_width(in.w));
       InPush ip{in.w, in.h, in.c4(), tw, th, first, all};
-      VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {&bt_, false}, {v.buffer}});
+      VkDescriptorSet set = arena.allocate(pin, {{in.buffer, true}, {v.buffer}});
       const int threads = v.c4() * th * tw;
       rec.dispatch(pin, set, &ip, sizeof(ip), (threads + kLocal - 1) / kLocal, 1, 1);
       first += th * tw;
@@ -327,7 +329,7 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
 
   vk::PipelineDesc d;
   d.shader = ShaderId::winograd_out;
-  d.bindings = {kTexel, kTexel, kTexel, kStorage};
+  d.bindings = {kTexel, kTexel, kStorage};
   d.push_bytes = sizeof(OutPush);
   d.local_size = {kLocal, 1, 1};
   act.append_to(d.constants);
@@ -335,13 +337,13 @@ void WinogradConv::record_batch(vk::Recorder& rec, vk::DescriptorArena& arena,
     d.constants.push_back(t->alpha);
     d.constants.push_back(t->m);
   }
+  append_coefficients(rows_.at, cols_.at, d.constants);
   const auto& pout = lib_->get(d);
   first = 0;
   for (const Blob& out : outs) {
     const int th = row_tiles(out.h), tw = col_tiles(out.w);
     OutPush op{out.w, out.h, out.c4(), tw, th, out.c, first, all};
-    VkDescriptorSet set =
-        arena.allocate(pout, {{m.buffer, true}, {&at_, false}, {&bias_, true}, {out.buffer}});
+    VkDescriptorSet set = arena.allocate(pout, {{m.buffer, true}, {&bias_, true}, {out.buffer}});
     const int threads = out.c4() * th * tw;
     rec.dispatch(pout, set, &op, sizeof(op), (threads + kLocal - 1) / kLocal, 1, 1);
     first += th * tw;
