@@ -40,7 +40,6 @@ WC_(258) WC_(259) WC_(260) WC_(261) WC_(262) WC_(263) WC_(264) WC_(265)
 const int WC_COUNT = 256;
 // float wc[WC_COUNT] = WC_ARRAY; in main: a global const cannot take specialization constants
 #define WC_ARRAY float[]( \
- \
     wc10, wc11, wc12, wc13, wc14, wc15, wc16, wc17, wc18, wc19, \
     wc20, wc21, wc22, wc23, wc24, wc25, wc26, wc27, wc28, wc29, \
     wc30, wc31, wc32, wc33, wc34, wc35, wc36, wc37, wc38, wc39, \

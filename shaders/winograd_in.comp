@@ -3,9 +3,9 @@
 // input tile d (ALPHA = M + R - 1 rows, ALPHA_X = M_X + R - 1 columns), at strides M and M_X
 // and shifted by the convolution's leading pads, becomes V = B^T d B_X. B^T and B_X^T come from
 // the host as specialization constants (winograd_coefficients.glsl; ops::winograd_matrices:
-// Toom-Cook at the points 0, 1, -1, 2, -2, 1/2, -1/2, 3/4,
-// -3/4, 3, -3, as many as needed, and infinity). The ALPHA ALPHA_X elements of V are as many
-// maps [ALPHA][ALPHA_X][IC4][TT] of texels: for each element, the tiles are the pixels
+// Toom-Cook at the points 0, 1, -1, 2, -2, 1/2, -1/2, 3/4, -3/4, 3, -3, as many as needed, and
+// infinity). The ALPHA ALPHA_X elements of V are as many maps [ALPHA][ALPHA_X][IC4][TT] of
+// texels: for each element, the tiles are the pixels
 // of a 1x1 convolution's input (conv.comp, one batch per element); a batch of maps puts its
 // tiles side by side in that row (TB, TT). Taps outside the input read zero
 // (the padding, and past the last tile's end).

@@ -2,8 +2,8 @@
 // Winograd F(M x M_X, R x R), output transform: each tile's ALPHA x ALPHA_X products P (the 1x1
 // convolutions of V with U = G g G_X^T, [ALPHA][ALPHA_X][OC4][TT]) become the tile's M x M_X
 // outputs Y = A^T P A_X (A^T [M][ALPHA] and A_X^T [M_X][ALPHA_X] from the host as
-// specialization constants, winograd_coefficients.glsl), plus the bias
-// and the fused activation; outputs past the map's edge are not stored.
+// specialization constants, winograd_coefficients.glsl), plus the bias and the fused
+// activation; outputs past the map's edge are not stored.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -20,7 +20,7 @@ layout(constant_id = 9) const int M_X = 2;
 #include "activation.glsl"
 #include "winograd_coefficients.glsl"
 
-layout(binding = 0) uniform samplerBuffer prods;          // [ALPHA][ALPHA_X][OC4][TT]
+layout(binding = 0) uniform samplerBuffer prods;           // [ALPHA][ALPHA_X][OC4][TT]
 layout(binding = 1) uniform samplerBuffer bias;            // [OC4] texels
 layout(binding = 2) writeonly buffer Dst { vec4 dst[]; };  // NC4HW4 output
 

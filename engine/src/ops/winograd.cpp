@@ -29,11 +29,11 @@ struct OutPush {
 };
 
 // The transforms' coefficients, the rows' matrix then the columns', as the float specialization
-// constants 10 onwards (winograd_coefficients.glsl), after the shader's first 7.
-constexpr size_t kCoefficientConstants = 256;
+// constants 10 to 265 (winograd_coefficients.glsl), after each shader's own constants 3 to 9.
+constexpr size_t kOwnConstants = 7, kCoefficientConstants = 256;
 void append_coefficients(const std::vector<double>& rows, const std::vector<double>& cols,
                          std::vector<int32_t>& constants) {
-  if (constants.size() != 7 || rows.size() + cols.size() > kCoefficientConstants)
+  if (constants.size() != kOwnConstants || rows.size() + cols.size() > kCoefficientConstants)
     throw Error("WinogradConv: the transform's coefficients do not fit its constants");
   for (const auto* m : {&rows, &cols})
     for (double x : *m) constants.push_back(std::bit_cast<int32_t>(static_cast<float>(x)));
@@ -103,7 +103,6 @@ std::vector<float> transform_weights(const WinogradMatrices& rows, const Winogra
   return u;
 }
 
-// The rows' matrix, then the columns'.
 }  // namespace
 
 WinogradMatrices winograd_matrices(int m, int r) {
